@@ -1,0 +1,889 @@
+"""Every primitive operation of minidl, its forward and backward formula side by side.
+
+Each op is a :class:`~minidl.tensor.Function`: ``forward(ctx, ...)`` computes the value on torch
+tensors and saves what the derivative needs; ``backward(ctx, grad)`` receives dL/d(output) and
+returns dL/d(input) for each input (``None`` where ``ctx.needs_input_grad`` says nobody asked).
+The public functions at the bottom (``add``, ``relu``, ``cross_entropy`` ...) are what models call.
+
+Notation in the comments: ``g`` is the incoming gradient dL/dy, ``y`` the op's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .tensor import Function, Tensor
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def unbroadcast(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Sum a gradient back to ``shape`` over the dimensions broadcasting stretched."""
+    if grad.shape == shape:
+        return grad
+    return grad.sum_to_size(shape) if len(shape) else grad.sum()
+
+
+def _shape_of(x: Any) -> torch.Size | None:
+    return x.shape if isinstance(x, torch.Tensor) else None
+
+
+# ----------------------------------------------------------------------------------------------
+# elementwise arithmetic (broadcasting)
+# ----------------------------------------------------------------------------------------------
+
+
+class Add(Function):
+    """y = a + b;  da = g, db = g (summed over broadcast dims)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape_of(a), _shape_of(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+
+
+class Sub(Function):
+    """y = a - b;  da = g, db = -g."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape_of(a), _shape_of(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+
+class Mul(Function):
+    """y = a * b;  da = g * b, db = g * a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (
+            unbroadcast(g * b, a.shape) if na else None,
+            unbroadcast(g * a, b.shape) if nb else None,
+        )
+
+
+class Div(Function):
+    """y = a / b;  da = g / b, db = -g * a / b² = -g * y / b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = a / b
+        ctx.save(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (
+            unbroadcast(g / b, a.shape) if na else None,
+            unbroadcast(-g * y / b, b.shape) if nb else None,
+        )
+
+
+class Neg(Function):
+    """y = -x;  dx = -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """y = a ** b;  da = g * b * a^(b-1),  db = g * y * log(a)  (where a > 0)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = torch.pow(a, b)
+        ctx.save(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            ga = unbroadcast(g * b * torch.pow(a, b - 1), a.shape)
+        if nb:
+            # torch's convention: the exponent's gradient is 0 where the base is 0
+            log_a = torch.where(a == 0, torch.zeros_like(a), torch.log(a))
+            gb = unbroadcast(g * y * log_a, b.shape)
+        return ga, gb
+
+
+# ----------------------------------------------------------------------------------------------
+# matrix products
+# ----------------------------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """y = a @ b;  da = g @ bᵀ, db = aᵀ @ g  (vectors are treated as 1-row/1-column matrices)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save(a, b)
+        return torch.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        a2 = a.unsqueeze(0) if a.dim() == 1 else a  # (k,) -> (1, k)
+        b2 = b.unsqueeze(-1) if b.dim() == 1 else b  # (k,) -> (k, 1)
+        g2 = g
+        if a.dim() == 1:
+            g2 = g2.unsqueeze(-2)
+        if b.dim() == 1:
+            g2 = g2.unsqueeze(-1)
+        ga = gb = None
+        if na:
+            ga = torch.matmul(g2, b2.transpose(-1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if nb:
+            gb = torch.matmul(a2.transpose(-1, -2), g2)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x @ Wᵀ + b, fused (one addmm);  dx = g @ W,  dW = gᵀ @ x,  db = Σ_rows g.
+
+    W is (out, in) as in torch; x is (N, in) or any (*, in).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        ctx.save(x, weight)
+        if x.dim() == 2:
+            if bias is None:
+                return torch.mm(x, weight.t())
+            return torch.addmm(bias, x, weight.t())
+        y = torch.matmul(x, weight.t())
+        return y if bias is None else y + bias
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        if x.dim() != 2:
+            x = x.reshape(-1, x.shape[-1])
+            g = g.reshape(-1, g.shape[-1])
+            gx = torch.mm(g, weight).reshape(ctx.saved[0].shape) if nx else None
+        else:
+            gx = torch.mm(g, weight) if nx else None
+        gw = torch.mm(g.t(), x) if nw else None
+        gb = g.sum(0) if nb else None
+        return gx, gw, gb
+
+
+# ----------------------------------------------------------------------------------------------
+# reductions and shape
+# ----------------------------------------------------------------------------------------------
+
+
+def _keep_reduced_dims(g: torch.Tensor, shape: torch.Size, dim: Any, keepdim: bool):
+    """Re-insert the dimensions a reduction removed, so g broadcasts back to ``shape``."""
+    if dim is None:
+        return g.reshape([1] * len(shape))
+    if keepdim:
+        return g
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    for d in sorted(d % len(shape) for d in dims):
+        g = g.unsqueeze(d)
+    return g
+
+
+class Sum(Function):
+    """y = Σ x over ``dim``;  dx = g broadcast back to x's shape."""
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return x.sum() if dim is None else x.sum(dim, keepdim=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _keep_reduced_dims(g, ctx.shape, ctx.dim, ctx.keepdim)
+        return (g.expand(ctx.shape),)
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``dim``;  dx = g / n broadcast back."""
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        y = x.mean() if dim is None else x.mean(dim, keepdim=keepdim)
+        ctx.count = x.numel() // max(y.numel(), 1) if x.numel() else 1
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _keep_reduced_dims(g, ctx.shape, ctx.dim, ctx.keepdim)
+        return ((g / ctx.count).expand(ctx.shape),)
+
+
+class Max(Function):
+    """y = max x over ``dim``;  dx = g at the arg-max (split evenly between ties)."""
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        y = x.amax() if dim is None else x.amax(dim, keepdim=keepdim)
+        ctx.save(x, y)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        y = _keep_reduced_dims(y, x.shape, ctx.dim, ctx.keepdim)
+        g = _keep_reduced_dims(g, x.shape, ctx.dim, ctx.keepdim)
+        mask = (x == y).to(g.dtype)
+        count = mask.sum() if ctx.dim is None else mask.sum(ctx.dim, keepdim=True)
+        return (g * mask / count,)
+
+
+class Reshape(Function):
+    """y = x viewed as ``shape``;  dx = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.reshape(ctx.shape),)
+
+
+class Transpose(Function):
+    """y = x with dims d0 and d1 swapped;  dx = g with them swapped back."""
+
+    @staticmethod
+    def forward(ctx, x, dim0, dim1):
+        ctx.dims = (dim0, dim1)
+        return x.transpose(dim0, dim1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.transpose(*ctx.dims),)
+
+
+class Permute(Function):
+    """y = x with its dims reordered;  dx = g with the inverse order."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(sorted(range(len(dims)), key=lambda i: dims[i]))
+        return x.permute(*dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.permute(*ctx.inverse),)
+
+
+class Index(Function):
+    """y = x[index];  dx = zeros with g scattered (added) back where it was taken from.
+
+    Works for slices, integers, masks and integer arrays; repeated indices accumulate.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g.new_zeros(ctx.shape)
+        positions = torch.arange(gx.numel(), device=g.device).reshape(ctx.shape)[ctx.index]
+        gx.view(-1).index_add_(0, positions.reshape(-1), g.reshape(-1))
+        return (gx,)
+
+
+class Cat(Function):
+    """y = concatenation of the inputs along ``dim``;  each input gets its slice of g."""
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim, ctx.sizes = dim, [x.shape[dim] for x in xs]
+        return torch.cat(xs, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *torch.split(g, ctx.sizes, ctx.dim))
+
+
+# ----------------------------------------------------------------------------------------------
+# elementwise functions
+# ----------------------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    """y = eˣ;  dx = g * y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.exp(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * y,)
+
+
+class Log(Function):
+    """y = ln x;  dx = g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return torch.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return (g / x,)
+
+
+class Sqrt(Function):
+    """y = √x;  dx = g / (2y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.sqrt(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g / (2 * y),)
+
+
+class Abs(Function):
+    """y = |x|;  dx = g * sign(x)  (0 at x = 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return torch.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return (g * torch.sign(x),)
+
+
+class ReLU(Function):
+    """y = max(0, x);  dx = g where x > 0, else 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.clamp_min(x, 0)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * (y > 0),)
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope·x;  dx = g if x > 0 else slope·g."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        positive = x > 0
+        ctx.save(positive)
+        ctx.slope = negative_slope
+        return torch.where(positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (positive,) = ctx.saved
+        return (torch.where(positive, g, g * ctx.slope),)
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = g * (1 - y²)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.tanh(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e⁻ˣ), computed without overflow for large |x|;  dx = g * y * (1 - y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        # torch.sigmoid evaluates e^{-|x|}, never e^{+large}: no overflow, no 0/0
+        y = torch.sigmoid(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * y * (1 - y),)
+
+
+class Softmax(Function):
+    """y = e^(x - max) / Σ e^(x - max) along ``dim``;  dx = y * (g - Σ g·y)."""
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        e = torch.exp(x - x.amax(dim, keepdim=True))
+        y = e / e.sum(dim, keepdim=True)
+        ctx.save(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (y * (g - (g * y).sum(ctx.dim, keepdim=True)),)
+
+
+class LogSoftmax(Function):
+    """y = x - max - log Σ e^(x - max) along ``dim``;  dx = g - softmax(x) * Σ g."""
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        shifted = x - x.amax(dim, keepdim=True)
+        y = shifted - torch.log(torch.exp(shifted).sum(dim, keepdim=True))
+        ctx.save(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g - torch.exp(y) * g.sum(ctx.dim, keepdim=True),)
+
+
+class Dropout(Function):
+    """y = x * mask / (1 - p), mask ~ Bernoulli(1 - p);  dx = g * mask / (1 - p)."""
+
+    @staticmethod
+    def forward(ctx, x, p, generator=None):
+        keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)
+        scale = keep / (1 - p)
+        ctx.save(scale)
+        return x * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (scale,) = ctx.saved
+        return (g * scale,)
+
+
+# ----------------------------------------------------------------------------------------------
+# losses (fused: one node each)
+# ----------------------------------------------------------------------------------------------
+
+
+def _reduce(per_element: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return per_element.mean()
+    if reduction == "sum":
+        return per_element.sum()
+    return per_element
+
+
+def _reduce_grad(g: torch.Tensor, local: torch.Tensor, reduction: str, n: int) -> torch.Tensor:
+    """Chain the loss's reduction into the per-element derivative ``local``."""
+    return local * (g / n) if reduction == "mean" else local * g
+
+
+class MSELoss(Function):
+    """L = reduce((x - t)²);  dx = 2 (x - t) · g  (/ n for the mean)."""
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean"):
+        diff = x - target
+        ctx.save(diff)
+        ctx.reduction = reduction
+        return _reduce(diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved
+        gx = _reduce_grad(g, 2 * diff, ctx.reduction, diff.numel())
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+class L1Loss(Function):
+    """L = reduce(|x - t|);  dx = sign(x - t) · g  (/ n for the mean; 0 where x = t)."""
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean"):
+        diff = x - target
+        ctx.save(diff)
+        ctx.reduction = reduction
+        return _reduce(torch.abs(diff), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved
+        gx = _reduce_grad(g, torch.sign(diff), ctx.reduction, diff.numel())
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+class BCELoss(Function):
+    """L = -reduce(t·log p + (1-t)·log(1-p)), logs clamped at -100 as torch does;
+
+    dp = (p - t) / max(p (1 - p), 1e-12) · g  (torch's formula, finite at p = 0 or 1).
+    """
+
+    @staticmethod
+    def forward(ctx, p, target, reduction="mean"):
+        ctx.save(p, target)
+        ctx.reduction = reduction
+        log_p = torch.clamp_min(torch.log(p), -100)
+        log_1mp = torch.clamp_min(torch.log1p(-p), -100)
+        return _reduce(-(target * log_p + (1 - target) * log_1mp), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t = ctx.saved
+        local = (p - t) / torch.clamp_min(p * (1 - p), 1e-12)
+        gt = None
+        if ctx.needs_input_grad[1]:
+            log_ratio = torch.clamp_min(torch.log1p(-p), -100) - torch.clamp_min(torch.log(p), -100)
+            gt = _reduce_grad(g, log_ratio, ctx.reduction, p.numel())
+        return _reduce_grad(g, local, ctx.reduction, p.numel()), gt
+
+
+class CrossEntropyLoss(Function):
+    """L = reduce(-log softmax(x)[target]) for class indices (or soft targets);
+
+    dx = (softmax(x) - onehot(target)) · g  (/ N for the mean).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction="mean"):
+        shifted = logits - logits.amax(1, keepdim=True)
+        log_probs = shifted - torch.log(torch.exp(shifted).sum(1, keepdim=True))
+        if target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            onehot = torch.zeros_like(log_probs)
+            onehot.scatter_(1, target.long().unsqueeze(1), 1.0)
+            if onehot.dim() > 2:  # (N, C, d1, ...) with target (N, d1, ...)
+                raise ValueError("cross_entropy: only (N, C) logits are supported")
+        else:
+            onehot = target
+        per_sample = -(onehot * log_probs).sum(1)
+        ctx.save(log_probs, onehot)
+        ctx.reduction = reduction
+        return _reduce(per_sample, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        log_probs, onehot = ctx.saved
+        n = log_probs.shape[0]
+        if ctx.reduction == "none":
+            g = g.unsqueeze(1)
+        local = torch.exp(log_probs) - onehot
+        return _reduce_grad(g, local, ctx.reduction, n), None
+
+
+# ----------------------------------------------------------------------------------------------
+# the functional interface
+# ----------------------------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _check_same_shape(name: str, x: Any, target: Any) -> None:
+    xs, ts = tuple(_data(x).shape), tuple(_data(target).shape)
+    if xs != ts:
+        raise ValueError(
+            f"{name}: the output has shape {xs} but the target has shape {ts}; they must match "
+            f"(a (N, 1) output needs a (N, 1) target, not (N,))"
+        )
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b with broadcasting."""
+    return Add.apply(a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b with broadcasting."""
+    return Sub.apply(a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b with broadcasting."""
+    return Mul.apply(a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b with broadcasting."""
+    return Div.apply(a, b)
+
+
+def neg(x: Any) -> Tensor:
+    """-x."""
+    return Neg.apply(x)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - torch's name
+    """a ** b with broadcasting (tensor or number exponent)."""
+    return Pow.apply(a, b)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with torch.matmul's rules (vectors, matrices, batches)."""
+    return MatMul.apply(a, b)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weightᵀ + bias in one fused op; weight is (out_features, in_features)."""
+    return Linear.apply(x, weight, bias)
+
+
+def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Sum over all elements or over ``dim``."""
+    return Sum.apply(x, dim=dim, keepdim=keepdim)
+
+
+def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Mean over all elements or over ``dim``."""
+    return Mean.apply(x, dim=dim, keepdim=keepdim)
+
+
+def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Maximum over all elements or over ``dim``."""
+    return Max.apply(x, dim=dim, keepdim=keepdim)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """The same elements in a new shape (one dimension may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list | torch.Size):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    return Transpose.apply(x, dim0, dim1)
+
+
+def permute(x: Any, *dims: int) -> Tensor:
+    """Reorder all dimensions."""
+    if len(dims) == 1 and isinstance(dims[0], tuple | list):
+        dims = tuple(dims[0])
+    return Permute.apply(x, dims=dims)
+
+
+def cat(tensors: list, dim: int = 0) -> Tensor:
+    """Concatenate along ``dim``."""
+    return Cat.apply(dim, *tensors)
+
+
+def exp(x: Any) -> Tensor:
+    """eˣ elementwise."""
+    return Exp.apply(x)
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log.apply(x)
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt.apply(x)
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001
+    """|x| elementwise."""
+    return Abs.apply(x)
+
+
+def relu(x: Any) -> Tensor:
+    """max(0, x) elementwise."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise."""
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e⁻ˣ), stable for large |x|."""
+    return Sigmoid.apply(x)
+
+
+def softmax(x: Any, dim: int = -1) -> Tensor:
+    """Softmax along ``dim``, computed stably (shifted by the maximum)."""
+    return Softmax.apply(x, dim=dim)
+
+
+def log_softmax(x: Any, dim: int = -1) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably."""
+    return LogSoftmax.apply(x, dim=dim)
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x if isinstance(x, Tensor) else Tensor(x)
+    return Dropout.apply(x, p, generator=generator)
+
+
+def mse_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) squared error between output and target of the same shape."""
+    _check_reduction(reduction)
+    _check_same_shape("MSELoss", x, target)
+    return MSELoss.apply(x, target, reduction=reduction)
+
+
+def l1_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) absolute error between output and target of the same shape."""
+    _check_reduction(reduction)
+    _check_same_shape("L1Loss", x, target)
+    return L1Loss.apply(x, target, reduction=reduction)
+
+
+def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities p in [0, 1] against targets in [0, 1]."""
+    _check_reduction(reduction)
+    _check_same_shape("BCELoss", p, target)
+    pd = _data(p)
+    if pd.numel() and (bool((pd < 0).any()) or bool((pd > 1).any())):
+        raise ValueError(
+            "BCELoss: the inputs must be probabilities in [0, 1] (end the network with a "
+            f"Sigmoid); got values from {pd.min().item():.4g} to {pd.max().item():.4g}"
+        )
+    return BCELoss.apply(p, target, reduction=reduction)
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of (N, C) logits against class indices (N,) or soft targets (N, C)."""
+    _check_reduction(reduction)
+    ld, td = _data(logits), _data(target)
+    if ld.dim() != 2:
+        raise ValueError(f"CrossEntropyLoss: expected (N, C) logits, got shape {tuple(ld.shape)}")
+    if td.is_floating_point():
+        _check_same_shape("CrossEntropyLoss", logits, target)
+    else:
+        if tuple(td.shape) != (ld.shape[0],):
+            raise ValueError(
+                f"CrossEntropyLoss: class-index targets must have shape ({ld.shape[0]},) for "
+                f"logits of shape {tuple(ld.shape)}, got {tuple(td.shape)}"
+            )
+        if td.numel() and (int(td.min()) < 0 or int(td.max()) >= ld.shape[1]):
+            raise ValueError(
+                f"CrossEntropyLoss: class indices must be in [0, {ld.shape[1] - 1}], got values "
+                f"from {int(td.min())} to {int(td.max())}"
+            )
+    return CrossEntropyLoss.apply(logits, target, reduction=reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Python operators on Tensor
+# ----------------------------------------------------------------------------------------------
+
+
+def _bind_operators() -> None:
+    T = Tensor
+    T.__add__ = lambda a, b: Add.apply(a, b)
+    T.__radd__ = lambda a, b: Add.apply(b, a)
+    T.__sub__ = lambda a, b: Sub.apply(a, b)
+    T.__rsub__ = lambda a, b: Sub.apply(b, a)
+    T.__mul__ = lambda a, b: Mul.apply(a, b)
+    T.__rmul__ = lambda a, b: Mul.apply(b, a)
+    T.__truediv__ = lambda a, b: Div.apply(a, b)
+    T.__rtruediv__ = lambda a, b: Div.apply(b, a)
+    T.__pow__ = lambda a, b: Pow.apply(a, b)
+    T.__rpow__ = lambda a, b: Pow.apply(b, a)
+    T.__matmul__ = lambda a, b: MatMul.apply(a, b)
+    T.__rmatmul__ = lambda a, b: MatMul.apply(b, a)
+    T.__neg__ = lambda a: Neg.apply(a)
+    T.__getitem__ = lambda a, index: Index.apply(a, _index_data(index))
+    # comparisons give plain (non-differentiable) Tensors
+    T.__lt__ = lambda a, b: Tensor(a.data < _data(b))
+    T.__le__ = lambda a, b: Tensor(a.data <= _data(b))
+    T.__gt__ = lambda a, b: Tensor(a.data > _data(b))
+    T.__ge__ = lambda a, b: Tensor(a.data >= _data(b))
+    T.add, T.sub, T.mul, T.div = add, sub, mul, div
+    T.neg, T.pow, T.matmul = neg, pow, matmul
+    T.sum, T.mean, T.amax = sum, mean, amax
+    T.reshape, T.view, T.transpose, T.permute = reshape, reshape, transpose, permute
+    T.exp, T.log, T.sqrt, T.abs = exp, log, sqrt, abs
+    T.relu, T.tanh, T.sigmoid = relu, tanh, sigmoid
+    T.softmax, T.log_softmax = softmax, log_softmax
+    T.T = property(lambda a: Transpose.apply(a, 0, 1) if a.data.dim() == 2 else a.permute(
+        *reversed(range(a.data.dim()))))
+    T.t = lambda a: Transpose.apply(a, 0, 1)
+    T.flatten = lambda a, start_dim=0: reshape(
+        a, (*a.data.shape[:start_dim], -1) if a.data.dim() else (1,))
+
+
+def _index_data(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+_bind_operators()

@@ -1,0 +1,222 @@
+"""Layers: Linear, the activations, Dropout, Identity and the Sequential container."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from .. import functional as F
+from .. import init
+from ..tensor import Parameter, Tensor
+from .module import Module, ShapeError
+
+__all__ = [
+    "Linear",
+    "ReLU",
+    "LeakyReLU",
+    "Tanh",
+    "Sigmoid",
+    "Softmax",
+    "LogSoftmax",
+    "Dropout",
+    "Identity",
+    "Sequential",
+]
+
+INITS = ("xavier", "torch")
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple((x.data if isinstance(x, Tensor) else x).shape)
+
+
+class Linear(Module):
+    """Fully connected layer y = x Wᵀ + b, with W of shape (out_features, in_features).
+
+    ``init="xavier"`` (the default, as in the seeds): W ~ U(±√(6/(in+out))), b = 0.
+    ``init="torch"``: PyTorch's default, W and b ~ U(±1/√in).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        init: str = "xavier",
+        dtype: torch.dtype | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        if init not in INITS:
+            raise ValueError(f"Linear: init must be one of {INITS}, got {init!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.init = init
+        dtype = dtype or torch.get_default_dtype()
+        self.weight = Parameter(torch.empty(out_features, in_features, dtype=dtype))
+        if bias:
+            self.bias = Parameter(torch.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw fresh weights with this layer's initialiser."""
+        if self.init == "xavier":
+            init.xavier_uniform_(self.weight, generator=generator)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+        else:
+            init.torch_default_linear_(self.weight, self.bias, generator=generator)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = _shape(x)
+        if not shape or shape[-1] != self.in_features:
+            raise ShapeError(
+                f"{self!r} expects input of shape (N, {self.in_features}) but got {shape}"
+            )
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class ReLU(Module):
+    """max(0, x) elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope·x otherwise (seed 002)."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    """Hyperbolic tangent elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    """Logistic sigmoid elementwise, stable for large |x|."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Softmax(Module):
+    """Softmax along ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    """Zero inputs with probability p in training mode (scaling the rest by 1/(1-p))."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Sequential(Module):
+    """Modules applied one after the other; ``Sequential(a, b)`` or ``Sequential(OrderedDict)``.
+
+    A layer that rejects its input's shape raises a ShapeError naming its index here.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                if not isinstance(m, Module):
+                    raise TypeError(
+                        f"Sequential: argument {i} is a {type(m).__name__}, not a Module"
+                    )
+                self.add_module(str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for name, module in self._modules.items():
+            try:
+                x = module(x)
+            except ShapeError as e:
+                e.layer = f"{name}.{e.layer}" if e.layer else name
+                raise
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[index][1]
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self

@@ -1,0 +1,189 @@
+"""Optimisers with torch.optim's exact update rules: SGD (momentum, Nesterov) and Adam.
+
+As in torch, hyperparameters live in ``param_groups`` (a list of dicts), so the learning rate can
+change between steps: ``opt.param_groups[0]["lr"] = 0.01``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+class Optimizer:
+    """Base class: holds parameter groups and per-parameter state; subclasses define step()."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params must be an iterable of Tensors or of dicts, e.g. model.parameters(), "
+                "not a single Tensor"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(
+                f"{type(self).__name__} got an empty parameter list: the model has no "
+                "parameters to optimise (did you pass model.parameters() of the right model?)"
+            )
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer parameters must be minidl Tensors, got {type(p)}")
+            if not p.requires_grad:
+                raise ValueError("optimizing a tensor that does not require gradients")
+        if not params:
+            raise ValueError(f"{type(self).__name__} got a parameter group with no parameters")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        full = {**self.defaults, **group, "params": params}
+        self._validate(full)
+        self.param_groups.append(full)
+
+    @staticmethod
+    def _validate(group: dict[str, Any]) -> None:
+        lr = group["lr"]
+        if not isinstance(lr, int | float) or not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"invalid learning rate {lr!r}: it must be a finite number >= 0")
+        if group.get("weight_decay", 0) < 0:
+            raise ValueError(f"invalid weight_decay {group['weight_decay']!r}: must be >= 0")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (set them to None, as torch does by default)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = torch.zeros_like(p.data)
+
+    def step(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, torch.optim.SGD's rule exactly.
+
+    g ← ∇p + weight_decay·p;  with momentum μ:  b ← μ·b + (1 - dampening)·g  (b = g at the first
+    step), then g ← g + μ·b (Nesterov) or g ← b;  finally p ← p - lr·g.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        if momentum < 0:
+            raise ValueError(f"invalid momentum {momentum!r}: must be >= 0")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov,
+        )
+        super().__init__(params, defaults)
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for group in self.param_groups:
+            lr = group["lr"]
+            self._validate(group)
+            momentum, dampening = group["momentum"], group["dampening"]
+            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                data = p.data
+                if weight_decay != 0:
+                    g = g.add(data, alpha=weight_decay)
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = g.clone()
+                    else:
+                        buf.mul_(momentum).add_(g, alpha=1 - dampening)
+                    g = g.add(buf, alpha=momentum) if nesterov else buf
+                data.add_(g, alpha=-lr)
+
+
+class Adam(Optimizer):
+    """Adam, torch.optim.Adam's rule exactly (L2 weight decay added to the gradient).
+
+    m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;  p ← p - lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + eps).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"invalid betas {betas!r}: each must be in [0, 1)")
+        if eps < 0:
+            raise ValueError(f"invalid eps {eps!r}: must be >= 0")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for group in self.param_groups:
+            self._validate(group)
+            lr, (beta1, beta2) = group["lr"], group["betas"]
+            eps, weight_decay = group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                data = p.data
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {
+                        "step": 0,
+                        "exp_avg": torch.zeros_like(data),
+                        "exp_avg_sq": torch.zeros_like(data),
+                    }
+                state["step"] += 1
+                t = state["step"]
+                if weight_decay != 0:
+                    g = g.add(data, alpha=weight_decay)
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                step_size = lr / (1 - beta1**t)
+                denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(eps)
+                data.addcdiv_(m, denom, value=-step_size)
