@@ -30,3 +30,8 @@ __all__ = [
     "optim",
 ]
 __version__ = "0.1.0"
+
+from . import data, io, train  # noqa: E402
+from .io import ModelFileError, load, save  # noqa: E402
+
+__all__ += ["data", "io", "train", "save", "load", "ModelFileError"]

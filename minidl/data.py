@@ -288,7 +288,7 @@ def train_test_split(
         )
     perm = torch.randperm(n, generator=_generator(seed))
     test, train = perm[:n_test], perm[n_test:]
-    return x[train], y[test], x[test], y[train]
+    return x[train], y[train], x[test], y[test]
 
 
 class Standardizer:

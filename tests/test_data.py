@@ -253,8 +253,12 @@ def test_gaussians_are_centred_on_the_diagonal_with_playgrounds_variance(noise, 
     assert (y == 1).sum() == 10000  # labels are never flipped
     for label, centre in [(1, 2.0), (0, -2.0)]:
         cloud = x[y == label].double()
-        assert torch.allclose(cloud.mean(dim=0), torch.full((2,), centre, dtype=torch.float64), atol=0.1)
-        assert torch.allclose(cloud.var(dim=0), torch.full((2,), variance, dtype=torch.float64), rtol=0.06)
+        assert torch.allclose(
+            cloud.mean(dim=0), torch.full((2,), centre, dtype=torch.float64), atol=0.1
+        )
+        assert torch.allclose(
+            cloud.var(dim=0), torch.full((2,), variance, dtype=torch.float64), rtol=0.06
+        )
 
 
 @fast

@@ -1,7 +1,9 @@
 """Neural-network building blocks with PyTorch's names: Module, layers, losses."""
 
+from ..tensor import Parameter
 from .layers import (
     Dropout,
+    Features,
     Identity,
     LeakyReLU,
     Linear,
@@ -14,7 +16,6 @@ from .layers import (
 )
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
 from .module import Module, ShapeError
-from ..tensor import Parameter
 
 __all__ = [
     "Module",
@@ -29,6 +30,7 @@ __all__ = [
     "LogSoftmax",
     "Dropout",
     "Identity",
+    "Features",
     "Sequential",
     "MSELoss",
     "L1Loss",

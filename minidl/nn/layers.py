@@ -23,6 +23,7 @@ __all__ = [
     "LogSoftmax",
     "Dropout",
     "Identity",
+    "Features",
     "Sequential",
 ]
 
@@ -84,6 +85,13 @@ class Linear(Module):
             )
         return F.linear(x, self.weight, self.bias)
 
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }
+
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -107,6 +115,9 @@ class LeakyReLU(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
+
+    def config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -136,6 +147,9 @@ class Softmax(Module):
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, self.dim)
 
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
@@ -149,6 +163,9 @@ class LogSoftmax(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.log_softmax(x, self.dim)
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -166,6 +183,9 @@ class Dropout(Module):
     def forward(self, x: Any) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
+    def config(self) -> dict[str, Any]:
+        return {"p": self.p}
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -175,6 +195,50 @@ class Identity(Module):
 
     def forward(self, x: Any) -> Any:
         return x
+
+
+FEATURES: dict[str, Any] = {
+    "x1": lambda x1, x2: x1,
+    "x2": lambda x1, x2: x2,
+    "x1^2": lambda x1, x2: x1 * x1,
+    "x2^2": lambda x1, x2: x2 * x2,
+    "x1*x2": lambda x1, x2: x1 * x2,
+    "sin(x1)": lambda x1, x2: torch.sin(x1),
+    "sin(x2)": lambda x1, x2: torch.sin(x2),
+}
+
+
+class Features(Module):
+    """TensorFlow Playground's input features of a 2-D point: (N, 2) -> (N, len(features)).
+
+    ``features`` names columns among x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2). A fixed map
+    with no parameters; inputs are data, so no gradient flows back to them.
+    """
+
+    def __init__(self, features: list[str] | tuple[str, ...] = ("x1", "x2")) -> None:
+        super().__init__()
+        features = list(features)
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown or not features:
+            raise ValueError(
+                f"Features: unknown feature(s) {unknown} (choose from {list(FEATURES)})"
+                if unknown
+                else "Features: choose at least one feature"
+            )
+        self.features = features
+
+    def forward(self, x: Any) -> Tensor:
+        data = x.data if isinstance(x, Tensor) else x
+        if data.dim() != 2 or data.shape[1] != 2:
+            raise ShapeError(f"Features expects points of shape (N, 2) but got {_shape(x)}")
+        x1, x2 = data[:, 0], data[:, 1]
+        return Tensor(torch.stack([FEATURES[f](x1, x2) for f in self.features], dim=1))
+
+    def config(self) -> dict[str, Any]:
+        return {"features": list(self.features)}
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}"
 
 
 class Sequential(Module):

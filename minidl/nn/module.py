@@ -224,6 +224,11 @@ class Module:
                 if p is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
+    # -- architecture (for model files) ---------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this layer (its weights aside); {} if none."""
+        return {}
+
     # -- printing --------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """The part between the parentheses in repr (e.g. ``in_features=2, ...``)."""

@@ -1,0 +1,306 @@
+"""Training loop: a Keras-like ``fit`` with callbacks, plus ``evaluate`` and ``predict``.
+
+``fit`` runs mini-batch steps (forward, loss, zero_grad, backward, step) and, at the end of each
+epoch, records the epoch's training loss (the size-weighted mean of its batch losses) and, when
+``metrics`` is on, the accuracy on the training set and the loss and accuracy on the test set.
+Callbacks see every epoch and can stop training; per-batch hooks cost nothing unless a callback
+defines one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .data import batches, labels_from_scores
+from .nn.module import Module
+from .optim import Optimizer
+from .tensor import Tensor, no_grad
+
+__all__ = [
+    "History",
+    "TrainState",
+    "Callback",
+    "EarlyStopping",
+    "StopAtLoss",
+    "ProgressBar",
+    "fit",
+    "evaluate",
+    "predict",
+    "accuracy",
+    "seed_everything",
+]
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a ``fit`` run (lists of equal length, one entry per epoch)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    def last(self) -> dict[str, float]:
+        """The latest epoch's metrics as a dict (empty before the first epoch)."""
+        if not self.epoch:
+            return {}
+        out: dict[str, float] = {"epoch": self.epoch[-1], "train_loss": self.train_loss[-1]}
+        for key in ("train_accuracy", "test_loss", "test_accuracy"):
+            values = getattr(self, key)
+            if values:
+                out[key] = values[-1]
+        return out
+
+
+@dataclass
+class TrainState:
+    """What callbacks see and steer: the model, optimiser, history and a stop flag."""
+
+    model: Module
+    optimizer: Optimizer
+    history: History
+    epoch: int = 0
+    step: int = 0
+    stop_training: bool = False
+    stop_reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """Ask fit to end after the current step, saying why."""
+        self.stop_training = True
+        self.stop_reason = reason
+
+
+class Callback:
+    """Hooks into ``fit``; override what you need. Set ``state.stop(reason)`` to stop early."""
+
+    def on_train_begin(self, state: TrainState) -> None:
+        pass
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        pass
+
+    def on_batch_end(self, state: TrainState, loss: Tensor) -> None:
+        """Called after every optimiser step, but only if a subclass overrides it."""
+
+    def on_train_end(self, state: TrainState) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "test_loss", patience: int = 10, min_delta: float = 0.0):
+        if patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be >= 1, got {patience}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.best = math.inf
+        self.wait = 0
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        value = logs.get(self.monitor)
+        if value is None:
+            return
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            state.stop(
+                f"{self.monitor} has not improved for {self.patience} epochs (best {self.best:.4g})"
+            )
+
+
+class StopAtLoss(Callback):
+    """Stop as soon as ``monitor`` (default: test loss) reaches ``target`` or below."""
+
+    def __init__(self, target: float, monitor: str = "test_loss"):
+        self.target, self.monitor = target, monitor
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        value = logs.get(self.monitor)
+        if value is not None and value <= self.target:
+            state.stop(f"{self.monitor} reached {value:.4g} <= {self.target:g}")
+
+
+class ProgressBar(Callback):
+    """A tqdm progress bar over epochs showing the latest losses and accuracies."""
+
+    def __init__(self, total: int, **tqdm_kwargs: Any):
+        self.total, self.tqdm_kwargs = total, tqdm_kwargs
+        self.bar: Any = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        from tqdm.auto import tqdm  # imported here: only runs that ask for a bar pay for it
+
+        self.bar = tqdm(total=self.total, unit="epoch", **self.tqdm_kwargs)
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(
+            {k: f"{v:.4f}" for k, v in logs.items() if k != "epoch"}, refresh=False
+        )
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.bar.close()
+
+
+def accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
+    """Fraction of correct predictions, whatever the target encoding.
+
+    Class indices (N,) are compared with the predicted class (argmax, or p > 0.5 for a single
+    output); one-hot or ±1 targets (N, C) by argmax of both; single-column float targets by the
+    side of the threshold (0.5 for 0/1 targets, 0 for ±1 targets).
+    """
+    output = output.data if isinstance(output, Tensor) else output
+    target = target.data if isinstance(target, Tensor) else target
+    if target.numel() == 0:
+        return math.nan
+    if not target.is_floating_point():
+        predicted = labels_from_scores(output)
+        return (predicted == target.reshape(predicted.shape)).double().mean().item()
+    if target.dim() == 2 and target.shape[1] > 1:
+        return (output.argmax(1) == target.argmax(1)).double().mean().item()
+    threshold = 0.0 if bool((target < 0).any()) else 0.5
+    predicted = output.reshape(-1) > threshold
+    return (predicted == (target.reshape(-1) > threshold)).double().mean().item()
+
+
+def predict(model: Module, x: Any, batch_size: int | None = None) -> torch.Tensor:
+    """The model's outputs for x as a torch tensor, in eval mode and without a graph."""
+    data = x.data if isinstance(x, Tensor) else x
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            if batch_size is None or batch_size >= len(data):
+                return _raw(model(data))
+            parts = [_raw(model(data[i : i + batch_size])) for i in range(0, len(data), batch_size)]
+            return torch.cat(parts)
+    finally:
+        model.train(was_training)
+
+
+def evaluate(
+    model: Module,
+    loss_fn: Callable[[Any, Any], Tensor],
+    data: Pair,
+    accuracy_fn: Callable[[torch.Tensor, torch.Tensor], float] = accuracy,
+) -> tuple[float, float]:
+    """(loss, accuracy) of the model on a whole (x, y) set, in eval mode."""
+    x, y = data
+    output = predict(model, x)
+    with no_grad():
+        loss = loss_fn(output, y).item()
+    return loss, accuracy_fn(output, y)
+
+
+def _raw(t: Any) -> torch.Tensor:
+    return t.data if isinstance(t, Tensor) else t
+
+
+def fit(
+    model: Module,
+    loss_fn: Callable[[Any, Any], Tensor],
+    optimizer: Optimizer,
+    train: Pair,
+    epochs: int = 1,
+    batch_size: int = 32,
+    test: Pair | None = None,
+    callbacks: Iterable[Callback] = (),
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    metrics: bool = True,
+    accuracy_fn: Callable[[torch.Tensor, torch.Tensor], float] = accuracy,
+    initial_epoch: int = 0,
+    history: History | None = None,
+    progress: bool = False,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs of mini-batch steps and return its History.
+
+    ``train`` and ``test`` are (x, y) pairs of torch tensors, y in whatever form ``loss_fn``
+    takes. ``generator`` (a seeded torch.Generator) makes the batch order reproducible.
+    Training stops early when a callback calls ``state.stop(reason)`` or when the training loss
+    becomes NaN or infinite (``history.stop_reason`` says which). ``initial_epoch`` and
+    ``history`` let a caller continue a run epoch by epoch.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    x_train, y_train = (_raw(t) for t in train)
+    if len(x_train) != len(y_train):
+        raise ValueError(
+            f"train inputs and targets differ in length: {len(x_train)} vs {len(y_train)}"
+        )
+    if len(x_train) == 0:
+        raise ValueError("the training set is empty")
+    history = history if history is not None else History()
+    history.stop_reason = None
+    state = TrainState(model, optimizer, history, epoch=initial_epoch)
+    callbacks = list(callbacks)
+    if progress:
+        callbacks.append(ProgressBar(epochs))
+    batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    model.train()
+    for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
+        state.epoch = epoch
+        losses: list[torch.Tensor] = []
+        sizes: list[int] = []
+        for xb, yb in batches(x_train, y_train, batch_size, shuffle=shuffle, generator=generator):
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.data)
+            sizes.append(len(xb))
+            state.step += 1
+            for cb in batch_hooks:
+                cb.on_batch_end(state, loss)
+            if state.stop_training:
+                break
+        weights = torch.tensor(sizes, dtype=losses[0].dtype) / sum(sizes)
+        train_loss = float(torch.dot(torch.stack(losses), weights))
+        logs = {"epoch": epoch, "train_loss": train_loss}
+        history.epoch.append(epoch)
+        history.train_loss.append(train_loss)
+        if metrics:
+            train_acc = accuracy_fn(predict(model, x_train), y_train)
+            history.train_accuracy.append(train_acc)
+            logs["train_accuracy"] = train_acc
+            if test is not None:
+                test_loss, test_acc = evaluate(model, loss_fn, test, accuracy_fn)
+                history.test_loss.append(test_loss)
+                history.test_accuracy.append(test_acc)
+                logs["test_loss"], logs["test_accuracy"] = test_loss, test_acc
+        if not math.isfinite(train_loss):
+            state.stop(
+                f"training diverged at epoch {epoch}: the loss became {train_loss} "
+                "(try a lower learning rate or weight decay)"
+            )
+        for cb in callbacks:
+            cb.on_epoch_end(state, logs)
+        if state.stop_training:
+            break
+    history.stop_reason = state.stop_reason
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return history
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (weights, dropout) and return a generator for batch order."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
