@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.nn.functional import fold, unfold  # im2col and its adjoint
 
 from .tensor import Function, Tensor
 
@@ -131,11 +132,16 @@ class Pow(Function):
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
-            ga = unbroadcast(g * b * torch.pow(a, b - 1), a.shape)
+            # torch's convention: x ** 0 has derivative 0 everywhere, even at x = 0 (0 * 0⁻¹)
+            da = (b * torch.pow(a, b - 1)).masked_fill(torch.as_tensor(b == 0), 0)
+            ga = unbroadcast(g * da, a.shape)
         if nb:
-            # torch's convention: the exponent's gradient is 0 where the base is 0
-            log_a = torch.where(a == 0, torch.zeros_like(a), torch.log(a))
-            gb = unbroadcast(g * y * log_a, b.shape)
+            # a may be a number (2 ** x); where the base is 0 and the exponent >= 0, torch
+            # takes the exponent's gradient as 0 rather than 0 * log 0
+            db = (y * torch.log(torch.as_tensor(a, dtype=y.dtype))).masked_fill(
+                torch.as_tensor((a == 0) & (b >= 0)), 0
+            )
+            gb = unbroadcast(g * db, b.shape)
         return ga, gb
 
 
@@ -159,10 +165,10 @@ class MatMul(Function):
         a2 = a.unsqueeze(0) if a.dim() == 1 else a  # (k,) -> (1, k)
         b2 = b.unsqueeze(-1) if b.dim() == 1 else b  # (k,) -> (k, 1)
         g2 = g
+        if b.dim() == 1:  # (..., n) -> (..., n, 1); first, so a 0-d g (vector·vector) works
+            g2 = g2.unsqueeze(-1)
         if a.dim() == 1:
             g2 = g2.unsqueeze(-2)
-        if b.dim() == 1:
-            g2 = g2.unsqueeze(-1)
         ga = gb = None
         if na:
             ga = torch.matmul(g2, b2.transpose(-1, -2))
@@ -209,6 +215,11 @@ class Linear(Function):
 # ----------------------------------------------------------------------------------------------
 
 
+def _reduce_all(y: torch.Tensor, x: torch.Tensor, keepdim: bool) -> torch.Tensor:
+    """A full reduction's result, with every dimension kept as size 1 if ``keepdim``."""
+    return y.reshape([1] * x.dim()) if keepdim else y
+
+
 def _keep_reduced_dims(g: torch.Tensor, shape: torch.Size, dim: Any, keepdim: bool):
     """Re-insert the dimensions a reduction removed, so g broadcasts back to ``shape``."""
     if dim is None:
@@ -227,7 +238,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        return x.sum() if dim is None else x.sum(dim, keepdim=keepdim)
+        return _reduce_all(x.sum(), x, keepdim) if dim is None else x.sum(dim, keepdim=keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -241,7 +252,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        y = x.mean() if dim is None else x.mean(dim, keepdim=keepdim)
+        y = _reduce_all(x.mean(), x, keepdim) if dim is None else x.mean(dim, keepdim=keepdim)
         ctx.count = x.numel() // max(y.numel(), 1) if x.numel() else 1
         return y
 
@@ -256,7 +267,7 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
-        y = x.amax() if dim is None else x.amax(dim, keepdim=keepdim)
+        y = _reduce_all(x.amax(), x, keepdim) if dim is None else x.amax(dim, keepdim=keepdim)
         ctx.save(x, y)
         ctx.dim, ctx.keepdim = dim, keepdim
         return y
@@ -417,7 +428,9 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g * (y > 0),)
+        # y >= 0, so sign(y) is the step: 1 where x > 0, 0 elsewhere. Multiplying by it is one
+        # float op, where g * (y > 0) is a comparison and a bool-to-float promotion (6x slower)
+        return (g * torch.sign(y),)
 
 
 class LeakyReLU(Function):
@@ -448,7 +461,9 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g * (1 - y * y),)
+        # g (1 - y²) written g - g·y·y: tensor-tensor ops only (a Python number on the left
+        # of a tensor takes torch's slower path)
+        return (g - g * y * y,)
 
 
 class Sigmoid(Function):
@@ -464,7 +479,8 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g * y * (1 - y),)
+        # y (1 - y) written y - y·y: tensor-tensor ops only, as in Tanh
+        return (g * (y - y * y),)
 
 
 class Softmax(Function):
@@ -548,7 +564,10 @@ class MSELoss(Function):
     @staticmethod
     def backward(ctx, g):
         (diff,) = ctx.saved
-        gx = _reduce_grad(g, 2 * diff, ctx.reduction, diff.numel())
+        # 2 and the mean's 1/n go into g (a scalar, unless reduction="none") before it meets the
+        # batch: one op on diff instead of three
+        scale = 2 / diff.numel() if ctx.reduction == "mean" else 2
+        gx = diff * (g * scale)
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
@@ -569,6 +588,10 @@ class L1Loss(Function):
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
+# torch's BCE backward clamps p(1-p) at 1e-12 as a float32, also in float64 (p at exactly 0 or 1)
+_BCE_EPSILON = float(torch.tensor(1e-12, dtype=torch.float32))
+
+
 class BCELoss(Function):
     """L = -reduce(t·log p + (1-t)·log(1-p)), logs clamped at -100 as torch does;
 
@@ -586,7 +609,7 @@ class BCELoss(Function):
     @staticmethod
     def backward(ctx, g):
         p, t = ctx.saved
-        local = (p - t) / torch.clamp_min(p * (1 - p), 1e-12)
+        local = (p - t) / torch.clamp_min(p * (1 - p), _BCE_EPSILON)
         gt = None
         if ctx.needs_input_grad[1]:
             log_ratio = torch.clamp_min(torch.log1p(-p), -100) - torch.clamp_min(torch.log(p), -100)
@@ -597,7 +620,8 @@ class BCELoss(Function):
 class CrossEntropyLoss(Function):
     """L = reduce(-log softmax(x)[target]) for class indices (or soft targets);
 
-    dx = (softmax(x) - onehot(target)) · g  (/ N for the mean).
+    dx = (softmax(x) · Σ_c t - t) · g  (/ N for the mean; Σ_c t = 1 for class indices),
+    dt = -log softmax(x) · g  (soft targets).
     """
 
     @staticmethod
@@ -613,6 +637,7 @@ class CrossEntropyLoss(Function):
             onehot = target
         per_sample = -(onehot * log_probs).sum(1)
         ctx.save(log_probs, onehot)
+        ctx.soft = onehot is target
         ctx.reduction = reduction
         return _reduce(per_sample, reduction)
 
@@ -622,8 +647,211 @@ class CrossEntropyLoss(Function):
         n = log_probs.shape[0]
         if ctx.reduction == "none":
             g = g.unsqueeze(1)
-        local = torch.exp(log_probs) - onehot
-        return _reduce_grad(g, local, ctx.reduction, n), None
+        probs = torch.exp(log_probs)
+        if ctx.soft:  # soft targets need not sum to 1
+            probs = probs * onehot.sum(1, keepdim=True)
+        gx = _reduce_grad(g, probs - onehot, ctx.reduction, n)
+        gt = _reduce_grad(g, -log_probs, ctx.reduction, n) if ctx.needs_input_grad[1] else None
+        return gx, gt
+
+
+# ----------------------------------------------------------------------------------------------
+# images: convolution, transposed convolution, nearest upsampling, pooling
+#
+# Images are (N, C, H, W); a kernel or window is (kh, kw). Everything here is im2col:
+# ``unfold`` copies each kh×kw window of the (padded) image into one column, so a convolution is
+# one matrix product and a pooling is one reduction down the columns. ``fold`` is unfold's
+# adjoint: it adds every column back onto the window it came from (overlapping windows add up),
+# which is exactly what the backward formulas need. Output size per spatial dimension:
+#     out = ⌊(in + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1
+# ----------------------------------------------------------------------------------------------
+
+
+def _embed(t: torch.Tensor, top: tuple[int, int], size: tuple[int, int], fill: float = 0.0):
+    """A (N, C, *size) canvas filled with ``fill``, with t's pixels written from ``top`` on.
+
+    Pixels of t that would land past the canvas's bottom or right edge are left out.
+    """
+    canvas = t.new_full((*t.shape[:2], *size), fill)
+    h, w = min(t.shape[2], size[0] - top[0]), min(t.shape[3], size[1] - top[1])
+    canvas[:, :, top[0] : top[0] + h, top[1] : top[1] + w] = t[:, :, :h, :w]
+    return canvas
+
+
+def _crop(t: torch.Tensor, top: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """The ``size`` window of t starting at ``top`` (zeros where it runs past t's edge)."""
+    if top[0] + size[0] <= t.shape[2] and top[1] + size[1] <= t.shape[3]:
+        return t[:, :, top[0] : top[0] + size[0], top[1] : top[1] + size[1]]
+    return _embed(t[:, :, top[0] :, top[1] :], (0, 0), size)
+
+
+def _window_count(size: int, k: int, stride: int, padding: int, dilation: int) -> int:
+    """How many windows fit along one dimension: the output size formula above."""
+    return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+class Conv2d(Function):
+    """y = W ⋆ x + b by im2col:  X = unfold(x) (N, C·kh·kw, L),  y = W₂ X + b,
+
+    with W₂ the weight (out, C, kh, kw) seen as a matrix (out, C·kh·kw) and L = Hout·Wout;
+    dx = fold(W₂ᵀ g),  dW = Σₙ g Xᵀ,  db = g summed over batch and pixels.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        n, _, h, w = x.shape
+        out_channels, _, kh, kw = weight.shape
+        window = dict(kernel_size=(kh, kw), dilation=dilation, padding=padding, stride=stride)
+        cols = unfold(x, **window)  # (N, C·kh·kw, L): one column per output pixel
+        w2 = weight.reshape(out_channels, -1)
+        y = torch.matmul(w2, cols)  # (N, out, L)
+        if bias is not None:
+            y = y + bias[:, None]
+        ctx.save(cols if ctx.needs_input_grad[1] else None, w2)
+        ctx.window, ctx.image_size, ctx.weight_shape = window, (h, w), weight.shape
+        hout = _window_count(h, kh, stride[0], padding[0], dilation[0])
+        return y.reshape(n, out_channels, hout, -1)
+
+    @staticmethod
+    def backward(ctx, g):
+        cols, w2 = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        g2 = g.reshape(g.shape[0], g.shape[1], -1)  # (N, out, L)
+        gx = gw = gb = None
+        if nx:  # each column's gradient W₂ᵀg goes back onto the window it was copied from
+            gx = fold(torch.matmul(w2.t(), g2), ctx.image_size, **ctx.window)
+        if nw:  # dW[o, k] = Σ_{n, l} g[n, o, l] · X[n, k, l]
+            gw = torch.tensordot(g2, cols, dims=([0, 2], [0, 2])).reshape(ctx.weight_shape)
+        if nb:
+            gb = g.sum((0, 2, 3))
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """Conv2d's adjoint: every input pixel paints a weight-scaled kh×kw patch onto the output.
+
+    cols = W₂ᵀ x (N, out·kh·kw, H·W) with W₂ the weight (in, out, kh, kw) as (in, out·kh·kw);
+    y = crop(fold(cols)) + b, where fold adds the patches onto the full canvas and crop cuts
+    ``padding`` off the top/left and keeps Hout = (H-1)·stride - 2·padding + dilation·(k-1)
+    + output_padding + 1 rows (likewise columns);
+    dx = W₂ unfold(G),  dW = Σₙ x unfold(G)ᵀ,  db = Σ g, with G = g put back on the canvas.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+        dilation=(1, 1),
+    ):
+        n, in_channels, h, w = x.shape
+        _, out_channels, kh, kw = weight.shape
+        canvas_size = (
+            (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1,
+            (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1,
+        )
+        out_size = (
+            canvas_size[0] - 2 * padding[0] + output_padding[0],
+            canvas_size[1] - 2 * padding[1] + output_padding[1],
+        )
+        window = dict(kernel_size=(kh, kw), dilation=dilation, stride=stride)
+        w2 = weight.reshape(in_channels, -1)
+        x2 = x.reshape(n, in_channels, h * w)
+        canvas = fold(torch.matmul(w2.t(), x2), canvas_size, **window)
+        y = _crop(canvas, padding, out_size)
+        if bias is not None:
+            y = y + bias[:, None, None]
+        ctx.save(x2 if ctx.needs_input_grad[1] else None, w2)
+        ctx.window, ctx.canvas_size, ctx.padding = window, canvas_size, padding
+        ctx.image_shape, ctx.weight_shape = x.shape, weight.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w2 = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        # G: the output gradient back on the canvas; each pixel's patch gradient is its window
+        cols = unfold(_embed(g, ctx.padding, ctx.canvas_size), **ctx.window)  # (N, out·k·k, HW)
+        gx = gw = gb = None
+        if nx:
+            gx = torch.matmul(w2, cols).reshape(ctx.image_shape)
+        if nw:  # dW[i, k] = Σ_{n, p} x[n, i, p] · cols[n, k, p]
+            gw = torch.tensordot(x2, cols, dims=([0, 2], [0, 2])).reshape(ctx.weight_shape)
+        if nb:
+            gb = g.sum((0, 2, 3))
+        return gx, gw, gb
+
+
+class UpsampleNearest(Function):
+    """y[n, c, i, j] = x[n, c, ⌊i/s₀⌋, ⌊j/s₁⌋]: each pixel becomes an s₀×s₁ block;
+
+    dx = g summed over each block.
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale_factor=(2, 2)):
+        n, c, h, w = x.shape
+        s0, s1 = scale_factor
+        ctx.block_shape = (n, c, h, s0, w, s1)
+        return x[:, :, :, None, :, None].expand(ctx.block_shape).reshape(n, c, h * s0, w * s1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.reshape(ctx.block_shape).sum((3, 5)),)
+
+
+class MaxPool2d(Function):
+    """y = the maximum of each kh×kw window (padding counts as -∞);
+
+    dx = g sent to the position of each window's maximum (overlapping windows add up).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
+        n, c, h, w = x.shape
+        # every channel is pooled alike, so pool N·C one-channel images
+        planes = _embed(
+            x.reshape(n * c, 1, h, w), padding, (h + 2 * padding[0], w + 2 * padding[1]),
+            fill=float("-inf"),
+        )
+        window = dict(kernel_size=kernel_size, dilation=dilation, stride=stride)
+        cols = unfold(planes, **window)  # (N·C, kh·kw, L)
+        y, where = cols.max(dim=1)
+        ctx.save(where)
+        ctx.window, ctx.cols_shape, ctx.padded_size = window, cols.shape, planes.shape[2:]
+        ctx.padding, ctx.image_shape = padding, x.shape
+        hout = _window_count(h, kernel_size[0], stride[0], padding[0], dilation[0])
+        return y.reshape(n, c, hout, -1)
+
+    @staticmethod
+    def backward(ctx, g):
+        (where,) = ctx.saved
+        g2 = g.reshape(ctx.cols_shape[0], 1, ctx.cols_shape[2])
+        gcols = g.new_zeros(ctx.cols_shape).scatter_(1, where[:, None], g2)
+        gx = fold(gcols, ctx.padded_size, **ctx.window)
+        n, c, h, w = ctx.image_shape
+        return (_crop(gx, ctx.padding, (h, w)).reshape(n, c, h, w),)
+
+
+class AvgPool2d(Function):
+    """y = the mean of each kh×kw window (zero padding counted, torch's default);
+
+    dx = g / (kh·kw) spread evenly over each window (overlapping windows add up).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding=(0, 0)):
+        n, c, h, w = x.shape
+        window = dict(kernel_size=kernel_size, padding=padding, stride=stride)
+        cols = unfold(x.reshape(n * c, 1, h, w), **window)  # (N·C, kh·kw, L)
+        ctx.window, ctx.cols_shape, ctx.image_shape = window, cols.shape, x.shape
+        hout = _window_count(h, kernel_size[0], stride[0], padding[0], 1)
+        return cols.mean(1).reshape(n, c, hout, -1)
+
+    @staticmethod
+    def backward(ctx, g):
+        planes, area, length = ctx.cols_shape
+        gcols = (g.reshape(planes, 1, length) / area).expand(ctx.cols_shape)
+        n, c, h, w = ctx.image_shape
+        return (fold(gcols, (h, w), **ctx.window).reshape(n, c, h, w),)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -836,6 +1064,183 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
                 f"from {int(td.min())} to {int(td.max())}"
             )
     return CrossEntropyLoss.apply(logits, target, reduction=reduction)
+
+
+# -- images (the ops in the "images" section above) --------------------------------------------
+
+
+def _shape_error(message: str) -> ValueError:
+    # imported here, not at the top: minidl.nn imports this module
+    from .nn.module import ShapeError
+
+    return ShapeError(message)
+
+
+def _pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (kernel size, stride ...) as a pair, checked against minimum."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    pair = (value, value) if is_int(value) else value
+    if not isinstance(pair, tuple | list) or len(pair) != 2 or not all(map(is_int, pair)):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return tuple(pair)
+
+
+def _check_images(who: str, x: Any, channels: int | None = None) -> tuple[int, ...]:
+    """x's shape, checked to be a batch of images (N, C, H, W) with ``channels`` channels."""
+    shape = tuple(_data(x).shape)
+    expected = f"(N, {channels if channels is not None else 'C'}, H, W)"
+    if len(shape) != 4:
+        hint = " (for a single image add a batch dimension: x[None])" if len(shape) == 3 else ""
+        raise _shape_error(
+            f"{who} expects a batch of images of shape {expected} but got {shape}{hint}"
+        )
+    if channels is not None and shape[1] != channels:
+        raise _shape_error(
+            f"{who} expects input of shape {expected} with {channels} channels but got {shape} "
+            f"with {shape[1]}"
+        )
+    return shape
+
+
+def _check_window(
+    who: str,
+    shape: tuple[int, ...],
+    kernel_size: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> None:
+    """Raise unless the (dilated) kernel fits inside the padded image."""
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
+    padded = tuple(s + 2 * p for s, p in zip(shape[2:], padding, strict=True))
+    if span[0] > padded[0] or span[1] > padded[1]:
+        dilated = f" (dilation {dilation})" if dilation != (1, 1) else ""
+        raise _shape_error(
+            f"{who}: the kernel {kernel_size}{dilated} covers {span[0]}×{span[1]} pixels but the "
+            f"input {shape} padded by {padding} is only {padded[0]}×{padded[1]}"
+        )
+
+
+def _check_pool_padding(who: str, kernel_size: tuple[int, int], padding: tuple[int, int]) -> None:
+    if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
+        raise ValueError(
+            f"{who}: padding {padding} must be at most half the kernel size {kernel_size}"
+        )
+
+
+def _check_weight(who: str, weight: Any, bias: Any, out_dim: int) -> tuple[int, ...]:
+    ws = tuple(_data(weight).shape)
+    if len(ws) != 4:
+        raise _shape_error(f"{who}: the weight must have 4 dimensions, got shape {ws}")
+    if bias is not None and tuple(_data(bias).shape) != (ws[out_dim],):
+        raise _shape_error(
+            f"{who}: the bias must have shape ({ws[out_dim]},) for a weight of shape {ws}, got "
+            f"{tuple(_data(bias).shape)}"
+        )
+    return ws
+
+
+def _check_output_padding(
+    who: str, output_padding: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> None:
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
+        raise ValueError(
+            f"{who}: output_padding {output_padding} must be smaller than the stride {stride} "
+            f"or the dilation {dilation}"
+        )
+
+
+def _check_transposed_size(
+    who: str,
+    shape: tuple[int, ...],
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> None:
+    """Raise when the padding would crop the whole output of a transposed convolution away."""
+    canvas = [(s - 1) * st + d * (k - 1) + 1 for s, k, st, d in
+              zip(shape[2:], kernel_size, stride, dilation, strict=True)]
+    if any(c - 2 * p < 1 for c, p in zip(canvas, padding, strict=True)):
+        raise _shape_error(
+            f"{who}: the input {shape} spreads over only {canvas[0]}×{canvas[1]} pixels, too few "
+            f"to crop a padding of {padding} from both sides"
+        )
+
+
+def conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as torch) of (N, C, H, W) images by (out, C, kh, kw)."""
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    padding = _pair(padding, "padding", minimum=0)
+    ws = _check_weight("conv2d", weight, bias, 0)
+    shape = _check_images("conv2d", x, ws[1])
+    _check_window("conv2d", shape, ws[2:], padding, dilation)
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+def conv_transpose2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    *,
+    dilation: Any = 1,
+) -> Tensor:
+    """Transposed 2-D convolution (conv2d's adjoint, "deconvolution"); weight (C, out, kh, kw)."""
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    padding = _pair(padding, "padding", minimum=0)
+    output_padding = _pair(output_padding, "output_padding", minimum=0)
+    ws = _check_weight("conv_transpose2d", weight, bias, 1)
+    _check_output_padding("conv_transpose2d", output_padding, stride, dilation)
+    shape = _check_images("conv_transpose2d", x, ws[0])
+    _check_transposed_size("conv_transpose2d", shape, ws[2:], stride, padding, dilation)
+    return ConvTranspose2d.apply(
+        x, weight, bias, stride=stride, padding=padding, output_padding=output_padding,
+        dilation=dilation,
+    )
+
+
+def upsample_nearest(x: Any, scale_factor: Any = 2) -> Tensor:
+    """Nearest-neighbour upsampling of (N, C, H, W) images by integer factors: pixel → block."""
+    scale_factor = _pair(scale_factor, "scale_factor")
+    _check_images("upsample_nearest", x)
+    return UpsampleNearest.apply(x, scale_factor=scale_factor)
+
+
+def max_pool2d(
+    x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1
+) -> Tensor:
+    """The maximum of each window of (N, C, H, W) images; stride defaults to the kernel size."""
+    kernel_size = _pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else _pair(stride, "stride")
+    padding, dilation = _pair(padding, "padding", minimum=0), _pair(dilation, "dilation")
+    _check_pool_padding("max_pool2d", kernel_size, padding)
+    _check_window("max_pool2d", _check_images("max_pool2d", x), kernel_size, padding, dilation)
+    return MaxPool2d.apply(
+        x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
+    )
+
+
+def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """The mean of each window of (N, C, H, W) images, zero padding counted; stride = kernel."""
+    kernel_size = _pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else _pair(stride, "stride")
+    padding = _pair(padding, "padding", minimum=0)
+    _check_pool_padding("avg_pool2d", kernel_size, padding)
+    _check_window("avg_pool2d", _check_images("avg_pool2d", x), kernel_size, padding)
+    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 # ----------------------------------------------------------------------------------------------

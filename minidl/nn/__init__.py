@@ -1,6 +1,7 @@
 """Neural-network building blocks with PyTorch's names: Module, layers, losses."""
 
 from ..tensor import Parameter
+from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d, Upsample
 from .layers import (
     Dropout,
     Features,
@@ -32,6 +33,12 @@ __all__ = [
     "Identity",
     "Features",
     "Sequential",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Upsample",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
     "MSELoss",
     "L1Loss",
     "BCELoss",
