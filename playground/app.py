@@ -1,0 +1,318 @@
+"""The playground's entry point: the command line, the QApplication and ``main()``.
+
+``python main.py`` (or ``minidl-playground``) opens the window ready to train the seed network on
+the disk. Flags set up the experiment and can script a whole run for teachers, demos and tests:
+train for N epochs in the real window, export the model, save a screenshot, and quit. Arguments
+are checked before Qt starts; a bad one gets a one-line message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .experiment import (
+    DATASETS,
+    FEATURES,
+    LOSSES,
+    MAX_BATCH_SIZE,
+    MAX_POINTS,
+    OPTIMIZERS,
+    Experiment,
+    ExperimentError,
+    NetworkSpec,
+)
+
+__all__ = ["build_parser", "experiment_from_args", "main"]
+
+PROG = "minidl-playground"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line on stderr (no usage block) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_in(low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float, *, low_open: bool = False) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bound = "above" if low_open else "from"
+            raise argparse.ArgumentTypeError(f"must be {bound} {low:g} to {high:g}, got {text}")
+        return value
+
+    return parse
+
+
+def _layers(text: str) -> NetworkSpec:
+    try:
+        return NetworkSpec.parse(text)
+    except ExperimentError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _features(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature(s) {', '.join(unknown)}; choose from {','.join(FEATURES)}"
+            if unknown
+            else "choose at least one feature"
+        )
+    return names
+
+
+def _output_path(suffix: str) -> Any:
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if not text or path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"the folder {str(folder)!r} does not exist")
+        if path.suffix.lower() != suffix:
+            raise argparse.ArgumentTypeError(f"{text!r} should end in {suffix}")
+        return path
+
+    return parse
+
+
+def _experiment_file(text: str) -> Experiment:
+    try:
+        return Experiment.from_json(Path(text).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{text} is not a text file") from None
+    except ExperimentError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python main.py`` / ``minidl-playground``."""
+    p = _OneLineParser(
+        prog=PROG,
+        description="A desktop neural-network playground on minidl. Without flags it opens "
+        "the window ready to train the seed network on the disk dataset.",
+    )
+    setup = p.add_argument_group("experiment (each flag overrides --open's file)")
+    setup.add_argument(
+        "--open",
+        type=_experiment_file,
+        metavar="EXPERIMENT.json",
+        help="start from an experiment file",
+    )
+    setup.add_argument("--dataset", choices=DATASETS, help="dataset (default: disk)")
+    setup.add_argument(
+        "--points",
+        type=_int_in(10, MAX_POINTS),
+        help="training and test points together (default: 2000)",
+    )
+    setup.add_argument(
+        "--test-fraction",
+        type=_float_in(0.05, 0.95),
+        help="share of the points held out for testing (default: 0.5)",
+    )
+    setup.add_argument("--noise", type=_float_in(0.0, 0.5), help="noise, 0 to 0.5 (default: 0)")
+    setup.add_argument(
+        "--features",
+        type=_features,
+        metavar="LIST",
+        help=f"input features, comma-separated, from {','.join(FEATURES)}",
+    )
+    setup.add_argument("--no-standardize", action="store_true", help="feed the features unscaled")
+    setup.add_argument(
+        "--layers",
+        type=_layers,
+        metavar="SPEC",
+        help='layer stack, e.g. "linear:25,relu,linear:1,sigmoid" '
+        "(leakyrelu:SLOPE, dropout:P, tanh too)",
+    )
+    setup.add_argument("--loss", choices=tuple(LOSSES), help="loss (default: mse)")
+    setup.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="optimizer (default: sgd)")
+    setup.add_argument(
+        "--lr", type=_float_in(0.0, 100.0, low_open=True), help="learning rate (default: 0.1)"
+    )
+    setup.add_argument(
+        "--batch-size", type=_int_in(1, MAX_BATCH_SIZE), help="mini-batch size (default: 50)"
+    )
+    setup.add_argument("--weight-decay", type=_float_in(0.0, 10.0), help="L2 weight decay")
+    setup.add_argument(
+        "--epochs", type=_int_in(1, 10_000_000), help="stop training after this many epochs"
+    )
+    setup.add_argument(
+        "--seed", type=_int_in(0, 2**62), help="seed of the data and the weights (default: 0)"
+    )
+    run = p.add_argument_group("scripted run")
+    run.add_argument("--train", action="store_true", help="start training at once")
+    run.add_argument(
+        "--export",
+        type=_output_path(".safetensors"),
+        metavar="MODEL.safetensors",
+        help="when training ends (or at once), write the model",
+    )
+    run.add_argument(
+        "--screenshot",
+        type=_output_path(".png"),
+        metavar="WINDOW.png",
+        help="when training ends (or at once), save a picture of the window",
+    )
+    run.add_argument(
+        "--quit-when-done",
+        action="store_true",
+        help="close once training, export and screenshot are done",
+    )
+    return p
+
+
+def experiment_from_args(args: argparse.Namespace) -> Experiment:
+    """The experiment the flags describe: --open's file (or the default) with flags on top."""
+    exp: Experiment = args.open or Experiment()
+    data, train, network = exp.data, exp.train, exp.network
+    data_changes = {
+        "dataset": args.dataset,
+        "points": args.points,
+        "test_fraction": args.test_fraction,
+        "noise": args.noise,
+        "features": args.features,
+        "seed": args.seed,
+    }
+    data = replace(data, **{k: v for k, v in data_changes.items() if v is not None})
+    if args.no_standardize:
+        data = replace(data, standardize=False)
+    train_changes = {
+        "loss": args.loss,
+        "optimizer": args.optimizer,
+        "learning_rate": args.lr,
+        "batch_size": args.batch_size,
+        "weight_decay": args.weight_decay,
+        "max_epochs": args.epochs,
+        "seed": args.seed,
+    }
+    train = replace(train, **{k: v for k, v in train_changes.items() if v is not None})
+    if args.layers is not None:
+        network = args.layers
+    return Experiment(network, data, train)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Experiment]:
+    """Parse and check the command line; exits with status 2 and one line on stderr if bad."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    experiment = experiment_from_args(args)
+    problems = experiment.problems()
+    if problems:
+        parser.error(" ".join(problems))
+    if args.quit_when_done and args.train and experiment.train.max_epochs is None:
+        parser.error("--train with --quit-when-done needs --epochs (when is it done?)")
+    return args, experiment
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the playground window (and run the scripted steps the flags ask for)."""
+    args, experiment = parse_args(argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("minidl playground")
+    app.setOrganizationName("minidl")
+    from .widgets.main_window import MainWindow
+
+    window = MainWindow(experiment, build_now=False)
+    window.show()
+    run = ScriptedRun(window, args)
+    QTimer.singleShot(0, run.start)
+    code = app.exec()
+    return run.exit_code if run.exit_code is not None else code
+
+
+class ScriptedRun:
+    """Carries out --train, --export, --screenshot and --quit-when-done on a shown window."""
+
+    def __init__(self, window: Any, args: argparse.Namespace) -> None:
+        self.window, self.args = window, args
+        self.exit_code: int | None = None
+
+    def start(self) -> None:
+        """Build the first session, then train or finish at once."""
+        self.window.rebuild_session("Ready: press Play (Space) to train.")
+        if self.args.train and self.window.session is not None:
+            self.window.controller.stopped.connect(self._on_stopped)
+            self.window.toggle_play()
+        else:
+            self.finish()
+
+    def _on_stopped(self, reason: str) -> None:
+        self.window.controller.stopped.disconnect(self._on_stopped)
+        self.finish()
+
+    def finish(self) -> None:
+        """Export, screenshot and quit, as asked; failures go to stderr and set exit code 1."""
+        from PySide6.QtWidgets import QApplication
+
+        ok = True
+        if self.args.export is not None:
+            ok = self._export(self.args.export) and ok
+        if self.args.screenshot is not None:
+            ok = self._screenshot(self.args.screenshot) and ok
+        if not ok:
+            self.exit_code = 1
+        if self.args.quit_when_done:
+            self.window.close()
+            QApplication.instance().exit(0 if ok else 1)
+
+    def _export(self, path: Path) -> bool:
+        from minidl import ModelFileError
+
+        if self.window.session is None:
+            print(f"{PROG}: error: cannot export, the network cannot be built", file=sys.stderr)
+            return False
+        try:
+            with self.window.controller.locked_session() as session:
+                session.save_model(path)
+        except (ModelFileError, OSError) as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return False
+        return True
+
+    def _screenshot(self, path: Path) -> bool:
+        from PySide6.QtWidgets import QApplication
+
+        from minidl.io import atomic_write
+
+        QApplication.processEvents()
+        pixmap = self.window.grab()
+        try:
+            with atomic_write(path, suffix=".png") as tmp:
+                if not pixmap.save(str(tmp), "PNG"):
+                    raise OSError(f"could not write {path}")
+        except OSError as e:
+            print(f"{PROG}: error: screenshot: {e}", file=sys.stderr)
+            return False
+        return True

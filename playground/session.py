@@ -1,0 +1,491 @@
+"""A training run in progress: the minidl model, data and optimiser built from an Experiment.
+
+No Qt here: the worker thread drives a Session epoch by epoch, and tests drive it directly. The
+session trains on the chosen input features, standardised with statistics of the training points
+(when the experiment asks for it). Exported models take raw (x1, x2) points instead: the feature
+map travels as ``nn.Features`` and the scaling is folded into the first Linear layer, so a model
+with plain x1, x2 inputs loads into an equal ``torch.nn.Sequential``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from minidl import ModelFileError, nn, optim
+from minidl import data as mdata
+from minidl import io as mio
+from minidl.train import Callback, History, TrainState, fit, predict
+
+from .experiment import (
+    LOSSES,
+    DataSpec,
+    Experiment,
+    ExperimentError,
+    LayerSpec,
+    NetworkSpec,
+    TrainSpec,
+)
+
+__all__ = [
+    "GRID_SIZE",
+    "DataArrays",
+    "HistoryRows",
+    "ImportedModel",
+    "Session",
+    "Snapshot",
+    "StopWhenSet",
+    "build_network",
+    "read_model",
+]
+
+GRID_SIZE = 100
+"""The decision boundary is predicted on a GRID_SIZE x GRID_SIZE grid of points."""
+
+_session_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class HistoryRows:
+    """Per-epoch metrics from row ``start`` on (numpy copies, one entry per epoch)."""
+
+    start: int
+    epoch: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the window shows of a run at one moment; copies only, safe to hand across threads.
+
+    ``grid`` is the probability of class 1 on the data domain, shape (GRID_SIZE, GRID_SIZE),
+    rows running along x2 (row-major: ``grid[i2, i1]``); None when nobody asked for it.
+    ``history`` holds the epochs since the previous snapshot the receiver has seen.
+    """
+
+    session_id: int
+    epoch: int
+    steps: int
+    train_loss: float
+    test_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    history: HistoryRows
+    grid: np.ndarray | None
+    steps_per_second: float = math.nan
+
+
+@dataclass(frozen=True)
+class DataArrays:
+    """The points of a session as numpy arrays (raw coordinates), and the plotting domain."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    domain: tuple[float, float, float, float]
+
+
+def build_network(
+    network: NetworkSpec,
+    in_width: int,
+    out_width: int,
+    generator: torch.Generator | None = None,
+) -> nn.Sequential:
+    """The minidl model of a layer stack (without input features), fresh weights from generator."""
+    layers: list[nn.Module] = []
+    for shape in network.shapes(in_width, out_width):
+        spec = shape.spec
+        if spec.kind == "linear":
+            layers.append(nn.Linear(shape.in_width, shape.out_width, generator=generator))
+        elif spec.kind == "relu":
+            layers.append(nn.ReLU())
+        elif spec.kind == "leaky_relu":
+            layers.append(nn.LeakyReLU(spec.slope if spec.slope is not None else 0.01))
+        elif spec.kind == "tanh":
+            layers.append(nn.Tanh())
+        elif spec.kind == "sigmoid":
+            layers.append(nn.Sigmoid())
+        elif spec.kind == "dropout":
+            layers.append(nn.Dropout(spec.p if spec.p is not None else 0.0))
+        else:  # validation rejects these first; this guards direct callers
+            raise ExperimentError(f"unknown layer type {spec.kind!r}")
+    return nn.Sequential(*layers)
+
+
+def _loss_function(loss: str) -> nn.Module:
+    return {
+        "mse": nn.MSELoss,
+        "mae": nn.L1Loss,
+        "bce": nn.BCELoss,
+        "cross_entropy": nn.CrossEntropyLoss,
+    }[loss]()
+
+
+def _optimizer(model: nn.Module, spec: TrainSpec) -> optim.Optimizer:
+    params = list(model.parameters())
+    if spec.optimizer == "adam":
+        return optim.Adam(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    momentum = spec.momentum if spec.optimizer == "sgd_momentum" else 0.0
+    return optim.SGD(
+        params, lr=spec.learning_rate, momentum=momentum, weight_decay=spec.weight_decay
+    )
+
+
+class StopWhenSet(Callback):
+    """Ends ``fit`` after the current batch once ``event`` is set (closing never waits long)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def on_batch_end(self, state: TrainState, loss: object) -> None:
+        if self.event.is_set():
+            state.stop("stopped on request")
+
+
+class Session:
+    """One experiment made real: data, model, optimiser and the history of its training.
+
+    Not thread-safe: one thread at a time (the worker while it trains, the window otherwise).
+    """
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.experiment = experiment.validate()
+        self.session_id = next(_session_ids)
+        self._build_data(experiment.data)
+        self._loss_fn = _loss_function(experiment.train.loss)
+        self._build_model()
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build_data(self, spec: DataSpec) -> None:
+        x, y = mdata.make_dataset(spec.dataset, spec.points, seed=spec.seed, noise=spec.noise)
+        x_train, y_train, x_test, y_test = mdata.train_test_split(
+            x, y, spec.test_fraction, seed=spec.seed
+        )
+        self._raw = (x_train, y_train, x_test, y_test)
+        self._features = nn.Features(list(spec.features))
+        f_train = self._features(x_train).data
+        self.scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
+        self._x_train = self._inputs(x_train)
+        self._x_test = self._inputs(x_test)
+        self._y_train = self._targets(y_train)
+        self._y_test = self._targets(y_test)
+        x0, x1, y0, y1 = mdata.DOMAINS[spec.dataset]
+        self.domain = (x0, x1, y0, y1)
+        # pixel centres, so that ImageItem's rect = domain puts each value over its own cell
+        gx = x0 + (torch.arange(GRID_SIZE, dtype=torch.float32) + 0.5) * (x1 - x0) / GRID_SIZE
+        gy = y0 + (torch.arange(GRID_SIZE, dtype=torch.float32) + 0.5) * (y1 - y0) / GRID_SIZE
+        g2, g1 = torch.meshgrid(gy, gx, indexing="ij")
+        self._grid_inputs = self._inputs(torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=1))
+
+    def _inputs(self, points: torch.Tensor) -> torch.Tensor:
+        features = self._features(points).data
+        return self.scaler.transform(features) if self.scaler is not None else features
+
+    def _targets(self, labels: torch.Tensor) -> torch.Tensor:
+        if self.experiment.train.loss == "cross_entropy":
+            return labels
+        return labels.to(torch.float32)[:, None]
+
+    def _build_model(self) -> None:
+        spec = self.experiment.train
+        self._generator = torch.Generator().manual_seed(spec.seed)
+        torch.manual_seed(spec.seed)  # Dropout draws from torch's global generator
+        self.model = build_network(
+            self.experiment.network,
+            self.experiment.in_width,
+            self.experiment.out_width,
+            self._generator,
+        )
+        self.optimizer = _optimizer(self.model, spec)
+        self.history = History()
+        self.steps = 0
+        self.stop_reason: str | None = None
+
+    # -- training ---------------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        """Epochs trained so far."""
+        return self.history.epoch[-1] if self.history.epoch else 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one epoch (mini-batches of the training set)."""
+        return math.ceil(len(self._x_train) / self.experiment.train.batch_size)
+
+    def step(self, epochs: int = 1, callbacks: Sequence[Callback] = ()) -> str | None:
+        """Train ``epochs`` more epochs; returns why training stopped early (divergence) or None."""
+        spec = self.experiment.train
+        before = len(self.history.epoch)
+        history = fit(
+            self.model,
+            self._loss_fn,
+            self.optimizer,
+            (self._x_train, self._y_train),
+            epochs=epochs,
+            batch_size=spec.batch_size,
+            test=(self._x_test, self._y_test),
+            generator=self._generator,
+            initial_epoch=self.epoch,
+            history=self.history,
+            callbacks=callbacks,
+        )
+        self.steps += (len(history.epoch) - before) * self.steps_per_epoch
+        self.stop_reason = history.stop_reason
+        return history.stop_reason
+
+    def apply_training(self, spec: TrainSpec) -> None:
+        """Use new training settings from the next epoch on, keeping the weights.
+
+        Learning rate, batch size, weight decay and momentum change in place; a new optimizer
+        starts with fresh state. A different loss or seed needs a new Session (ValueError).
+        """
+        old = self.experiment.train
+        if spec.loss != old.loss or spec.seed != old.seed:
+            raise ValueError("a new loss or seed needs a new session")
+        problems = spec.problems()
+        if problems:
+            raise ExperimentError(" ".join(problems))
+        self.experiment = self.experiment.replace(train=spec)
+        if spec.optimizer != old.optimizer:
+            self.optimizer = _optimizer(self.model, spec)
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"] = spec.learning_rate
+            group["weight_decay"] = spec.weight_decay
+            if "momentum" in group and spec.optimizer == "sgd_momentum":
+                group["momentum"] = spec.momentum
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start again with fresh weights (drawn with ``seed``, default the experiment's)."""
+        if seed is not None:
+            train = self.experiment.train
+            self.experiment = self.experiment.replace(
+                train=TrainSpec(**{**train.to_dict(), "seed": seed})
+            )
+        self._build_model()
+
+    # -- looking at it -------------------------------------------------------------------------
+
+    def probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
+        """P(class 1) for rows of already-transformed inputs (float32, shape (n,))."""
+        out = predict(self.model, inputs).float()
+        if out.shape[1] == 2:
+            return torch.softmax(out, dim=1)[:, 1]
+        return out[:, 0].clamp(0.0, 1.0)  # a linear output under MSE can leave [0, 1]
+
+    def predict_points(self, points: torch.Tensor | np.ndarray) -> np.ndarray:
+        """P(class 1) at raw (x1, x2) points, shape (n,)."""
+        points = torch.as_tensor(np.asarray(points, dtype=np.float32))
+        return self.probabilities(self._inputs(points)).numpy()
+
+    def decision_grid(self) -> np.ndarray:
+        """P(class 1) over the data domain, (GRID_SIZE, GRID_SIZE) float32, ``grid[i2, i1]``."""
+        return self.probabilities(self._grid_inputs).numpy().reshape(GRID_SIZE, GRID_SIZE).copy()
+
+    def history_rows(self, start: int = 0) -> HistoryRows:
+        """The per-epoch metrics from row ``start`` on, as numpy copies."""
+        h = self.history
+
+        def col(values: list[float]) -> np.ndarray:
+            part = values[start:]
+            return np.array(part if part else [], dtype=np.float64)
+
+        return HistoryRows(
+            start,
+            np.array(h.epoch[start:], dtype=np.int64),
+            col(h.train_loss),
+            col(h.test_loss),
+            col(h.train_accuracy),
+            col(h.test_accuracy),
+        )
+
+    def snapshot(
+        self, *, since: int = 0, grid: bool = True, steps_per_second: float = math.nan
+    ) -> Snapshot:
+        """A copy of the run's state now; history rows from ``since``; the grid only if asked."""
+        last = self.history.last()
+        return Snapshot(
+            session_id=self.session_id,
+            epoch=self.epoch,
+            steps=self.steps,
+            train_loss=last.get("train_loss", math.nan),
+            test_loss=last.get("test_loss", math.nan),
+            train_accuracy=last.get("train_accuracy", math.nan),
+            test_accuracy=last.get("test_accuracy", math.nan),
+            history=self.history_rows(since),
+            grid=self.decision_grid() if grid else None,
+            steps_per_second=steps_per_second,
+        )
+
+    def data_arrays(self) -> DataArrays:
+        """The raw points and labels (numpy copies) and the plotting domain."""
+        x_train, y_train, x_test, y_test = self._raw
+        return DataArrays(
+            x_train.numpy().copy(),
+            y_train.numpy().copy(),
+            x_test.numpy().copy(),
+            y_test.numpy().copy(),
+            self.domain,
+        )
+
+    # -- model files --------------------------------------------------------------------------
+
+    def _fresh_copy(self) -> nn.Sequential:
+        copy = build_network(
+            self.experiment.network, self.experiment.in_width, self.experiment.out_width
+        )
+        copy.load_state_dict({k: v.clone() for k, v in self.model.state_dict().items()})
+        return copy
+
+    def raw_state(self) -> dict[str, torch.Tensor]:
+        """The network's weights for raw features: the input scaling folded into layer 0.
+
+        With z = (f - mean) / std, the first layer computes W z + b = (W / std) f + (b - W mean
+        / std), so W' = W / std (column by column) and b' = b - W (mean / std).
+        """
+        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.scaler is not None:
+            mean, std = self.scaler.mean, self.scaler.std
+            w = state["0.weight"]
+            state["0.weight"] = w / std.to(w.dtype)
+            if "0.bias" in state:
+                state["0.bias"] = state["0.bias"] - w @ (mean / std).to(w.dtype)
+        return state
+
+    def load_raw_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Take weights meant for raw features (an exported model's), undoing the folding."""
+        state = {k: torch.as_tensor(v).detach().clone().float() for k, v in state.items()}
+        if self.scaler is not None and "0.weight" in state:
+            mean, std = self.scaler.mean, self.scaler.std
+            w = state["0.weight"]
+            if w.shape[1] == len(std):
+                state["0.weight"] = w * std
+                if "0.bias" in state:
+                    state["0.bias"] = state["0.bias"] + w @ mean
+        self.model.load_state_dict(state, strict=True)
+        self.history = History()
+        self.steps = 0
+        self.optimizer = _optimizer(self.model, self.experiment.train)
+
+    def export_model(self) -> nn.Sequential:
+        """A model of raw (x1, x2) points: Features (unless plain x1, x2), then the layers."""
+        layers = self._fresh_copy()
+        layers.load_state_dict(self.raw_state())
+        modules = list(layers)
+        if list(self.experiment.data.features) != ["x1", "x2"]:
+            modules.insert(0, nn.Features(list(self.experiment.data.features)))
+        return nn.Sequential(*modules)
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Write ``export_model()`` to a .safetensors file (atomically); raises ModelFileError."""
+        exp = self.experiment
+        metadata = {
+            "inputs": "raw (x1, x2) points",
+            "playground.features": json.dumps(list(exp.data.features)),
+            "playground.loss": exp.train.loss,
+            "playground.dataset": exp.data.dataset,
+        }
+        mio.save(self.export_model(), path, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a model file back into a stack
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """A model file turned into what the builder needs: stack, features, loss, raw weights."""
+
+    network: NetworkSpec
+    features: tuple[str, ...]
+    loss: str
+    state: dict[str, torch.Tensor]
+
+
+def read_model(path: str | os.PathLike, current_loss: str = "mse") -> ImportedModel:
+    """Read a minidl model file as a playground stack; raises ModelFileError naming the problem."""
+    model = mio.load(path)
+    metadata = mio.read_metadata(path)
+    if not isinstance(model, nn.Sequential):
+        raise ModelFileError(path, "the playground reads only nn.Sequential models")
+    modules = list(model)
+    features: tuple[str, ...] = ("x1", "x2")
+    if modules and isinstance(modules[0], nn.Features):
+        features = tuple(modules.pop(0).features)
+    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+    layers: list[LayerSpec] = []
+    width = len(features)
+    for i, module in enumerate(modules, start=1):
+        kind = type(module)
+        if kind is nn.Linear:
+            if module.bias is None:
+                raise ModelFileError(
+                    path,
+                    f"layer {i} is a Linear without bias, which the "
+                    "playground's builder cannot make",
+                )
+            if module.in_features != width:
+                raise ModelFileError(
+                    path, f"layer {i} expects {module.in_features} inputs but gets {width}"
+                )
+            layers.append(LayerSpec("linear", units=module.out_features))
+            width = module.out_features
+        elif kind is nn.LeakyReLU:
+            layers.append(LayerSpec("leaky_relu", slope=module.negative_slope))
+        elif kind is nn.Dropout:
+            layers.append(LayerSpec("dropout", p=module.p))
+        elif kind in simple:
+            layers.append(LayerSpec(simple[kind]))
+        else:
+            raise ModelFileError(
+                path,
+                f"layer {i} is a {kind.__name__}, which the playground's builder has no block for",
+            )
+    network = NetworkSpec(tuple(layers))
+    out = network.output_index()
+    if out is None:
+        raise ModelFileError(path, "the model has no Linear layer")
+    out_width = layers[out].units
+    if out_width not in (1, 2):
+        raise ModelFileError(
+            path,
+            f"the model has {out_width} outputs; the playground trains "
+            "two-class models with 1 output (a probability) or 2 (scores)",
+        )
+    loss = metadata.get("playground.loss", current_loss)
+    if loss not in LOSSES:
+        loss = current_loss
+    if out_width == 2:
+        loss = "cross_entropy"
+    elif loss == "cross_entropy":
+        loss = "mse"
+    problems = network.problems(loss)
+    if problems:
+        raise ModelFileError(path, " ".join(problems))
+    state = nn.Sequential(*modules).state_dict()
+    return ImportedModel(network, features, loss, {k: v.clone() for k, v in state.items()})
+
+
+def experiment_with_model(experiment: Experiment, imported: ImportedModel) -> Experiment:
+    """The experiment with an imported model's stack, input features and loss."""
+    data = DataSpec(**{**experiment.data.to_dict(), "features": imported.features})
+    train = TrainSpec(**{**experiment.train.to_dict(), "loss": imported.loss})
+    return experiment.replace(network=imported.network, data=data, train=train)

@@ -1,0 +1,168 @@
+"""The data panel: which dataset, how many points, split, noise, seed, and the input features."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..experiment import DATASETS, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
+
+__all__ = ["DataPanel"]
+
+DATASET_HELP = {
+    "disk": "The course's disk: points in the unit square, class 1 inside a central disk.",
+    "circle": "A blob (class 1) inside a ring (class 0).",
+    "xor": "Four quadrants: class 1 where x₁ and x₂ have the same sign.",
+    "gaussians": "Two Gaussian clouds; noise makes them overlap.",
+    "spiral": "Two interleaved spiral arms: needs depth or sine features.",
+}
+
+
+class DataPanel(QWidget):
+    """Edits a DataSpec; ``spec_changed`` fires with the new spec after each committed change."""
+
+    spec_changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._spec = DataSpec()
+
+        self.dataset = QComboBox(self)
+        self.dataset.setObjectName("dataset")
+        for i, name in enumerate(DATASETS):
+            self.dataset.addItem(name.capitalize(), name)
+            self.dataset.setItemData(i, DATASET_HELP[name], 3)  # 3 = ToolTipRole
+        self.dataset.setToolTip("Which two-class dataset to learn")
+
+        self.points = QSpinBox(self)
+        self.points.setObjectName("points")
+        self.points.setRange(10, MAX_POINTS)
+        self.points.setSingleStep(100)
+        self.points.setToolTip("Training and test points together")
+
+        self.test_percent = QSpinBox(self)
+        self.test_percent.setObjectName("test_percent")
+        self.test_percent.setRange(5, 95)
+        self.test_percent.setSingleStep(5)
+        self.test_percent.setSuffix(" % test")
+        self.test_percent.setToolTip("Share of the points held out as the test set")
+
+        self.noise = QSpinBox(self)
+        self.noise.setObjectName("noise")
+        self.noise.setRange(0, 50)
+        self.noise.setSingleStep(5)
+        self.noise.setSuffix(" %")
+        self.noise.setToolTip(
+            "Noise, 0 to 50 (TensorFlow Playground's scale); for the disk, the share of "
+            "labels flipped"
+        )
+
+        self.seed = QSpinBox(self)
+        self.seed.setObjectName("data_seed")
+        self.seed.setRange(0, 2_000_000_000)
+        self.seed.setToolTip("Seed of the points and of the split: the same seed, the same data")
+
+        self.regenerate = QPushButton("Regenerate", self)
+        self.regenerate.setObjectName("regenerate")
+        self.regenerate.setToolTip("New points: the next seed")
+
+        self.standardize = QCheckBox("Standardise inputs", self)
+        self.standardize.setObjectName("standardize")
+        self.standardize.setToolTip(
+            "Scale each input feature to mean 0 and variance 1 (statistics of the training "
+            "points); exported models fold this into their first layer"
+        )
+
+        for spin in (self.points, self.test_percent, self.noise, self.seed):
+            spin.setKeyboardTracking(False)  # one change per committed value, not per keystroke
+
+        form = QFormLayout()
+        form.addRow("Dataset", self.dataset)
+        form.addRow("Points", self.points)
+        form.addRow("Split", self.test_percent)
+        form.addRow("Noise", self.noise)
+        form.addRow("Seed", self.seed)
+        form.addRow("", self.regenerate)
+
+        self.feature_boxes: dict[str, QCheckBox] = {}
+        features = QGroupBox("Input features", self)
+        grid = QGridLayout(features)
+        for i, name in enumerate(FEATURES):
+            box = QCheckBox(FEATURE_LABELS[name], features)
+            box.setObjectName(f"feature_{name}")
+            box.setToolTip(f"Feed {FEATURE_LABELS[name]} to the network")
+            self.feature_boxes[name] = box
+            grid.addWidget(box, i // 2, i % 2)
+            box.toggled.connect(self._commit)
+        grid.addWidget(self.standardize, 4, 0, 1, 2)
+
+        data_box = QGroupBox("Data", self)
+        data_box.setLayout(form)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(data_box)
+        layout.addWidget(features)
+        layout.addStretch(1)
+
+        self.set_spec(self._spec)
+        self.dataset.currentIndexChanged.connect(self._commit)
+        for spin in (self.points, self.test_percent, self.noise, self.seed):
+            spin.valueChanged.connect(self._commit)
+        self.standardize.toggled.connect(self._commit)
+        self.regenerate.clicked.connect(lambda: self.seed.setValue(self.seed.value() + 1))
+
+    def spec(self) -> DataSpec:
+        """The spec the panel shows."""
+        return self._spec
+
+    def set_spec(self, spec: DataSpec) -> None:
+        """Show ``spec`` without emitting ``spec_changed``."""
+        self._spec = spec
+        widgets = [
+            self.dataset,
+            self.points,
+            self.test_percent,
+            self.noise,
+            self.seed,
+            self.standardize,
+            *self.feature_boxes.values(),
+        ]
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.dataset.setCurrentIndex(max(0, self.dataset.findData(spec.dataset)))
+            self.points.setValue(spec.points)
+            self.test_percent.setValue(round(spec.test_fraction * 100))
+            self.noise.setValue(round(spec.noise * 100))
+            self.seed.setValue(min(spec.seed, self.seed.maximum()))
+            self.standardize.setChecked(spec.standardize)
+            for name, box in self.feature_boxes.items():
+                box.setChecked(name in spec.features)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
+    def _commit(self) -> None:
+        features = tuple(name for name, box in self.feature_boxes.items() if box.isChecked())
+        spec = DataSpec(
+            dataset=self.dataset.currentData(),
+            points=self.points.value(),
+            test_fraction=self.test_percent.value() / 100,
+            noise=self.noise.value() / 100,
+            seed=self.seed.value(),
+            features=features,
+            standardize=self.standardize.isChecked(),
+        )
+        if spec != self._spec:
+            self._spec = spec
+            self.spec_changed.emit(spec)

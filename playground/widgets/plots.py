@@ -1,0 +1,315 @@
+"""Live plots: the decision boundary over the data, and the loss and accuracy curves per epoch.
+
+Following pyqtgraph's own speed examples: the heatmap is one ImageItem fed with fixed levels and
+a fixed rect, the scatter data is set only when the dataset changes, pens and brushes are made
+once, and the curves grow in preallocated arrays. NaN or infinite values (a diverged run) are
+drawn as gaps or as the neutral colour; they never reach pyqtgraph's autoscaling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+__all__ = ["AccuracyPlot", "DecisionBoundaryPlot", "LossPlot", "MetricHistory", "PlotsPanel"]
+
+pg.setConfigOptions(antialias=True, background="w", foreground="k")
+
+# TensorFlow Playground's colours: orange for class 0, blue for class 1
+CLASS0 = QColor(245, 147, 34)
+CLASS1 = QColor(8, 119, 189)
+BOUNDARY_MAP = pg.ColorMap(
+    [0.0, 0.5, 1.0],
+    [(245, 190, 130), (240, 240, 240), (120, 175, 215)],
+)
+TRAIN_COLOUR = QColor(40, 40, 40)
+TEST_COLOUR = QColor(214, 39, 40)
+
+
+class DecisionBoundaryPlot(pg.PlotWidget):
+    """The model's P(class 1) as a heatmap over the data domain, with the points on top.
+
+    Training points are filled discs; test points are rings in their class colour.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("decision_boundary")
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setLabel("bottom", "x₁")
+        plot.setLabel("left", "x₂")
+        plot.setTitle("Decision boundary: P(class 1) over the data", size="9pt")
+        plot.setAspectLocked(True)  # a disk should look like a disk
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1),
+            colorMap=BOUNDARY_MAP,
+            interactive=False,
+            width=14,
+            label="P(class 1)",
+            colorMapMenu=False,
+        )
+        self.colorbar.setImageItem(self.image, insert_in=plot)
+        self._brushes = (pg.mkBrush(CLASS0), pg.mkBrush(CLASS1))
+        self._ring_pens = (pg.mkPen(CLASS0, width=1.6), pg.mkPen(CLASS1, width=1.6))
+        self._outline = pg.mkPen(255, 255, 255, 220, width=0.8)
+        self.train_points = pg.ScatterPlotItem(size=6, pxMode=True, name="train")
+        self.test_points = pg.ScatterPlotItem(size=6, pxMode=True, name="test")
+        self.test_points.setZValue(1)
+        plot.addItem(self.train_points)
+        plot.addItem(self.test_points)
+        self._grid: np.ndarray | None = None
+        self._rect = QRectF(0, 0, 1, 1)
+        self._discretize = False
+        self._points = 0
+
+    def set_dataset(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_test: np.ndarray,
+        y_test: np.ndarray,
+        domain: tuple[float, float, float, float],
+    ) -> None:
+        """Show a new set of points over ``domain`` (x_min, x_max, y_min, y_max)."""
+        x0, x1, y0, y1 = domain
+        self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
+        brushes = [self._brushes[int(c)] for c in y_train]
+        self.train_points.setData(
+            x=x_train[:, 0], y=x_train[:, 1], brush=brushes, pen=self._outline
+        )
+        pens = [self._ring_pens[int(c)] for c in y_test]
+        self.test_points.setData(x=x_test[:, 0], y=x_test[:, 1], pen=pens, brush=None)
+        self._points = len(x_train) + len(x_test)
+        self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        if self._grid is not None:
+            self._show_grid()
+
+    def set_grid(self, grid: np.ndarray) -> None:
+        """Show P(class 1) on the grid (rows along x₂); NaN shows as the undecided colour."""
+        self._grid = grid
+        self._show_grid()
+
+    def set_show_test(self, show: bool) -> None:
+        """Show or hide the test points."""
+        self.test_points.setVisible(show)
+
+    def set_discretize(self, discretize: bool) -> None:
+        """Colour each cell by its predicted class instead of the probability."""
+        self._discretize = discretize
+        if self._grid is not None:
+            self._show_grid()
+
+    def _show_grid(self) -> None:
+        assert self._grid is not None
+        grid = np.nan_to_num(self._grid.astype(np.float32), nan=0.5, posinf=1.0, neginf=0.0)
+        if self._discretize:
+            grid = np.where(grid > 0.5, 1.0, 0.0).astype(np.float32)
+        self.image.setImage(grid, levels=(0.0, 1.0), rect=self._rect, autoLevels=False)
+
+
+class MetricHistory:
+    """Per-epoch metrics gathered from snapshots' history rows, in growing numpy arrays."""
+
+    COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+    def __init__(self) -> None:
+        self._data = {name: np.empty(1024) for name in self.COLUMNS}
+        self.size = 0
+
+    def clear(self) -> None:
+        """Forget every epoch."""
+        self.size = 0
+
+    def add(self, rows: Any) -> None:
+        """Take HistoryRows; rows starting before the end replace what was there (a reset)."""
+        start = min(rows.start, self.size)
+        end = start + len(rows)
+        if end > len(self._data["epoch"]):
+            capacity = max(end, 2 * len(self._data["epoch"]))
+            for name, column in self._data.items():
+                grown = np.empty(capacity)
+                grown[: self.size] = column[: self.size]
+                self._data[name] = grown
+        for name in self.COLUMNS:
+            values = np.asarray(getattr(rows, name), dtype=np.float64)
+            column = self._data[name]
+            if len(values) == len(rows):
+                column[start:end] = values
+            else:  # a metric the run does not record
+                column[start:end] = np.nan
+        self.size = end
+
+    def column(self, name: str) -> np.ndarray:
+        """A view of one column's values so far."""
+        return self._data[name][: self.size]
+
+
+def _finite(values: np.ndarray, positive: bool = False) -> np.ndarray:
+    out = np.where(np.isfinite(values), values, np.nan)
+    if positive:
+        out = np.where(out > 0, out, np.nan)
+    return out
+
+
+class _CurvePlot(pg.PlotWidget):
+    """Train and test curves of one metric over the epochs."""
+
+    def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.setTitle(title, size="9pt")
+        plot.setLabel("bottom", "epoch")
+        plot.setLabel("left", unit)
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        self.train_curve = plot.plot(name="train", pen=pg.mkPen(TRAIN_COLOUR, width=1.6))
+        self.test_curve = plot.plot(
+            name="test", pen=pg.mkPen(TEST_COLOUR, width=1.6, style=Qt.PenStyle.DashLine)
+        )
+        self.setMinimumHeight(140)
+
+    def _set(self, epochs: np.ndarray, train: np.ndarray, test: np.ndarray, positive: bool) -> None:
+        train, test = _finite(train, positive), _finite(test, positive)
+        if len(epochs) and not np.isfinite(train).any() and not np.isfinite(test).any():
+            epochs, train, test = epochs[:0], train[:0], test[:0]  # nothing drawable yet
+        self.train_curve.setData(epochs, train, connect="finite")
+        self.test_curve.setData(epochs, test, connect="finite")
+
+
+class LossPlot(_CurvePlot):
+    """Training and test loss per epoch, optionally on a log scale."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Loss", "loss", parent)
+        self.setObjectName("loss_plot")
+        self._log = False
+
+    def set_log_scale(self, log: bool) -> None:
+        """Use a logarithmic loss axis."""
+        self._log = log
+        self.getPlotItem().setLogMode(y=log)
+
+    def show_history(self, history: MetricHistory) -> None:
+        """Draw the curves from ``history``."""
+        self._set(
+            history.column("epoch"),
+            history.column("train_loss"),
+            history.column("test_loss"),
+            positive=self._log,
+        )
+
+
+class AccuracyPlot(_CurvePlot):
+    """Training and test accuracy per epoch, 0 to 1."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Accuracy", "accuracy", parent)
+        self.setObjectName("accuracy_plot")
+        self.getPlotItem().setYRange(0.4, 1.0, padding=0.02)
+        self.getPlotItem().enableAutoRange(axis="y", enable=False)
+
+    def show_history(self, history: MetricHistory) -> None:
+        """Draw the curves from ``history``."""
+        self._set(
+            history.column("epoch"),
+            history.column("train_accuracy"),
+            history.column("test_accuracy"),
+            positive=False,
+        )
+
+
+class PlotsPanel(QWidget):
+    """The decision boundary above the loss and accuracy curves, with the view toggles.
+
+    The toggles are checkable actions (``show_test_action``, ``discretize_action``,
+    ``log_scale_action``) so the View menu and the check boxes here stay one and the same.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.boundary = DecisionBoundaryPlot(self)
+        self.loss = LossPlot(self)
+        self.accuracy = AccuracyPlot(self)
+        self.history = MetricHistory()
+
+        self.show_test_action = self._toggle(
+            "show_test", "Show test data", True, "Draw the test points (rings)"
+        )
+        self.discretize_action = self._toggle(
+            "discretize", "Discretize output", False, "Colour by predicted class, not probability"
+        )
+        self.log_scale_action = self._toggle(
+            "log_scale", "Log-scale loss", False, "Logarithmic loss axis"
+        )
+        self.show_test_action.toggled.connect(self.boundary.set_show_test)
+        self.discretize_action.toggled.connect(self.boundary.set_discretize)
+        self.log_scale_action.toggled.connect(self._set_log_scale)
+
+        toggles = QHBoxLayout()
+        for action in (self.show_test_action, self.discretize_action, self.log_scale_action):
+            toggles.addWidget(self._checkbox(action))
+        toggles.addStretch(1)
+        curves = QHBoxLayout()
+        curves.addWidget(self.loss)
+        curves.addWidget(self.accuracy)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.boundary, 3)
+        layout.addLayout(toggles)
+        layout.addLayout(curves, 2)
+
+    def _toggle(self, name: str, text: str, checked: bool, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.setToolTip(tip)
+        return action
+
+    def _checkbox(self, action: QAction) -> QCheckBox:
+        box = QCheckBox(action.text(), self)
+        box.setObjectName(f"{action.objectName()}_box")
+        box.setToolTip(action.toolTip())
+        box.setChecked(action.isChecked())
+        box.toggled.connect(action.setChecked)
+        action.toggled.connect(box.setChecked)
+        return box
+
+    def _set_log_scale(self, log: bool) -> None:
+        self.loss.set_log_scale(log)
+        self.loss.show_history(self.history)
+
+    def set_dataset(self, arrays: Any) -> None:
+        """Show a new dataset (DataArrays)."""
+        self.boundary.set_dataset(
+            arrays.x_train, arrays.y_train, arrays.x_test, arrays.y_test, arrays.domain
+        )
+
+    def clear_history(self) -> None:
+        """Forget the curves (a new run)."""
+        self.history.clear()
+        self.loss.show_history(self.history)
+        self.accuracy.show_history(self.history)
+
+    def show_snapshot(self, snap: Any) -> None:
+        """Draw a Snapshot: the boundary if it carries a grid, the new epochs on the curves."""
+        if snap.grid is not None:
+            self.boundary.set_grid(snap.grid)
+        if len(snap.history) or snap.history.start < self.history.size:
+            self.history.add(snap.history)
+            self.loss.show_history(self.history)
+            self.accuracy.show_history(self.history)
