@@ -10,9 +10,11 @@ torch is only our array library here: no torch tensor we create ever has ``requi
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 import torch
@@ -61,6 +63,9 @@ def enable_grad() -> Any:
     return _grad_mode(True)
 
 
+_recording_order = itertools.count()  # Node.seq: which op ran first (next() is atomic)
+
+
 class Node:
     """One recorded operation: what made a tensor, what it needs for its backward.
 
@@ -69,7 +74,8 @@ class Node:
     other attribute set in forward (a slope, a shape) is there in backward.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "grad", "freed", "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "grad", "freed", "seq", "__dict__",
+                 "__weakref__")
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -78,6 +84,7 @@ class Node:
         self.saved: tuple = ()
         self.grad: torch.Tensor | None = None  # gradient flowing into this node's output
         self.freed = False
+        self.seq = next(_recording_order)  # see _topological_order
 
     def save(self, *tensors: Any) -> None:
         """Keep tensors (or anything) for the backward formula."""
@@ -135,17 +142,30 @@ class Function:
                     needs.append(True)
                     any_needs = True
                     continue
+            elif isinstance(a, torch.Tensor) and a.requires_grad:
+                raw.append(a.detach())  # torch's autograd must not record our computation
             else:
                 raw.append(a)
             inputs.append(None)
             needs.append(False)
         if not any_needs:
-            return Tensor(cls.forward(_NoGradCtx(len(args)), *raw, **kwargs))
+            return _result(cls.forward(_NoGradCtx(len(args)), *raw, **kwargs), None)
         node = Node(cls, tuple(inputs), tuple(needs))
-        out = Tensor(cls.forward(node, *raw, **kwargs))
-        out.requires_grad = True
-        out._node = node
-        return out
+        return _result(cls.forward(node, *raw, **kwargs), node)
+
+
+def _result(data: torch.Tensor, node: Node | None) -> Tensor:
+    """Wrap an op's output: Tensor(data) minus the checks, as data is a fresh torch tensor.
+
+    Every op of every step passes here, so it skips what ``Tensor.__init__`` must check for
+    user input (conversion, dtype, detaching: apply already detached the op's torch inputs).
+    """
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = node is not None
+    out._node = node
+    return out
 
 
 def _as_torch(value: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -303,9 +323,9 @@ class Tensor:
         root.grad = grad
         for node in order:
             g = node.grad
-            node.grad = None
             if g is None:
                 continue
+            node.grad = None
             if node.freed:
                 raise GraphFreedError(
                     "backward() through a graph that was already freed: a previous backward() "
@@ -318,13 +338,18 @@ class Tensor:
                     continue
                 parent = inp._node
                 if parent is None:
-                    _accumulate_leaf(inp, ig)
+                    # ig is the op's own new tensor unless it is g passed through (add) or a
+                    # view of something else (sum's expand): only then must the leaf copy it
+                    _accumulate_leaf(inp, ig, owned=ig is not g and ig._base is None)
                 elif parent.grad is None:
                     parent.grad = ig
                 else:
                     parent.grad = parent.grad + ig
             if not retain_graph:
+                # free what this node kept: its saved tensors and its inputs, so the step's
+                # intermediate Tensors die now even while the caller still holds the loss
                 node.saved = ()
+                node.inputs = ()
                 node.freed = True
 
     # -- operators (defined in functional.py, bound below) ---------------------------------
@@ -332,38 +357,45 @@ class Tensor:
         return id(self)
 
 
-def _accumulate_leaf(leaf: Tensor, g: torch.Tensor) -> None:
+_new_tensor = object.__new__  # a Tensor with its slots unset, for _result
+
+
+def _accumulate_leaf(leaf: Tensor, g: torch.Tensor, owned: bool = False) -> None:
     if g.shape != leaf.data.shape:  # defensive: broadcasting must already be reduced
         g = g.sum_to_size(leaf.data.shape)
     if leaf.grad is None:
-        # a gradient tensor may be shared by several consumers (add passes it through), so
-        # we never accumulate into it in place; we add out of place the second time
-        leaf.grad = g
+        # a tensor of its own, as torch gives: g may be an expanded view (sum's backward), the
+        # same tensor as another input's (add passes it through) or the caller's backward(grad);
+        # a fresh contiguous result that nobody else holds (``owned``) is kept without a copy
+        if owned and g.is_contiguous():
+            leaf.grad = g
+        else:
+            leaf.grad = g.clone(memory_format=torch.contiguous_format)
     else:
         leaf.grad = leaf.grad + g
 
 
 def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from root, each after every node that consumes its output."""
-    order: list[Node] = []
-    visited: set[Node] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    """Nodes reachable from root, each before every node that made one of its inputs.
+
+    An op's inputs exist before the op runs, so a node recorded later can never feed one recorded
+    earlier: newest first (by ``Node.seq``) is a valid order for the backward walk. PyTorch's
+    engine orders its work by the same kind of sequence number. This needs only a set of the
+    reachable nodes and one sort, no depth-first bookkeeping.
+    """
+    seen = {root}
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)  # all of its inputs' nodes are already in order
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        for inp in node.inputs:
+        for inp in stack.pop().inputs:
             if inp is not None:
                 parent = inp._node
-                if parent is not None and parent not in visited:
-                    stack.append((parent, False))
-    order.reverse()
-    return order
+                if parent is not None and parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+    return sorted(seen, key=_by_seq, reverse=True)
+
+
+_by_seq = attrgetter("seq")
 
 
 class Parameter(Tensor):
