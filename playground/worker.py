@@ -49,6 +49,7 @@ class TrainingWorker(QObject):
         self._running = threading.Event()
         self._step_requested = threading.Event()
         self._wake = threading.Event()
+        self._idle = threading.Event()  # set while the loop waits for work
         # guards the session: the worker holds it for each epoch, the GUI thread for exports
         self.lock = threading.Lock()
         self._pending_train: TrainSpec | None = None
@@ -63,6 +64,11 @@ class TrainingWorker(QObject):
     def is_playing(self) -> bool:
         """Whether the loop trains continuously (until paused or stopped)."""
         return self._running.is_set()
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether the loop is waiting for work (paused, every snapshot sent)."""
+        return self._idle.is_set()
 
     def play(self) -> None:
         """Train continuously."""
@@ -113,7 +119,9 @@ class TrainingWorker(QObject):
             else:
                 if self._session.epoch != self._sent_epoch:
                     self._emit()  # show where a pause landed
+                self._idle.set()
                 self._wake.wait()
+                self._idle.clear()
                 self._wake.clear()
                 continue
             reason = self._train_epoch()
@@ -192,6 +200,11 @@ class TrainingController(QObject):
     def is_playing(self) -> bool:
         """Whether training runs continuously right now."""
         return self._worker is not None and self._worker.is_playing
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether the worker waits for work (paused, its last snapshot sent)."""
+        return self._worker is not None and self._worker.is_idle
 
     def start(self, session: Any) -> None:
         """Hand ``session`` to a new worker thread (stopping the previous one), paused."""

@@ -14,3 +14,44 @@ torch.set_num_threads(1)
 
 settings.register_profile("default", max_examples=25, deadline=None, derandomize=True)
 settings.load_profile("default")
+
+
+# -- Qt: no test may leave a QThread running (napari's habit) ---------------------------------
+
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_running_qthreads(monkeypatch: pytest.MonkeyPatch):
+    """Fail a test that leaves a QThread it started still running (and stop it)."""
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is None:  # engine tests never load Qt; nothing to watch
+        yield
+        return
+    started: list = []
+    original = qtcore.QThread.start
+
+    def start(self, *args, **kwargs):
+        # hold the thread's parent too: if it were collected mid-test, Qt would abort the whole
+        # run ("QThread: Destroyed while thread is still running") before we could report it
+        started.append((self, self.parent()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(qtcore.QThread, "start", start)
+    yield
+    running = []
+    for thread, _parent in started:
+        try:
+            if thread.isRunning():
+                running.append(thread.objectName() or repr(thread))
+                thread.requestInterruption()
+                thread.quit()
+                if not thread.wait(3000):
+                    thread.terminate()  # only on this failure path, so the run can go on
+                    thread.wait()
+        except RuntimeError:  # the C++ thread object is already deleted: not running
+            pass
+    if running:
+        pytest.fail(f"test left QThread(s) running: {', '.join(running)}")

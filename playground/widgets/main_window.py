@@ -135,17 +135,19 @@ class MainWindow(QMainWindow):
             "Load a .safetensors model into the builder (Ctrl+I)",
             "Ctrl+I",
         )
-        self.import_action.triggered.connect(self.import_model)
+        self.import_action.triggered.connect(lambda: self.import_model())  # not (checked)
         self.export_action = self._action(
             "export_model",
             "&Export Model…",
             "Write the trained model to a .safetensors file that takes raw (x1, x2) (Ctrl+E)",
             "Ctrl+E",
         )
-        self.export_action.triggered.connect(self.export_model)
+        self.export_action.triggered.connect(lambda: self.export_model())  # not (checked)
         self.quit_action = self._action(
             "quit", "&Quit", "Close the playground", QKeySequence.StandardKey.Quit
         )
+        if self.quit_action.shortcut().isEmpty():  # platforms without a standard Quit key
+            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.import_action)
@@ -156,9 +158,11 @@ class MainWindow(QMainWindow):
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setObjectName("undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setToolTip("Undo the last change to the network")
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setObjectName("redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.redo_action.setToolTip("Redo the change to the network just undone")
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)

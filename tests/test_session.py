@@ -1,0 +1,214 @@
+"""playground.session: building, training, snapshots and model files, checked without a window."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import minidl
+from minidl import nn
+from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec
+from playground.session import (
+    GRID_SIZE,
+    Session,
+    StopWhenSet,
+    experiment_with_model,
+    read_model,
+)
+
+
+@pytest.fixture(scope="module")
+def trained() -> Session:
+    """The default experiment (seed network, disk) after 30 epochs."""
+    session = Session(Experiment())
+    session.step(30)
+    return session
+
+
+def test_default_session_has_1000_train_and_1000_test_points():
+    data = Session(Experiment()).data_arrays()
+    assert data.x_train.shape == (1000, 2) and data.x_test.shape == (1000, 2)
+    assert data.domain == (0.0, 1.0, 0.0, 1.0)
+    # the disk's fact: label 1 exactly inside radius 1/sqrt(2 pi) around (0.5, 0.5)
+    inside = ((data.x_train - 0.5) ** 2).sum(1) < 1 / (2 * math.pi)
+    assert (inside == (data.y_train == 1)).all()
+
+
+def test_inputs_are_standardised_on_the_training_points():
+    session = Session(Experiment())
+    x = session._x_train
+    assert torch.allclose(x.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(x.std(0, correction=0), torch.ones(2), atol=1e-4)
+
+
+def test_seed_network_reaches_093_on_the_disk(trained):
+    assert trained.epoch == 30
+    assert trained.history.test_accuracy[-1] >= 0.93
+    assert trained.steps == 30 * 20  # 1000 points in batches of 50
+
+
+def test_same_seed_gives_the_same_loss_curve():
+    a, b = Session(Experiment()), Session(Experiment())
+    a.step(3)
+    b.step(3)
+    assert a.history.train_loss == b.history.train_loss
+    c = Session(Experiment(train=TrainSpec(seed=1)))
+    c.step(3)
+    assert c.history.train_loss != a.history.train_loss
+
+
+def test_snapshot_carries_new_history_rows_and_a_probability_grid(trained):
+    snap = trained.snapshot(since=25)
+    assert snap.epoch == 30 and snap.history.start == 25
+    assert list(snap.history.epoch) == [26, 27, 28, 29, 30]
+    assert snap.test_accuracy == trained.history.test_accuracy[-1]
+    assert snap.grid.shape == (GRID_SIZE, GRID_SIZE)
+    assert snap.grid.min() >= 0.0 and snap.grid.max() <= 1.0
+    # inside the disk the model says class 1, in the corners class 0
+    assert snap.grid[GRID_SIZE // 2, GRID_SIZE // 2] > 0.5
+    assert snap.grid[0, 0] < 0.5 and snap.grid[-1, -1] < 0.5
+    assert trained.snapshot(grid=False).grid is None
+
+
+def test_grid_rows_run_along_x2_and_columns_along_x1():
+    # one Linear computing x1 (raw weights [1, 0]): the grid must rise along its columns
+    exp = Experiment(network=NetworkSpec.parse("linear:1"))
+    session = Session(exp)
+    session.load_raw_state({"0.weight": torch.tensor([[1.0, 0.0]]), "0.bias": torch.zeros(1)})
+    grid = session.decision_grid()
+    centres = (np.arange(GRID_SIZE) + 0.5) / GRID_SIZE
+    np.testing.assert_allclose(grid, np.broadcast_to(centres, grid.shape), atol=1e-5)
+
+
+def test_plain_export_loads_into_torch_nn_sequential(trained, tmp_path):
+    path = tmp_path / "model.safetensors"
+    trained.save_model(path)
+    reference = torch.nn.Sequential(
+        torch.nn.Linear(2, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 1),
+        torch.nn.Sigmoid(),
+    )
+    reference.load_state_dict(load_file(path))
+    points = torch.rand(200, 2, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = reference(points)[:, 0].numpy()
+    np.testing.assert_allclose(trained.predict_points(points), expected, atol=1e-5)
+
+
+def test_export_with_features_takes_raw_points(tmp_path):
+    exp = Experiment(
+        NetworkSpec.parse("linear:8,tanh,linear:1,sigmoid"),
+        DataSpec(dataset="xor", points=400, features=("x1", "x2", "x1*x2", "sin(x1)")),
+        TrainSpec(optimizer="adam", learning_rate=0.03),
+    )
+    session = Session(exp)
+    session.step(5)
+    path = tmp_path / "xor.safetensors"
+    session.save_model(path)
+    model = minidl.load(path)
+    assert isinstance(model[0], nn.Features) and model[0].features == list(exp.data.features)
+    points = torch.rand(100, 2) * 12 - 6
+    out = minidl.train.predict(model, points)[:, 0].numpy()
+    np.testing.assert_allclose(out, session.predict_points(points), atol=1e-5)
+
+
+def test_export_then_import_gives_the_same_model(trained, tmp_path):
+    path = tmp_path / "round.safetensors"
+    trained.save_model(path)
+    imported = read_model(path)
+    assert imported.network == trained.experiment.network
+    assert imported.features == ("x1", "x2") and imported.loss == "mse"
+    again = Session(experiment_with_model(Experiment(train=TrainSpec(seed=5)), imported))
+    again.load_raw_state(imported.state)
+    points = np.random.default_rng(0).random((100, 2))
+    np.testing.assert_allclose(
+        again.predict_points(points), trained.predict_points(points), atol=1e-5
+    )
+
+
+def test_cross_entropy_model_imports_with_its_loss(tmp_path):
+    exp = Experiment(
+        network=NetworkSpec.parse("linear:4,relu,linear:2"), train=TrainSpec(loss="cross_entropy")
+    )
+    session = Session(exp)
+    session.step(1)
+    assert session.decision_grid().shape == (GRID_SIZE, GRID_SIZE)
+    session.save_model(tmp_path / "ce.safetensors")
+    assert read_model(tmp_path / "ce.safetensors", "mse").loss == "cross_entropy"
+
+
+@pytest.mark.parametrize(
+    ("model", "fragment"),
+    [
+        (nn.Sequential(nn.Linear(2, 4), nn.Softmax()), "Softmax"),
+        (nn.Sequential(nn.Linear(2, 3)), "3 outputs"),
+        (nn.Sequential(nn.Linear(3, 1)), "expects 3 inputs"),
+        (nn.Sequential(nn.ReLU(), nn.Linear(2, 1)), "Start the network with a Linear"),
+    ],
+)
+def test_models_the_builder_cannot_show_are_refused(model, fragment, tmp_path):
+    path = tmp_path / "odd.safetensors"
+    minidl.save(model, path)
+    with pytest.raises(minidl.ModelFileError) as info:
+        read_model(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+def test_not_a_model_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "notes.safetensors"
+    path.write_text("hello")
+    with pytest.raises(minidl.ModelFileError, match="notes.safetensors"):
+        read_model(path)
+
+
+def test_training_settings_apply_between_epochs():
+    session = Session(Experiment())
+    session.apply_training(TrainSpec(learning_rate=0.03, weight_decay=0.001, batch_size=25))
+    group = session.optimizer.param_groups[0]
+    assert group["lr"] == 0.03 and group["weight_decay"] == 0.001
+    session.step()
+    assert session.steps == 40
+    session.apply_training(TrainSpec(learning_rate=0.03, optimizer="adam", batch_size=25))
+    assert isinstance(session.optimizer, minidl.optim.Adam)
+    with pytest.raises(ValueError, match="new session"):
+        session.apply_training(TrainSpec(loss="mae"))
+
+
+def test_reset_draws_new_weights_and_clears_the_history():
+    session = Session(Experiment())
+    first = session.model.state_dict()["0.weight"].clone()
+    session.step()
+    session.reset(seed=9)
+    assert session.epoch == 0 and session.steps == 0
+    assert not torch.equal(session.model.state_dict()["0.weight"], first)
+
+
+def test_divergence_stops_with_a_reason_and_the_grid_survives():
+    exp = Experiment(
+        network=NetworkSpec.parse("linear:25,relu,linear:1"), train=TrainSpec(learning_rate=100.0)
+    )
+    session = Session(exp)
+    reason = None
+    for _ in range(5):
+        reason = session.step()
+        if reason:
+            break
+    assert reason is not None and "diverged" in reason
+    assert session.decision_grid().shape == (GRID_SIZE, GRID_SIZE)
+
+
+def test_stop_when_set_ends_an_epoch_early():
+    event = threading.Event()
+    event.set()
+    session = Session(Experiment())
+    assert session.step(callbacks=[StopWhenSet(event)]) == "stopped on request"
