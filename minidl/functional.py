@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn.functional import fold, unfold  # im2col and its adjoint
+from torch.nn.functional import fold  # col2im: adds columns back onto their windows
 
 from .tensor import Function, Tensor
 
@@ -659,15 +659,17 @@ class CrossEntropyLoss(Function):
 # images: convolution, transposed convolution, nearest upsampling, pooling
 #
 # Images are (N, C, H, W); a kernel or window is (kh, kw). Everything here is im2col:
-# ``unfold`` copies each kh×kw window of the (padded) image into one column, so a convolution is
-# one matrix product and a pooling is one reduction down the columns. ``fold`` is unfold's
+# ``_im2col`` copies each kh×kw window of the (padded) image into one column, so a convolution is
+# one matrix product and a pooling is one reduction down the columns. torch's ``fold`` is its
 # adjoint: it adds every column back onto the window it came from (overlapping windows add up),
 # which is exactly what the backward formulas need. Output size per spatial dimension:
 #     out = ⌊(in + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1
 # ----------------------------------------------------------------------------------------------
 
 
-def _embed(t: torch.Tensor, top: tuple[int, int], size: tuple[int, int], fill: float = 0.0):
+def _embed(
+    t: torch.Tensor, top: tuple[int, int], size: tuple[int, int], fill: float = 0.0
+) -> torch.Tensor:
     """A (N, C, *size) canvas filled with ``fill``, with t's pixels written from ``top`` on.
 
     Pixels of t that would land past the canvas's bottom or right edge are left out.
@@ -690,8 +692,36 @@ def _window_count(size: int, k: int, stride: int, padding: int, dilation: int) -
     return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
+def _im2col(
+    x: torch.Tensor,
+    kernel_size: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    stride: tuple[int, int] = (1, 1),
+) -> torch.Tensor:
+    """Every kh×kw window of x as a column: (N, C, H, W) -> (N, C·kh·kw, Hout·Wout).
+
+    The same as torch's ``unfold``, and faster on CPU: a strided view lays the windows out
+    without copying (element (n, c, i, j, r, s) is pixel (r·stride + i·dilation,
+    s·stride + j·dilation) of the padded image), then one reshape copies them into columns.
+    """
+    n, c, h, w = x.shape
+    if padding != (0, 0):
+        x = _embed(x, padding, (h + 2 * padding[0], w + 2 * padding[1]))
+    else:
+        x = x.contiguous()
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    hout = _window_count(h, kh, sh, padding[0], dh)
+    wout = _window_count(w, kw, sw, padding[1], dw)
+    sn, sc, srow, scol = x.stride()
+    windows = x.as_strided(
+        (n, c, kh, kw, hout, wout), (sn, sc, srow * dh, scol * dw, srow * sh, scol * sw)
+    )
+    return windows.reshape(n, c * kh * kw, hout * wout)
+
+
 class Conv2d(Function):
-    """y = W ⋆ x + b by im2col:  X = unfold(x) (N, C·kh·kw, L),  y = W₂ X + b,
+    """y = W ⋆ x + b by im2col:  X = im2col(x) (N, C·kh·kw, L),  y = W₂ X + b,
 
     with W₂ the weight (out, C, kh, kw) seen as a matrix (out, C·kh·kw) and L = Hout·Wout;
     dx = fold(W₂ᵀ g),  dW = Σₙ g Xᵀ,  db = g summed over batch and pixels.
@@ -702,7 +732,7 @@ class Conv2d(Function):
         n, _, h, w = x.shape
         out_channels, _, kh, kw = weight.shape
         window = dict(kernel_size=(kh, kw), dilation=dilation, padding=padding, stride=stride)
-        cols = unfold(x, **window)  # (N, C·kh·kw, L): one column per output pixel
+        cols = _im2col(x, **window)  # (N, C·kh·kw, L): one column per output pixel
         w2 = weight.reshape(out_channels, -1)
         y = torch.matmul(w2, cols)  # (N, out, L)
         if bias is not None:
@@ -720,8 +750,8 @@ class Conv2d(Function):
         gx = gw = gb = None
         if nx:  # each column's gradient W₂ᵀg goes back onto the window it was copied from
             gx = fold(torch.matmul(w2.t(), g2), ctx.image_size, **ctx.window)
-        if nw:  # dW[o, k] = Σ_{n, l} g[n, o, l] · X[n, k, l]
-            gw = torch.tensordot(g2, cols, dims=([0, 2], [0, 2])).reshape(ctx.weight_shape)
+        if nw:  # dW[o, k] = Σ_{n, l} g[n, o, l] · X[n, k, l]: a product per image, summed
+            gw = torch.matmul(g2, cols.transpose(1, 2)).sum(0).reshape(ctx.weight_shape)
         if nb:
             gb = g.sum((0, 2, 3))
         return gx, gw, gb
@@ -734,7 +764,7 @@ class ConvTranspose2d(Function):
     y = crop(fold(cols)) + b, where fold adds the patches onto the full canvas and crop cuts
     ``padding`` off the top/left and keeps Hout = (H-1)·stride - 2·padding + dilation·(k-1)
     + output_padding + 1 rows (likewise columns);
-    dx = W₂ unfold(G),  dW = Σₙ x unfold(G)ᵀ,  db = Σ g, with G = g put back on the canvas.
+    dx = W₂ im2col(G),  dW = Σₙ x im2col(G)ᵀ,  db = Σ g, with G = g put back on the canvas.
     """
 
     @staticmethod
@@ -769,12 +799,12 @@ class ConvTranspose2d(Function):
         x2, w2 = ctx.saved
         nx, nw, nb = ctx.needs_input_grad
         # G: the output gradient back on the canvas; each pixel's patch gradient is its window
-        cols = unfold(_embed(g, ctx.padding, ctx.canvas_size), **ctx.window)  # (N, out·k·k, HW)
+        cols = _im2col(_embed(g, ctx.padding, ctx.canvas_size), **ctx.window)  # (N, out·kk, HW)
         gx = gw = gb = None
         if nx:
             gx = torch.matmul(w2, cols).reshape(ctx.image_shape)
-        if nw:  # dW[i, k] = Σ_{n, p} x[n, i, p] · cols[n, k, p]
-            gw = torch.tensordot(x2, cols, dims=([0, 2], [0, 2])).reshape(ctx.weight_shape)
+        if nw:  # dW[i, k] = Σ_{n, p} x[n, i, p] · cols[n, k, p]: a product per image, summed
+            gw = torch.matmul(x2, cols.transpose(1, 2)).sum(0).reshape(ctx.weight_shape)
         if nb:
             gb = g.sum((0, 2, 3))
         return gx, gw, gb
@@ -813,7 +843,7 @@ class MaxPool2d(Function):
             fill=float("-inf"),
         )
         window = dict(kernel_size=kernel_size, dilation=dilation, stride=stride)
-        cols = unfold(planes, **window)  # (N·C, kh·kw, L)
+        cols = _im2col(planes, **window)  # (N·C, kh·kw, L)
         y, where = cols.max(dim=1)
         ctx.save(where)
         ctx.window, ctx.cols_shape, ctx.padded_size = window, cols.shape, planes.shape[2:]
@@ -841,7 +871,7 @@ class AvgPool2d(Function):
     def forward(ctx, x, kernel_size, stride, padding=(0, 0)):
         n, c, h, w = x.shape
         window = dict(kernel_size=kernel_size, padding=padding, stride=stride)
-        cols = unfold(x.reshape(n * c, 1, h, w), **window)  # (N·C, kh·kw, L)
+        cols = _im2col(x.reshape(n * c, 1, h, w), **window)  # (N·C, kh·kw, L)
         ctx.window, ctx.cols_shape, ctx.image_shape = window, cols.shape, x.shape
         hout = _window_count(h, kernel_size[0], stride[0], padding[0], 1)
         return cols.mean(1).reshape(n, c, hout, -1)
