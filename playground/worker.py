@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
+from .pyside_none_guard import guard_none_refcount
+
+guard_none_refcount()
 
 __all__ = ["TrainingController", "TrainingWorker"]
 
@@ -50,6 +53,10 @@ class TrainingWorker(QObject):
         self._step_requested = threading.Event()
         self._wake = threading.Event()
         self._idle = threading.Event()  # set while the loop waits for work
+        # set by the GUI once it has drawn the last snapshot: while training flat out, a new
+        # one is sent only then, so snapshots never pile up in the GUI thread's event queue
+        self.consumed = threading.Event()
+        self.consumed.set()
         # guards the session: the worker holds it for each epoch, the GUI thread for exports
         self.lock = threading.Lock()
         self._pending_train: TrainSpec | None = None
@@ -131,7 +138,7 @@ class TrainingWorker(QObject):
                 self._emit()
                 self.stopped.emit(self._session.session_id, reason)
                 last_emit = now
-            elif single or now - last_emit >= self._interval:
+            elif single or (now - last_emit >= self._interval and self.consumed.is_set()):
                 self._emit()
                 last_emit = now
         self.finished.emit()
@@ -171,6 +178,7 @@ class TrainingWorker(QObject):
             )
         self._sent_rows += len(snap.history)
         self._sent_epoch = snap.epoch
+        self.consumed.clear()
         self.snapshot.emit(snap)
 
 
@@ -276,6 +284,10 @@ class TrainingController(QObject):
     def _on_snapshot(self, snap: Any) -> None:
         if self._session is not None and snap.session_id == self._session.session_id:
             self.snapshot.emit(snap)
+        if self._worker is not None:
+            # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
+            # after other timers: the GUI thread keeps time for input, timers and painting
+            QTimer.singleShot(0, self._worker.consumed.set)
 
     @Slot(int, str)
     def _on_stopped(self, session_id: int, reason: str) -> None:

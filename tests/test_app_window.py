@@ -174,3 +174,21 @@ def test_window_opens_before_torch_is_imported():
         env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""},
     )
     assert out.stdout.strip().endswith("False")
+
+
+def test_long_sessions_survive_pyside_none_leak():
+    # PySide6 6.12.0 on Python 3.11 drops a reference to None on every void call; without the
+    # guard this loop aborts the interpreter ("none_dealloc")
+    code = (
+        "import playground.widgets; from PySide6.QtWidgets import QApplication, QLabel;"
+        "app = QApplication([]); label = QLabel()\n"
+        "for _ in range(300_000): label.setText('x')\n"
+        "print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""},
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-300:]

@@ -60,9 +60,13 @@ class DecisionBoundaryPlot(pg.PlotWidget):
         )
         self.colorbar.setImageItem(self.image, insert_in=plot)
         self._brushes = (pg.mkBrush(CLASS0), pg.mkBrush(CLASS1))
-        self._ring_pens = (pg.mkPen(CLASS0, width=1.6), pg.mkPen(CLASS1, width=1.6))
+        # darker rings than the fills, so test points stand out on their own class's colour
+        self._ring_pens = (
+            pg.mkPen(CLASS0.darker(150), width=1.5),
+            pg.mkPen(CLASS1.darker(170), width=1.5),
+        )
         self._outline = pg.mkPen(255, 255, 255, 220, width=0.8)
-        self.train_points = pg.ScatterPlotItem(size=6, pxMode=True, name="train")
+        self.train_points = pg.ScatterPlotItem(size=5, pxMode=True, name="train")
         self.test_points = pg.ScatterPlotItem(size=6, pxMode=True, name="test")
         self.test_points.setZValue(1)
         plot.addItem(self.train_points)
@@ -172,7 +176,6 @@ class _CurvePlot(pg.PlotWidget):
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", unit)
         plot.getAxis("left").enableAutoSIPrefix(False)
-        plot.showGrid(x=True, y=True, alpha=0.25)
         plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
