@@ -61,7 +61,7 @@ class Optimizer:
     @staticmethod
     def _validate(group: dict[str, Any]) -> None:
         lr = group["lr"]
-        if not isinstance(lr, int | float) or not math.isfinite(lr) or lr < 0:
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
             raise ValueError(f"invalid learning rate {lr!r}: it must be a finite number >= 0")
         if group.get("weight_decay", 0) < 0:
             raise ValueError(f"invalid weight_decay {group['weight_decay']!r}: must be >= 0")

@@ -35,12 +35,22 @@ class GraphFreedError(RuntimeError):
     """Raised when backward walks a graph whose saved tensors were already freed."""
 
 
-_state = threading.local()
+class _GradMode(threading.local):
+    """Whether this thread records graphs; each thread starts with the class default, True.
+
+    A class attribute rather than ``getattr(local, name, default)``: a missing attribute makes
+    getattr raise and catch an AttributeError, and ``apply`` asks on every op.
+    """
+
+    enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations record a graph in this thread (False inside ``no_grad()``)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 @contextmanager
@@ -133,7 +143,7 @@ class Function:
         inputs = []
         needs = []
         any_needs = False
-        recording = getattr(_state, "enabled", True)
+        recording = _state.enabled
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
@@ -346,10 +356,11 @@ class Tensor:
                 else:
                     parent.grad = parent.grad + ig
             if not retain_graph:
-                # free what this node kept: its saved tensors and its inputs, so the step's
-                # intermediate Tensors die now even while the caller still holds the loss
+                # free what this node kept: saved tensors, inputs and whatever else the op put
+                # on ctx, so the step's intermediates die now even while the loss is still held
                 node.saved = ()
                 node.inputs = ()
+                node.__dict__.clear()
                 node.freed = True
 
     # -- operators (defined in functional.py, bound below) ---------------------------------

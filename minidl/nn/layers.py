@@ -77,13 +77,20 @@ class Linear(Module):
         else:
             init.torch_default_linear_(self.weight, self.bias, generator=generator)
 
-    def forward(self, x: Any) -> Tensor:
-        shape = _shape(x)
+    def forward(self, x: Any, activation: Any = None) -> Tensor:
+        """x Wᵀ + b; with ``activation`` (F.ReLU, F.Tanh or F.Sigmoid) that op applied to it, in
+        one fused node (Sequential passes it for a Linear followed by that activation)."""
+        shape = (x.data if isinstance(x, Tensor) else x).shape
         if not shape or shape[-1] != self.in_features:
             raise ShapeError(
-                f"{self!r} expects input of shape (N, {self.in_features}) but got {shape}"
+                f"{self!r} expects input of shape (N, {self.in_features}) but got {tuple(shape)}"
             )
-        return F.linear(x, self.weight, self.bias)
+        # self._parameters, not self.weight: Module finds parameters in __getattr__, which
+        # Python calls only after a failed lookup (an exception), and this runs every step
+        params = self._parameters
+        if activation is None:
+            return F.linear(x, params["weight"], params["bias"])
+        return F.linear_activation(x, params["weight"], params["bias"], activation)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -241,6 +248,10 @@ class Features(Module):
         return f"features={self.features}"
 
 
+# activation modules whose op Sequential fuses into the Linear before them (F.LinearActivation)
+_FUSABLE = {ReLU: F.ReLU, Tanh: F.Tanh, Sigmoid: F.Sigmoid}
+
+
 class Sequential(Module):
     """Modules applied one after the other; ``Sequential(a, b)`` or ``Sequential(OrderedDict)``.
 
@@ -261,13 +272,37 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for name, module in self._modules.items():
+        for name, module, activation in self._plan():
             try:
-                x = module(x)
+                x = module(x) if activation is None else module(x, activation)
             except ShapeError as e:
                 e.layer = f"{name}.{e.layer}" if e.layer else name
                 raise
         return x
+
+    def _plan(self) -> list[tuple[str, Module, Any]]:
+        """What forward runs: (name, module, activation op to fuse into it, or None).
+
+        A Linear directly followed by a ReLU, Tanh or Sigmoid (exactly those classes, so a
+        subclass with its own forward is run as written) becomes one LinearActivation node and
+        the activation module is skipped: the same formulas, half the graph bookkeeping. The
+        plan is rebuilt whenever the modules change.
+        """
+        key = tuple(self._modules.values())
+        cached = self.__dict__.get("_cached_plan")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        items = list(self._modules.items())
+        plan: list[tuple[str, Module, Any]] = []
+        i = 0
+        while i < len(items):
+            name, module = items[i]
+            after = items[i + 1][1] if i + 1 < len(items) else None
+            activation = _FUSABLE.get(type(after)) if type(module) is Linear else None
+            plan.append((name, module, activation))
+            i += 2 if activation is not None else 1
+        object.__setattr__(self, "_cached_plan", (key, plan))
+        return plan
 
     def __len__(self) -> int:
         return len(self._modules)
