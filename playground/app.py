@@ -236,7 +236,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, E
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the playground window (and run the scripted steps the flags ask for)."""
     args, experiment = parse_args(argv)
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -244,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("minidl")
     from .widgets.main_window import MainWindow
 
-    window = MainWindow(experiment, build_now=False)
+    # a scripted screenshot gets the default size, not whatever size the window had last time
+    settings = None if args.screenshot else QSettings()
+    window = MainWindow(experiment, build_now=False, settings=settings)
     window.show()
     run = ScriptedRun(window, args)
     QTimer.singleShot(0, run.start)

@@ -61,8 +61,9 @@ class TrainingWorker(QObject):
         self.lock = threading.Lock()
         self._pending_train: TrainSpec | None = None
         self._pending_lock = threading.Lock()
-        self._sent_rows = 0
-        self._sent_epoch = -1
+        # the window draws a session's first snapshot itself; the worker sends what follows
+        self._sent_rows = len(session.history.epoch)
+        self._sent_epoch = session.epoch
         self._recent: deque[tuple[float, int]] = deque(maxlen=64)
 
     # -- called from the GUI thread -----------------------------------------------------------

@@ -77,3 +77,49 @@ def test_export_to_an_unwritable_place_gets_a_dialog(window, monkeypatch, tmp_pa
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
     assert not window.export_model(str(tmp_path / "missing-folder" / "m.safetensors"))
     assert "Could not export" in shown[0]
+
+
+def test_save_then_open_experiment(window, qtbot, monkeypatch, tmp_path):
+    path = tmp_path / "mine.json"
+    window.data_panel.noise.setValue(20)
+    window.builder.model.insert_layer(0, window.builder.model.layer(0))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    window.save_action.trigger()
+    saved = window.experiment
+
+    other = MainWindow()
+    qtbot.addWidget(other)
+    try:
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+        other.open_action.trigger()
+        assert other.experiment == saved
+        assert other.data_panel.noise.value() == 20
+        assert (
+            other.session is not None and "Opened mine.json" in other.statusBar().currentMessage()
+        )
+    finally:
+        other.close()
+
+
+def test_bad_experiment_file_gets_a_dialog(window, monkeypatch, tmp_path):
+    path = tmp_path / "future.json"
+    path.write_text('{"format": "minidl-playground-experiment", "version": 7}')
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    before = window.experiment
+    assert not window.open_experiment(path)
+    assert "future.json" in shown[0] and "newer playground" in shown[0]
+    assert window.experiment == before and window.session is not None
+
+
+def test_every_example_opens_and_trains(window):
+    actions = [
+        a
+        for a in window.findChildren(type(window.open_action))
+        if a.objectName().startswith("example_")
+    ]
+    assert len(actions) == 3
+    for action in actions:
+        action.trigger()
+        assert window.session is not None, action.text()
+        window.session.step()

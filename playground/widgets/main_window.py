@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..experiment import Experiment, ExperimentError, TrainSpec
 from ..worker import TrainingController
 from .data_panel import DataPanel
-from .icons import icon
+from .icons import RESOURCES, icon
 from .network_builder import NetworkBuilder
 from .plots import PlotsPanel
 from .training_controls import TrainingControls
@@ -36,6 +36,7 @@ from .training_controls import TrainingControls
 __all__ = ["MainWindow"]
 
 MODEL_FILTER = "minidl model (*.safetensors);;All files (*)"
+EXPERIMENT_FILTER = "Playground experiment (*.json);;All files (*)"
 
 
 def _points_key(experiment: Experiment) -> tuple:
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 2)
-        splitter.setSizes([240, 460, 760])
+        splitter.setSizes([230, 430, 840])
         splitter.setChildrenCollapsible(False)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -149,7 +150,32 @@ class MainWindow(QMainWindow):
         if self.quit_action.shortcut().isEmpty():  # platforms without a standard Quit key
             self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
+        self.open_action = self._action(
+            "open_experiment",
+            "&Open Experiment…",
+            "Open an experiment file: network, data and training settings",
+            QKeySequence.StandardKey.Open,
+        )
+        self.open_action.triggered.connect(lambda: self.open_experiment())
+        self.save_action = self._action(
+            "save_experiment",
+            "&Save Experiment…",
+            "Save the network, data and training settings as a JSON experiment file",
+            QKeySequence.StandardKey.Save,
+        )
+        self.save_action.triggered.connect(lambda: self.save_experiment())
         file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.save_action)
+        examples = file_menu.addMenu("E&xamples")
+        examples.menuAction().setObjectName("examples")
+        examples.menuAction().setToolTip("Ready-made experiments")
+        for path in sorted((RESOURCES / "examples").glob("*.json")):
+            title = path.stem.split("-", 1)[-1].replace("-", " ").capitalize()
+            action = self._action(f"example_{path.stem}", title, f"Open the example {path.name}")
+            action.triggered.connect(lambda _=False, p=path: self.open_experiment(p))
+            examples.addAction(action)
+        file_menu.addSeparator()
         file_menu.addAction(self.import_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
@@ -394,23 +420,71 @@ class MainWindow(QMainWindow):
             )
             self.status(f"Import failed: {e}")
             return False
-        self.controller.pause()
         experiment = experiment_with_model(self.experiment, imported)
+        self.set_experiment(experiment, f"Import {Path(path).name}")
+        return self.rebuild_session(
+            f"Imported {Path(path).name} with its weights.", weights=imported.state
+        )
+
+    # -- experiment files -------------------------------------------------------------------
+
+    def save_experiment(self, path: str | os.PathLike | None = None) -> bool:
+        """Write the experiment (network, data, training settings) as JSON, atomically."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save Experiment", str(Path.cwd() / "experiment.json"), EXPERIMENT_FILTER
+            )
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path = f"{path}.json"
+        from minidl.io import atomic_write
+
+        try:
+            with atomic_write(path, suffix=".json") as tmp:
+                tmp.write_text(self.experiment.to_json(), encoding="utf-8")
+        except OSError as e:
+            QMessageBox.warning(
+                self, "Save Experiment", f"Could not save {path}:\n\n{e.strerror or e}"
+            )
+            return False
+        self.status(f"Saved the experiment to {path}.")
+        return True
+
+    def open_experiment(self, path: str | os.PathLike | None = None) -> bool:
+        """Read an experiment file and set everything up from it (fresh weights)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open Experiment", str(Path.cwd()), EXPERIMENT_FILTER
+            )
+            if not path:
+                return False
+        try:
+            experiment = Experiment.from_json(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ExperimentError) as e:
+            problem = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            if isinstance(e, UnicodeDecodeError):
+                problem = "not a text file"
+            QMessageBox.critical(self, "Open Experiment", f"Could not open {path}:\n\n{problem}")
+            self.status(f"Open failed: {path}: {problem}")
+            return False
+        self.set_experiment(experiment, f"Open {Path(path).name}")
+        return self.rebuild_session(f"Opened {Path(path).name}: press Play (Space) to train.")
+
+    def set_experiment(self, experiment: Experiment, undo_text: str) -> None:
+        """Show ``experiment`` in every panel (the stack change is one undoable step)."""
+        self.controller.pause()
         self._updating = True
         try:
             self.experiment = experiment
             self.data_panel.set_spec(experiment.data)
             self.controls.set_spec(experiment.train)
             self._update_builder_context()
-            self.builder.model.replace_layers(
-                list(experiment.network.layers), f"Import {Path(path).name}"
-            )
+            if list(experiment.network.layers) != self.builder.model.layers():
+                self.builder.model.replace_layers(list(experiment.network.layers), undo_text)
         finally:
             self._updating = False
         self.experiment = experiment
-        return self.rebuild_session(
-            f"Imported {Path(path).name} with its weights.", weights=imported.state
-        )
 
     # -- window -----------------------------------------------------------------------------
 

@@ -459,10 +459,6 @@ class LayerDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(QRect(rect.left(), rect.top(), 6, rect.height()), 3, 3)
         text_colour = palette.color(QPalette.ColorRole.Text)
         x = rect.left() + 14
-        ico = icon(spec.kind)
-        if not ico.isNull():
-            ico.paint(painter, QRect(x, rect.center().y() - 10, 20, 20))
-            x += 26
         title_font = QFont(option.font)
         title_font.setBold(True)
         painter.setFont(title_font)

@@ -45,8 +45,8 @@ class DecisionBoundaryPlot(pg.PlotWidget):
         plot.hideButtons()
         plot.setLabel("bottom", "x₁")
         plot.setLabel("left", "x₂")
-        plot.setTitle("Decision boundary: P(class 1) over the data", size="9pt")
         plot.setAspectLocked(True)  # a disk should look like a disk
+        plot.setContentsMargins(2, 10, 2, 2)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
         plot.addItem(self.image)
@@ -271,7 +271,7 @@ class PlotsPanel(QWidget):
         curves.addWidget(self.accuracy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.boundary, 3)
+        layout.addWidget(self.boundary, 5)
         layout.addLayout(toggles)
         layout.addLayout(curves, 2)
 
