@@ -165,3 +165,18 @@ def test_eight_hidden_layers_of_256_units(builder):
 def test_an_empty_stack_is_explained(builder):
     builder.model.replace_layers([])
     assert "drag a Linear layer" in builder.problem_label.text()
+
+
+def test_double_click_editor_changes_units_in_place(builder, qtbot):
+    from PySide6.QtWidgets import QSpinBox
+
+    view = builder.view
+    index = builder.model.index(2)
+    view.setCurrentIndex(index)
+    view.edit(index)
+    editor = view.findChild(QSpinBox, "layer_value_editor")
+    assert editor is not None and editor.value() == 25
+    editor.setValue(128)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: builder.model.layer(2).units == 128, timeout=2000)  # queued commit
+    assert builder.model.undo_stack.undoText() == "Change Linear to 128 units"

@@ -9,6 +9,7 @@ when the first session is built, after the window is on screen.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,9 @@ class MainWindow(QMainWindow):
             self.controls.set_trainable(False)
             self.status(f"Cannot train yet: {problems[0]}")
             return False
+        if "torch" not in sys.modules:
+            self.status("Loading minidl and torch…")
+            self.statusBar().repaint()
         from ..session import Session  # torch loads here, after the window is up
 
         try:
