@@ -44,6 +44,7 @@ __all__ = [
     "Snapshot",
     "StopWhenSet",
     "build_network",
+    "experiment_with_model",
     "read_model",
 ]
 

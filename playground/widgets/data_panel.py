@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,7 +41,7 @@ class DataPanel(QWidget):
         self.dataset.setObjectName("dataset")
         for i, name in enumerate(DATASETS):
             self.dataset.addItem(name.capitalize(), name)
-            self.dataset.setItemData(i, DATASET_HELP[name], 3)  # 3 = ToolTipRole
+            self.dataset.setItemData(i, DATASET_HELP[name], Qt.ItemDataRole.ToolTipRole)
         self.dataset.setToolTip("Which two-class dataset to learn")
 
         self.points = QSpinBox(self)
