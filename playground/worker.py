@@ -23,9 +23,6 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
-from .pyside_none_guard import guard_none_refcount
-
-guard_none_refcount()
 
 __all__ = ["TrainingController", "TrainingWorker"]
 
