@@ -265,7 +265,7 @@ def fit(
             loss.backward()
             optimizer.step()
             losses.append(loss.data)
-            sizes.append(len(xb))
+            sizes.append(xb.shape[0])  # not len(xb): torch's __len__ is Python, per step
             state.step += 1
             for cb in batch_hooks:
                 cb.on_batch_end(state, loss)

@@ -1,0 +1,35 @@
+"""Every benchmark and experiment entry point runs end to end in its --quick mode.
+
+Smoke tests only: tiny sizes, no timing assertions (timings live in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import __main__ as bench
+from benchmarks import seed000, seed002, seed004
+
+
+def test_benchmark_table_runs_quick(capsys):
+    assert bench.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| workload" in out
+    for workload in ("seed 2-25-25-25-1", "wide", "grid", "memory"):
+        assert workload in out
+    assert "graph freed after backward: yes" in out
+    assert "torch" in out and "CPU" in out  # the machine and versions line
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [(seed000, "seed000"), (seed002, "seed002"), (seed004, "seed004")]
+)
+def test_seed_experiment_runs_quick(module, name, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert module.main(["--quick", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / f"{name}.md").read_text()
+    assert page.startswith("# Seed")
+    assert "![" in page and f"({name}.png)" in page
+    png = (tmp_path / f"{name}.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "|" in capsys.readouterr().out  # the markdown table is printed too

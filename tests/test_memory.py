@@ -1,0 +1,111 @@
+"""No graph outlives its backward: freed nodes, dead intermediates, steady memory.
+
+Weak references tell whether an object is still alive without keeping it so. After
+``loss.backward()`` the graph must let go of every intermediate Tensor (even while the caller
+still holds the loss), and the loss's node must die with the loss.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+
+import pytest
+import torch
+
+import minidl
+from minidl import nn
+
+
+def seed_network() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(2, 25), nn.ReLU(), nn.Linear(25, 25), nn.ReLU(),
+        nn.Linear(25, 25), nn.ReLU(), nn.Linear(25, 1), nn.Sigmoid(),
+    )
+
+
+def test_intermediates_die_after_backward_while_the_loss_is_held():
+    torch.manual_seed(0)
+    model = seed_network()
+    x, y = minidl.data.disk(50, seed=0)
+    out = model(x)
+    loss = nn.MSELoss()(out, y.float().unsqueeze(1))
+    inner_node = out.grad_fn
+    refs = [weakref.ref(out), weakref.ref(inner_node)]
+    del out, inner_node
+    assert all(r() is not None for r in refs)  # before backward the graph holds them
+    loss.backward()
+    assert all(r() is None for r in refs)  # no cycles: plain reference counting frees them
+    node = weakref.ref(loss.grad_fn)
+    del loss
+    assert node() is None
+
+
+def test_a_hand_built_graph_is_freed_and_its_saved_tensors_dropped():
+    a = minidl.Tensor(torch.randn(4, 3), requires_grad=True)
+    h = (a * 2).tanh()
+    loss = (h * h).sum()
+    node, h_ref = h.grad_fn, weakref.ref(h)
+    del h
+    loss.backward()
+    assert h_ref() is None
+    assert node.saved == () and node.freed
+    assert a.grad is not None
+
+
+def test_retain_graph_keeps_the_graph_for_a_second_backward():
+    a = minidl.Tensor(torch.randn(3), requires_grad=True)
+    loss = (a.tanh() * 3).sum()
+    loss.backward(retain_graph=True)
+    first = a.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(a.grad, 2 * first)
+
+
+def test_fit_keeps_no_graph_between_steps():
+    torch.manual_seed(0)
+    model = seed_network()
+    x, y = minidl.data.disk(200, seed=1)
+    seen: list[weakref.ref] = []
+
+    class WatchLoss(minidl.train.Callback):
+        def on_batch_end(self, state, loss):
+            seen.append(weakref.ref(loss.grad_fn))
+
+    opt = minidl.optim.SGD(model.parameters(), lr=0.1)
+    minidl.train.fit(model, nn.MSELoss(), opt, (x, y.float().unsqueeze(1)), epochs=2,
+                     batch_size=50, callbacks=[WatchLoss()], metrics=False)
+    assert len(seen) == 8
+    assert all(r() is None for r in seen)
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
+def test_rss_is_steady_over_a_few_thousand_steps():
+    torch.manual_seed(0)
+    model = seed_network()
+    x, y = minidl.data.disk(1000, seed=2)
+    t = y.float().unsqueeze(1)
+    opt = minidl.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.MSELoss()
+    gen = torch.Generator().manual_seed(0)
+
+    def train(epochs: int) -> None:
+        for _ in range(epochs):
+            for xb, yb in minidl.data.batches(x, t, 50, generator=gen):
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+    train(10)  # warm up: allocator pools, lazily built caches
+    gc.collect()
+    before = _rss()
+    train(100)  # 2000 steps
+    gc.collect()
+    growth = (_rss() - before) / before
+    assert growth < 0.05, f"RSS grew by {growth:.1%} over 2000 steps"
