@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_grid(repeats, args.quick)
     notes = []
     if "memory" in only:
-        steps = 2000 if args.quick else args.memory_steps
+        steps = 500 if args.quick else args.memory_steps
         print(f"memory, {steps} steps ...", file=sys.stderr)
         growth, freed, seconds = memory_run(steps)
         rows.append([
