@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import minidl
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the examples folder
-from examples import denoiser  # noqa: E402
+from examples import denoiser
 
 SMALL = ["--images", "512", "--epochs", "5", "--size", "16", "--width", "8", "--test-images",
          "64", "--batch-size", "16", "--lr", "5e-3", "--quiet"]
