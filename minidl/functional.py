@@ -211,10 +211,11 @@ class Linear(Function):
 
 
 class _Context:
-    """A bare ctx, to run one op's formulas inside another op (see LinearActivation)."""
+    """A bare ctx, to run an op's formulas inside another op (LinearActivation, LinearStack)."""
 
-    __slots__ = ("saved",)
-    needs_input_grad = (True,)
+    def __init__(self, needs_input_grad: tuple[bool, ...] = (True,)):
+        self.needs_input_grad = needs_input_grad
+        self.saved: tuple = ()
 
     def save(self, *tensors):
         self.saved = tensors
@@ -239,6 +240,41 @@ class LinearActivation(Function):
     def backward(ctx, g):
         (dz,) = ctx.activation.backward(ctx.inner, g)
         return Linear.backward(ctx, dz)
+
+
+class LinearStack(Function):
+    """y = layer_k(... layer_1(x)): consecutive Linear (+ activation) layers as one node.
+
+    Each layer is a LinearActivation (a Linear, where its activation is None) with a ctx of its
+    own; forward runs them in order and backward in reverse, each layer's dx being the g of the
+    layer before. Nothing new to derive, and ``Sequential`` records a whole MLP body as one node.
+    Inputs: x, then the weight and bias (or None) of every layer; ``activations``: one per layer.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *params, activations):
+        needs = ctx.needs_input_grad
+        ctx.layers = []
+        for i, activation in enumerate(activations):
+            weight, bias = params[2 * i], params[2 * i + 1]
+            # every layer's input but the first is made inside the stack: it needs its dx
+            layer = _Context((i > 0 or needs[0], needs[2 * i + 1], needs[2 * i + 2]))
+            if activation is None:
+                x = Linear.forward(layer, x, weight, bias)
+            else:
+                x = LinearActivation.forward(layer, x, weight, bias, activation=activation)
+            ctx.layers.append(layer)
+        ctx.activations = activations
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        grads: list = []
+        for layer, activation in zip(reversed(ctx.layers), reversed(ctx.activations), strict=True):
+            op = Linear if activation is None else LinearActivation
+            g, grad_weight, grad_bias = op.backward(layer, g)
+            grads += (grad_bias, grad_weight)
+        return (g, *reversed(grads))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -984,6 +1020,12 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 def linear_activation(x: Any, weight: Any, bias: Any = None, activation: Any = ReLU) -> Tensor:
     """activation(x @ weightᵀ + bias) as one node; ``activation`` is ReLU, Tanh or Sigmoid."""
     return LinearActivation.apply(x, weight, bias, activation=activation)
+
+
+def linear_stack(x: Any, params: list, activations: tuple) -> Tensor:
+    """Linear layers (weights and biases in ``params``, in order) each followed by its activation
+    op (ReLU, Tanh, Sigmoid, or None for none), as one node."""
+    return LinearStack.apply(x, *params, activations=activations)
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001

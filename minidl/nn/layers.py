@@ -77,20 +77,17 @@ class Linear(Module):
         else:
             init.torch_default_linear_(self.weight, self.bias, generator=generator)
 
-    def forward(self, x: Any, activation: Any = None) -> Tensor:
-        """x Wᵀ + b; with ``activation`` (F.ReLU, F.Tanh or F.Sigmoid) that op applied to it, in
-        one fused node (Sequential passes it for a Linear followed by that activation)."""
+    def forward(self, x: Any) -> Tensor:
+        self.check_input(x)
+        return F.linear(x, self.weight, self.bias)
+
+    def check_input(self, x: Any) -> None:
+        """Raise a ShapeError unless x's last dimension is in_features."""
         shape = (x.data if isinstance(x, Tensor) else x).shape
         if not shape or shape[-1] != self.in_features:
             raise ShapeError(
                 f"{self!r} expects input of shape (N, {self.in_features}) but got {tuple(shape)}"
             )
-        # self._parameters, not self.weight: Module finds parameters in __getattr__, which
-        # Python calls only after a failed lookup (an exception), and this runs every step
-        params = self._parameters
-        if activation is None:
-            return F.linear(x, params["weight"], params["bias"])
-        return F.linear_activation(x, params["weight"], params["bias"], activation)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -248,8 +245,26 @@ class Features(Module):
         return f"features={self.features}"
 
 
-# activation modules whose op Sequential fuses into the Linear before them (F.LinearActivation)
+# activation modules whose op Sequential fuses into the Linear before them (F.LinearStack)
 _FUSABLE = {ReLU: F.ReLU, Tanh: F.Tanh, Sigmoid: F.Sigmoid}
+
+
+def _stack_step(layers: list[tuple[Linear, Any]]) -> Any:
+    """One step running (Linear, activation op or None) layers as a single LinearStack node."""
+    first = layers[0][0]
+    activations = tuple(activation for _, activation in layers)
+
+    def run(x: Any) -> Tensor:
+        first.check_input(x)  # the later layers' sizes chain: checked when the plan was made
+        # read the parameters now, not when the plan was made: they may have been replaced.
+        # From _parameters, as linear.weight goes through Module.__getattr__, which Python only
+        # calls after a failed lookup has raised and caught an AttributeError
+        params = []
+        for linear, _ in layers:
+            params += (linear._parameters["weight"], linear._parameters["bias"])
+        return F.linear_stack(x, params, activations)
+
+    return run
 
 
 class Sequential(Module):
@@ -272,35 +287,45 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for name, module, activation in self._plan():
+        for name, step in self._plan():
             try:
-                x = module(x) if activation is None else module(x, activation)
+                x = step(x)
             except ShapeError as e:
                 e.layer = f"{name}.{e.layer}" if e.layer else name
                 raise
         return x
 
-    def _plan(self) -> list[tuple[str, Module, Any]]:
-        """What forward runs: (name, module, activation op to fuse into it, or None).
+    def _plan(self) -> list[tuple[str, Any]]:
+        """What forward runs: (name, callable) per step, rebuilt whenever the modules change.
 
-        A Linear directly followed by a ReLU, Tanh or Sigmoid (exactly those classes, so a
-        subclass with its own forward is run as written) becomes one LinearActivation node and
-        the activation module is skipped: the same formulas, half the graph bookkeeping. The
-        plan is rebuilt whenever the modules change.
+        Consecutive Linear layers, each optionally followed by a ReLU, Tanh or Sigmoid (exactly
+        those classes, so a subclass with its own forward runs as written), whose sizes chain
+        become one step: a single LinearStack node with the same formulas (see functional.py).
+        An MLP body then costs one graph node per step instead of one per layer. Every other
+        module runs as itself.
         """
         key = tuple(self._modules.values())
         cached = self.__dict__.get("_cached_plan")
         if cached is not None and cached[0] == key:
             return cached[1]
         items = list(self._modules.items())
-        plan: list[tuple[str, Module, Any]] = []
+        plan: list[tuple[str, Any]] = []
         i = 0
         while i < len(items):
             name, module = items[i]
-            after = items[i + 1][1] if i + 1 < len(items) else None
-            activation = _FUSABLE.get(type(after)) if type(module) is Linear else None
-            plan.append((name, module, activation))
-            i += 2 if activation is not None else 1
+            layers: list[tuple[Linear, Any]] = []
+            while i < len(items) and type(items[i][1]) is Linear and (
+                not layers or layers[-1][0].out_features == items[i][1].in_features
+            ):
+                after = items[i + 1][1] if i + 1 < len(items) else None
+                activation = _FUSABLE.get(type(after))
+                layers.append((items[i][1], activation))
+                i += 2 if activation is not None else 1
+            if layers:
+                plan.append((name, _stack_step(layers)))
+            else:
+                plan.append((name, module))
+                i += 1
         object.__setattr__(self, "_cached_plan", (key, plan))
         return plan
 
