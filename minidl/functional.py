@@ -226,8 +226,8 @@ class LinearActivation(Function):
 
     ``activation`` is an elementwise op saving only its output (ReLU, Tanh, Sigmoid). Nothing new
     to derive: forward is Linear's then the activation's, backward the activation's then
-    Linear's, each with its own ctx. ``Sequential`` records this for such a pair, which halves
-    the graph's bookkeeping per layer (one node, one Tensor, one backward call instead of two).
+    Linear's, each with its own ctx: one node, one Tensor, one backward call instead of two.
+    LinearStack below runs a whole MLP body's layers this way.
     """
 
     @staticmethod
