@@ -249,22 +249,26 @@ class Features(Module):
 _FUSABLE = {ReLU: F.ReLU, Tanh: F.Tanh, Sigmoid: F.Sigmoid}
 
 
-def _stack_step(layers: list[tuple[Linear, Any]]) -> Any:
-    """One step running (Linear, activation op or None) layers as a single LinearStack node."""
-    first = layers[0][0]
-    activations = tuple(activation for _, activation in layers)
+class _LinearStackStep:
+    """A step of Sequential's plan: (Linear, activation op or None) layers as one LinearStack.
 
-    def run(x: Any) -> Tensor:
-        first.check_input(x)  # the later layers' sizes chain: checked when the plan was made
+    A class rather than a closure so that copy.deepcopy and pickle of a model carry the copied
+    layers, not references to the original's.
+    """
+
+    def __init__(self, layers: list[tuple[Linear, Any]]) -> None:
+        self.layers = layers
+        self.activations = tuple(activation for _, activation in layers)
+
+    def __call__(self, x: Any) -> Tensor:
+        self.layers[0][0].check_input(x)  # the later layers' sizes chain (checked in _plan)
         # read the parameters now, not when the plan was made: they may have been replaced.
         # From _parameters, as linear.weight goes through Module.__getattr__, which Python only
         # calls after a failed lookup has raised and caught an AttributeError
         params = []
-        for linear, _ in layers:
+        for linear, _ in self.layers:
             params += (linear._parameters["weight"], linear._parameters["bias"])
-        return F.linear_stack(x, params, activations)
-
-    return run
+        return F.linear_stack(x, params, self.activations)
 
 
 class Sequential(Module):
@@ -322,7 +326,7 @@ class Sequential(Module):
                 layers.append((items[i][1], activation))
                 i += 2 if activation is not None else 1
             if layers:
-                plan.append((name, _stack_step(layers)))
+                plan.append((name, _LinearStackStep(layers)))
             else:
                 plan.append((name, module))
                 i += 1
