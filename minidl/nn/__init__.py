@@ -16,12 +16,13 @@ from .layers import (
     Tanh,
 )
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
-from .module import Module, ShapeError
+from .module import Module, ShapeError, StateDictError
 
 __all__ = [
     "Module",
     "Parameter",
     "ShapeError",
+    "StateDictError",
     "Linear",
     "ReLU",
     "LeakyReLU",

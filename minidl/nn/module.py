@@ -15,7 +15,17 @@ import torch
 
 from ..tensor import Parameter, Tensor
 
-__all__ = ["Module", "ShapeError"]
+__all__ = ["Module", "ShapeError", "StateDictError"]
+
+
+class StateDictError(KeyError, RuntimeError):
+    """A state dict that does not fit the model (missing, unexpected or misshapen entries).
+
+    Both a KeyError and a RuntimeError, so code written for torch's RuntimeError catches it too.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class ShapeError(ValueError):
@@ -97,12 +107,25 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -- traversal -------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every submodule, with dotted names ("" for this one)."""
+    def named_modules(
+        self, prefix: str = "", remove_duplicate: bool = True, _memo: set | None = None
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every submodule, with dotted names ("" for this one).
+
+        A module registered under two names is listed once, as torch does, unless
+        ``remove_duplicate=False`` (what state_dict uses: it keeps every name).
+        """
+        if remove_duplicate:
+            _memo = set() if _memo is None else _memo
+            if self in _memo:
+                return
+            _memo.add(self)
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+                yield from module.named_modules(
+                    f"{prefix}.{name}" if prefix else name, remove_duplicate, _memo
+                )
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -177,7 +200,7 @@ class Module:
     def state_dict(self) -> OrderedDict[str, torch.Tensor]:
         """Parameters by dotted name, as torch tensors with torch's layouts (shared, not copied)."""
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             for name, p in module._parameters.items():
                 if p is not None:
                     out[f"{mod_name}.{name}" if mod_name else name] = p.data
@@ -206,7 +229,7 @@ class Module:
                         f"{tuple(p.data.shape)} in the model"
                     )
         if errors:
-            raise KeyError(
+            raise StateDictError(
                 f"error loading state dict into {type(self).__name__}: " + "; ".join(errors)
             )
         for key, p in own.items():
@@ -219,7 +242,7 @@ class Module:
 
     def named_parameters_all(self) -> Iterator[tuple[str, Parameter]]:
         """Like named_parameters but a shared parameter appears under every name."""
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             for name, p in module._parameters.items():
                 if p is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), p
