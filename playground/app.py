@@ -21,11 +21,14 @@ from .experiment import (
     FEATURES,
     LOSSES,
     MAX_BATCH_SIZE,
+    MAX_FILE_BYTES,
     MAX_POINTS,
     OPTIMIZERS,
     Experiment,
     ExperimentError,
     NetworkSpec,
+    SavedWeights,
+    load_experiment,
 )
 
 __all__ = ["build_parser", "experiment_from_args", "main"]
@@ -102,9 +105,20 @@ def _output_path(suffix: str) -> Any:
     return parse
 
 
-def _experiment_file(text: str) -> Experiment:
+class OpenedFile:
+    """An experiment file named with --open: where it is, what it holds, its weights if any."""
+
+    def __init__(self, path: Path, experiment: Experiment, weights: SavedWeights | None) -> None:
+        self.path, self.experiment, self.weights = path, experiment, weights
+
+
+def _experiment_file(text: str) -> OpenedFile:
     try:
-        return Experiment.from_json(Path(text).read_text(encoding="utf-8"))
+        path = Path(text)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ExperimentError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
+        experiment, weights = load_experiment(path.read_text(encoding="utf-8-sig"))
+        return OpenedFile(path, experiment, weights)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"cannot read {text}: {e.strerror or e}") from None
     except UnicodeDecodeError:
@@ -168,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--seed", type=_int_in(0, 2**62), help="seed of the data and the weights (default: 0)"
     )
+    p.add_argument(
+        "--theme",
+        choices=("system", "light", "dark"),
+        default="system",
+        help="colours: the system's (default), or Qt's Fusion style in light or dark",
+    )
     run = p.add_argument_group("scripted run")
     run.add_argument("--train", action="store_true", help="start training at once")
     run.add_argument(
@@ -192,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
     """The experiment the flags describe: --open's file (or the default) with flags on top."""
-    exp: Experiment = args.open or Experiment()
+    exp: Experiment = args.open.experiment if args.open is not None else Experiment()
     data, train, network = exp.data, exp.train, exp.network
     data_changes = {
         "dataset": args.dataset,
@@ -243,10 +263,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("minidl playground")
     app.setOrganizationName("minidl")
     from .widgets.main_window import MainWindow
+    from .widgets.theme import apply_theme
 
+    apply_theme(app, args.theme)
     # a scripted screenshot gets the default size, not whatever size the window had last time
     settings = None if args.screenshot else QSettings()
-    window = MainWindow(experiment, build_now=False, settings=settings)
+    opened = args.open
+    # the file's weights fit only its own network and features: flags that change them drop it
+    weights = opened.weights if opened is not None and experiment == opened.experiment else None
+    window = MainWindow(
+        experiment,
+        build_now=False,
+        settings=settings,
+        weights=weights,
+        path=opened.path if opened is not None and experiment == opened.experiment else None,
+    )
     window.show()
     run = ScriptedRun(window, args)
     QTimer.singleShot(0, run.start)
@@ -263,7 +294,7 @@ class ScriptedRun:
 
     def start(self) -> None:
         """Build the first session, then train or finish at once."""
-        self.window.rebuild_session("Ready: press Play (Space) to train.")
+        self.window.start()
         if self.args.train and self.window.session is not None:
             self.window.controller.stopped.connect(self._on_stopped)
             self.window.toggle_play()
@@ -286,6 +317,7 @@ class ScriptedRun:
         if not ok:
             self.exit_code = 1
         if self.args.quit_when_done:
+            self.window.ask_before_closing = False
             self.window.close()
             QApplication.instance().exit(0 if ok else 1)
 
@@ -306,14 +338,11 @@ class ScriptedRun:
     def _screenshot(self, path: Path) -> bool:
         from PySide6.QtWidgets import QApplication
 
-        from minidl.io import atomic_write
+        from .files import save_picture
 
         QApplication.processEvents()
-        pixmap = self.window.grab()
         try:
-            with atomic_write(path, suffix=".png") as tmp:
-                if not pixmap.save(str(tmp), "PNG"):
-                    raise OSError(f"could not write {path}")
+            save_picture(self.window.grab(), path)
         except OSError as e:
             print(f"{PROG}: error: screenshot: {e}", file=sys.stderr)
             return False

@@ -5,6 +5,12 @@ and every rule can be tested without a window. An ``Experiment`` is immutable; t
 edited copies with ``dataclasses.replace``. ``validate()`` returns the problems as sentences a
 learner can act on; ``to_json`` / ``from_json`` write and read the experiment file format (a
 ``format`` and a ``version`` field; newer versions are refused, never half-read).
+
+Your own points: ``DataSpec.added`` holds points you clicked or imported, each with its label and
+its side of the split (clicks add training points; an imported file keeps its ``split`` column
+or is split with the data seed). They are trained on together with the generated points, or
+alone with the ``custom`` dataset. ``DataSpec.removed`` lists generated points you removed (by
+their index in generation order), so an edited dataset is still reproduced from its seed.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Any
 
 __all__ = [
     "ACTIVATIONS",
+    "CUSTOM",
     "DATASETS",
+    "DATASET_CHOICES",
     "FEATURES",
     "FORMAT",
     "LAYER_KINDS",
@@ -25,20 +33,41 @@ __all__ = [
     "MAX_UNITS",
     "OPTIMIZERS",
     "VERSION",
+    "DataPoint",
     "DataSpec",
     "Experiment",
     "ExperimentError",
     "LayerSpec",
     "NetworkSpec",
+    "SavedWeights",
     "TrainSpec",
+    "dump_experiment",
+    "load_experiment",
 ]
 
 FORMAT = "minidl-playground-experiment"
-VERSION = 1
+VERSION = 2
+"""Version 2 added your points, stop conditions and saved weights; version 1 files still open."""
+MAX_FILE_BYTES = 64 * 2**20
+"""Experiment files larger than this are refused before they are read."""
 
 # Mirrors of the engine's registries (minidl.data.DATASETS, minidl.nn.layers.FEATURES), kept here
 # so this module stays free of torch; tests/test_experiment.py checks that they agree.
 DATASETS: tuple[str, ...] = ("disk", "circle", "xor", "gaussians", "spiral")
+DOMAINS: dict[str, tuple[float, float, float, float]] = {
+    "disk": (0.0, 1.0, 0.0, 1.0),
+    "circle": (-6.0, 6.0, -6.0, 6.0),
+    "xor": (-6.0, 6.0, -6.0, 6.0),
+    "gaussians": (-6.0, 6.0, -6.0, 6.0),
+    "spiral": (-6.0, 6.0, -6.0, 6.0),
+}
+CUSTOM = "custom"
+"""The dataset of only your own points (clicked or imported), no generated ones."""
+DATASET_CHOICES: tuple[str, ...] = (*DATASETS, CUSTOM)
+CUSTOM_DOMAIN = (-6.0, 6.0, -6.0, 6.0)
+MAX_ADDED_POINTS = 20_000
+MAX_COORDINATE = 1e6
+"""Your points' coordinates must lie within +-MAX_COORDINATE (beyond it, float32 scaling fails)."""
 FEATURES: tuple[str, ...] = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
 FEATURE_LABELS: dict[str, str] = {
     "x1": "x₁",
@@ -101,6 +130,10 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,13 +361,73 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True)
-class DataSpec:
-    """How the points are made: dataset, size, split, noise, seed, and the input features.
+class DataPoint:
+    """One of your own points: where it is, its class (0 or 1) and which side of the split."""
 
-    ``points`` counts training and test points together; ``test_fraction`` of them are held out.
-    ``noise`` is 0 to 0.5 for every dataset (for the disk: the fraction of labels flipped).
-    ``standardize`` scales each input feature to zero mean and unit variance (fitted on the
-    training points); exported models fold the scaling into their first layer.
+    x1: float
+    x2: float
+    label: int
+    test: bool = False
+
+    def problem(self) -> str | None:
+        """Why this point cannot be used, or None."""
+        for name, value in (("x1", self.x1), ("x2", self.x2)):
+            if not _is_finite(value):
+                return f"{name} must be a finite number, not {value!r}"
+            if abs(value) > MAX_COORDINATE:
+                return f"{name} = {value:g} is too large (the limit is +-{MAX_COORDINATE:g})"
+        if self.label not in (0, 1) or isinstance(self.label, bool) or not _is_int(self.label):
+            return f"the label must be 0 or 1, not {self.label!r}"
+        if not isinstance(self.test, bool):
+            return f"the split must be 'train' or 'test', not {self.test!r}"
+        return None
+
+    def to_row(self) -> list[Any]:
+        """The point as a JSON row: [x1, x2, label, "train" or "test"]."""
+        return [self.x1, self.x2, self.label, "test" if self.test else "train"]
+
+    @classmethod
+    def from_row(cls, row: Any, where: str) -> DataPoint:
+        """Read ``to_row``'s output; ``where`` names the row in the message if it is bad."""
+        if not isinstance(row, list) or len(row) not in (3, 4):
+            raise ExperimentError(f"{where} must be a list [x1, x2, label, split], got {row!r}")
+        split = row[3] if len(row) == 4 else "train"
+        if split not in ("train", "test"):
+            raise ExperimentError(f"{where}: the split must be 'train' or 'test', not {split!r}")
+        point = cls(row[0], row[1], row[2], split == "test")
+        problem = point.problem()
+        if problem:
+            raise ExperimentError(f"{where}: {problem}")
+        return point
+
+
+def _domain_problem(domain: Any) -> str | None:
+    if domain is None:
+        return None
+    if (
+        not isinstance(domain, tuple)
+        or len(domain) != 4
+        or not all(_is_finite(v) and abs(v) <= 10 * MAX_COORDINATE for v in domain)
+    ):
+        return f"The plot area must be four finite numbers (x0, x1, y0, y1), not {domain!r}."
+    x0, x1, y0, y1 = domain
+    if not (x0 < x1 and y0 < y1):
+        return f"The plot area {domain!r} is empty: each minimum must be below its maximum."
+    return None
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How the points are made: dataset, size, split, noise, seed, input features, your points.
+
+    ``points`` counts the generated training and test points together; ``test_fraction`` of them
+    are held out. ``noise`` is 0 to 0.5 for every dataset (for the disk: the fraction of labels
+    flipped). ``standardize`` scales each input feature to zero mean and unit variance (fitted
+    on the training points); exported models fold the scaling into their first layer.
+
+    ``added`` are your own points, trained on with the generated ones (the ``custom`` dataset has
+    only them; ``points`` and ``noise`` then do not matter). ``removed`` are indices of generated
+    points you took away. ``domain`` is the plot area of a custom dataset (None: -6 to 6).
     """
 
     dataset: str = "disk"
@@ -344,22 +437,67 @@ class DataSpec:
     seed: int = 0
     features: tuple[str, ...] = ("x1", "x2")
     standardize: bool = True
+    added: tuple[DataPoint, ...] = ()
+    removed: tuple[int, ...] = ()
+    domain: tuple[float, float, float, float] | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        """Whether the data are only your own points."""
+        return self.dataset == CUSTOM
 
     @property
     def n_test(self) -> int:
-        """How many of the points are test points (halves round up, like the engine's split)."""
+        """How many generated points are test points (halves round up, like the engine's split)."""
         return math.floor(self.test_fraction * self.points + 0.5)
 
     @property
     def n_train(self) -> int:
-        """How many of the points are training points."""
+        """How many generated points are training points."""
         return self.points - self.n_test
+
+    def plot_domain(self) -> tuple[float, float, float, float]:
+        """The area the plot shows: the dataset's, grown to hold every one of your points."""
+        if self.is_custom:
+            base = self.domain or CUSTOM_DOMAIN
+        else:
+            base = DOMAINS.get(self.dataset, CUSTOM_DOMAIN)
+        x0, x1, y0, y1 = base
+        if not self.added:
+            return base
+        xs = [p.x1 for p in self.added]
+        ys = [p.x2 for p in self.added]
+        if min(xs) >= x0 and max(xs) <= x1 and min(ys) >= y0 and max(ys) <= y1:
+            return base
+        lo_x, hi_x, lo_y, hi_y = min(x0, *xs), max(x1, *xs), min(y0, *ys), max(y1, *ys)
+        pad = 0.05 * max(hi_x - lo_x, hi_y - lo_y)
+        return (lo_x - pad, hi_x + pad, lo_y - pad, hi_y + pad)
+
+    def with_point(self, x1: float, x2: float, label: int) -> DataSpec:
+        """A copy with one more of your points: a training point of class ``label``."""
+        return replace(self, added=(*self.added, DataPoint(float(x1), float(x2), int(label))))
+
+    def without_point(self, point_id: int) -> DataSpec:
+        """A copy without one point: ``point_id`` >= 0 is a generated point's index, -1 - i is
+        your i-th point (the ids a Session's DataArrays give)."""
+        if point_id >= 0:
+            return replace(self, removed=tuple(sorted({*self.removed, point_id})))
+        index = -1 - point_id
+        return replace(self, added=self.added[:index] + self.added[index + 1 :])
+
+    def with_imported(self, points: tuple[DataPoint, ...]) -> DataSpec:
+        """The custom dataset of exactly ``points`` (an imported file), the plot fitted to them."""
+        return replace(
+            self, dataset=CUSTOM, added=tuple(points), removed=(), domain=fit_domain(points)
+        )
 
     def problems(self) -> list[str]:
         """Why this data cannot be generated, as sentences; empty when it can."""
         found = []
-        if self.dataset not in DATASETS:
-            found.append(f"Unknown dataset {self.dataset!r} (choose from {', '.join(DATASETS)}).")
+        if self.dataset not in DATASET_CHOICES:
+            found.append(
+                f"Unknown dataset {self.dataset!r} (choose from {', '.join(DATASET_CHOICES)})."
+            )
         if not (_is_int(self.points) and 4 <= self.points <= MAX_POINTS):
             found.append(f"The number of points must be 4 to {MAX_POINTS}, not {self.points!r}.")
         if not (_is_number(self.test_fraction) and 0.05 <= self.test_fraction <= 0.95):
@@ -379,27 +517,90 @@ class DataSpec:
             found.append(f"Unknown input feature(s) {unknown} (choose from {', '.join(FEATURES)}).")
         if len(set(self.features)) != len(self.features):
             found.append("An input feature is chosen twice.")
+        if len(self.added) > MAX_ADDED_POINTS:
+            found.append(
+                f"There are {len(self.added)} added points; the limit is {MAX_ADDED_POINTS}."
+            )
+        for i, point in enumerate(self.added[:MAX_ADDED_POINTS], start=1):
+            problem = point.problem() if isinstance(point, DataPoint) else "not a point"
+            if problem:
+                found.append(f"Added point {i}: {problem}.")
+                break
+        if not all(_is_int(i) and 0 <= i < MAX_POINTS for i in self.removed):
+            found.append(f"Removed points must be indices 0 to {MAX_POINTS - 1}.")
+        problem = _domain_problem(self.domain)
+        if problem:
+            found.append(problem)
+        if self.is_custom and not any(isinstance(p, DataPoint) and not p.test for p in self.added):
+            found.append(
+                "The custom dataset has no training points yet: click on the plot to add one "
+                "(shift-click for class 0), or import points from a CSV file (File menu)."
+            )
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {**asdict(self), "features": list(self.features)}
+        """A JSON-able dict: your points as rows [x1, x2, label, "train" or "test"]."""
+        return {
+            **{k: v for k, v in asdict(self).items() if k not in ("added", "removed", "domain")},
+            "features": list(self.features),
+            "added": [p.to_row() for p in self.added],
+            "removed": list(self.removed),
+            "domain": list(self.domain) if self.domain is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> DataSpec:
         """Read ``to_dict``'s output (missing fields take their defaults)."""
-        spec = _from_dict(cls, data, "data", tuple_fields=("features",))
-        problems = spec.problems()
+        if not isinstance(data, dict):
+            raise ExperimentError(f"the data settings must be an object, got {type(data).__name__}")
+        values = dict(data)
+        added = values.pop("added", [])
+        if not isinstance(added, list):
+            raise ExperimentError("data.added must be a list of [x1, x2, label, split] rows")
+        if len(added) > MAX_ADDED_POINTS:
+            raise ExperimentError(
+                f"data.added has {len(added)} points; the limit is {MAX_ADDED_POINTS}"
+            )
+        points = tuple(DataPoint.from_row(row, f"data.added[{i}]") for i, row in enumerate(added))
+        removed = values.pop("removed", [])
+        if not isinstance(removed, list):
+            raise ExperimentError("data.removed must be a list of point indices")
+        domain = values.pop("domain", None)
+        if domain is not None and not isinstance(domain, list):
+            raise ExperimentError("data.domain must be a list [x min, x max, y min, y max]")
+        spec = _from_dict(cls, values, "data", tuple_fields=("features",))
+        spec = replace(
+            spec,
+            added=points,
+            removed=tuple(removed),
+            domain=tuple(domain) if domain is not None else None,
+        )
+        problems = [p for p in spec.problems() if "no training points yet" not in p]
         if problems:
             raise ExperimentError(" ".join(problems))
         return spec
+
+
+def fit_domain(points: tuple[DataPoint, ...]) -> tuple[float, float, float, float] | None:
+    """A plot area around ``points`` with a margin (None for no points): a file's data fills it."""
+    if not points:
+        return None
+    xs = [p.x1 for p in points]
+    ys = [p.x2 for p in points]
+    span = max(max(xs) - min(xs), max(ys) - min(ys))
+    pad = 0.1 * span if span > 0 else 1.0
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    half = span / 2 + pad  # a square area: the plot keeps its aspect ratio
+    return (cx - half, cx + half, cy - half, cy + half)
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     """Loss, optimiser and their settings; ``seed`` draws the weights and the batch order.
 
-    ``max_epochs`` (None: train until paused) makes Play stop by itself after that many epochs.
+    The stop conditions pause Play by themselves: ``max_epochs`` after that many epochs,
+    ``target_test_loss`` once the test loss is at or below it, ``patience`` when the test loss
+    has not improved for that many epochs in a row (None: that condition is off).
     """
 
     loss: str = "mse"
@@ -410,11 +611,18 @@ class TrainSpec:
     momentum: float = 0.9
     seed: int = 0
     max_epochs: int | None = None
+    target_test_loss: float | None = None
+    patience: int | None = None
 
     @property
     def out_width(self) -> int:
         """The output layer's width the loss asks for: two scores for softmax, else one."""
         return 2 if self.loss == "cross_entropy" else 1
+
+    @property
+    def watches_test_loss(self) -> bool:
+        """Whether a stop condition needs the test loss."""
+        return self.target_test_loss is not None or self.patience is not None
 
     def problems(self) -> list[str]:
         """Why training cannot start with these settings, as sentences; empty when it can."""
@@ -437,9 +645,26 @@ class TrainSpec:
             found.append(f"Momentum must be in [0, 1), not {self.momentum!r}.")
         if not (_is_int(self.seed) and 0 <= self.seed < 2**63):
             found.append(f"The seed must be a whole number >= 0, not {self.seed!r}.")
-        if self.max_epochs is not None and not (_is_int(self.max_epochs) and self.max_epochs > 0):
+        if self.max_epochs is not None and not (
+            _is_int(self.max_epochs) and 0 < self.max_epochs <= MAX_EPOCHS
+        ):
             found.append(
-                f"The epoch limit must be a positive whole number, not {self.max_epochs!r}."
+                f"The epoch limit must be a whole number from 1 to {MAX_EPOCHS:,}, "
+                f"not {self.max_epochs!r}."
+            )
+        if self.target_test_loss is not None and not (
+            _is_finite(self.target_test_loss) and 0 < self.target_test_loss <= 1e6
+        ):
+            found.append(
+                f"The target test loss must be above 0 and at most 1e6, "
+                f"not {self.target_test_loss!r}."
+            )
+        if self.patience is not None and not (
+            _is_int(self.patience) and 0 < self.patience <= MAX_EPOCHS
+        ):
+            found.append(
+                f"The patience must be a whole number of epochs from 1 to {MAX_EPOCHS:,}, "
+                f"not {self.patience!r}."
             )
         return found
 
@@ -457,6 +682,9 @@ class TrainSpec:
         return spec
 
 
+MAX_EPOCHS = 10_000_000
+
+
 def _from_dict(cls: type, data: Any, what: str, tuple_fields: tuple[str, ...] = ()) -> Any:
     if not isinstance(data, dict):
         raise ExperimentError(f"the {what} settings must be an object, got {type(data).__name__}")
@@ -471,6 +699,95 @@ def _from_dict(cls: type, data: Any, what: str, tuple_fields: tuple[str, ...] = 
                 raise ExperimentError(f"{what}.{name} must be a list")
             values[name] = tuple(values[name])
     return cls(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trained weights inside an experiment file
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedWeights:
+    """Trained weights kept in an experiment file, and the epoch they were trained to.
+
+    ``tensors`` maps the network's state_dict names ("0.weight" is (out, in), as in torch) to
+    nested lists of numbers: the weights the session trains, on the inputs as the data settings
+    prepare them (features, then standardisation fitted on the same training points).
+    """
+
+    epoch: int
+    tensors: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"epoch": self.epoch, "tensors": self.tensors}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SavedWeights:
+        """Read ``to_dict``'s output, checking that every value is a finite float32 number."""
+        if not isinstance(data, dict) or set(data) - {"epoch", "tensors"}:
+            raise ExperimentError("'weights' must be an object with 'epoch' and 'tensors'")
+        epoch, tensors = data.get("epoch", 0), data.get("tensors")
+        if not (_is_int(epoch) and 0 <= epoch <= MAX_EPOCHS):
+            raise ExperimentError(f"weights.epoch must be a whole number >= 0, not {epoch!r}")
+        if not isinstance(tensors, dict):
+            raise ExperimentError("weights.tensors must be an object of name: nested lists")
+        for name, value in tensors.items():
+            _check_numbers(value, f"weights.tensors[{name!r}]")
+        return cls(epoch, tensors)
+
+    def problems(self, network: NetworkSpec, in_width: int, out_width: int) -> list[str]:
+        """Why these weights do not fit ``network``, as sentences; empty when they do."""
+        expected: dict[str, tuple[int, ...]] = {}
+        for i, shape in enumerate(network.shapes(in_width, out_width)):
+            if shape.spec.kind == "linear":
+                expected[f"{i}.weight"] = (shape.out_width, shape.in_width)
+                expected[f"{i}.bias"] = (shape.out_width,)
+        if set(expected) != set(self.tensors):
+            missing = sorted(set(expected) - set(self.tensors))
+            extra = sorted(set(self.tensors) - set(expected))
+            return [
+                "The saved weights do not fit the network"
+                + (f": missing {', '.join(missing)}" if missing else "")
+                + (f"; unexpected {', '.join(extra)}" if extra else "")
+                + "."
+            ]
+        found = []
+        for name, shape in expected.items():
+            actual = _shape_of(self.tensors[name])
+            if actual != shape:
+                found.append(
+                    f"The saved weight {name} has shape {actual or 'ragged'}; the network needs "
+                    f"{shape}."
+                )
+        return found
+
+
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _check_numbers(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 2:
+        raise ExperimentError(f"{where} is nested too deeply for a weight")
+    if isinstance(value, list):
+        for item in value:
+            _check_numbers(item, where, depth + 1)
+        return
+    if not _is_finite(value):
+        raise ExperimentError(f"{where} holds {value!r}, not a finite number")
+    if abs(value) > _FLOAT32_MAX:
+        raise ExperimentError(f"{where} holds {value:g}, too large for a float32 weight")
+
+
+def _shape_of(value: Any) -> tuple[int, ...] | None:
+    """The shape of a rectangular nested list of numbers, or None if it is ragged."""
+    if not isinstance(value, list):
+        return ()
+    shapes = {_shape_of(item) for item in value}
+    if len(shapes) > 1 or None in shapes:
+        return None
+    inner = shapes.pop() if shapes else ()
+    return (len(value), *inner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,11 +815,22 @@ class Experiment:
 
     def problems(self) -> list[str]:
         """Everything that stops this experiment from training, as sentences."""
-        return [
+        found = [
             *self.network.problems(self.train.loss),
             *self.data.problems(),
             *self.train.problems(),
         ]
+        if (
+            self.train.watches_test_loss
+            and self.data.is_custom
+            and not any(p.test for p in self.data.added if isinstance(p, DataPoint))
+        ):
+            found.append(
+                "The stop conditions on the test loss need test points, and all your points "
+                "are training points: import points with a test split, or turn those "
+                "conditions off."
+            )
+        return found
 
     def validate(self) -> Experiment:
         """Return self, or raise ExperimentError listing every problem."""
@@ -516,43 +844,104 @@ class Experiment:
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        """The experiment file's text: human-readable JSON with a format and a version."""
-        doc = {
-            "format": FORMAT,
-            "version": VERSION,
-            "network": {"layers": self.network.to_list()},
-            "data": self.data.to_dict(),
-            "training": self.train.to_dict(),
-        }
-        return json.dumps(doc, indent=2) + "\n"
+        """The experiment file's text (without weights); see ``dump_experiment``."""
+        return dump_experiment(self)
 
     @classmethod
     def from_json(cls, text: str) -> Experiment:
-        """Read an experiment file's text; raises ExperimentError saying what is wrong."""
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ExperimentError(
-                f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
-            ) from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ExperimentError(f"not a playground experiment (its 'format' is not {FORMAT!r})")
-        version = doc.get("version")
-        if not _is_int(version) or version < 1:
-            raise ExperimentError(f"its 'version' must be a positive whole number, got {version!r}")
-        if version > VERSION:
-            raise ExperimentError(
-                f"written by a newer playground (file version {version}, this one reads up to "
-                f"{VERSION}); update the playground to open it"
-            )
-        network = doc.get("network", {})
-        if not isinstance(network, dict):
-            raise ExperimentError("'network' must be an object with a list of 'layers'")
-        try:
-            return cls(
-                NetworkSpec.from_list(network.get("layers", [])),
-                DataSpec.from_dict(doc.get("data", {})),
-                TrainSpec.from_dict(doc.get("training", {})),
-            )
-        except TypeError as e:
-            raise ExperimentError(f"a setting has the wrong type ({e})") from None
+        """Read an experiment file's text (checking any weights); see ``load_experiment``."""
+        return load_experiment(text)[0]
+
+
+def dump_experiment(experiment: Experiment, weights: SavedWeights | None = None) -> str:
+    """The experiment file's text: human-readable JSON with a format and a version.
+
+    Lists of numbers (a point, a row of weights) stay on one line each, so the file reads as a
+    table and diffs well.
+    """
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "network": {"layers": experiment.network.to_list()},
+        "data": experiment.data.to_dict(),
+        "training": experiment.train.to_dict(),
+    }
+    if weights is not None:
+        doc["weights"] = weights.to_dict()
+    return _format(doc) + "\n"
+
+
+def _format(value: Any, indent: int = 0) -> str:
+    pad, inner = "  " * indent, "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{json.dumps(k)}: {_format(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(v, list | dict) for v in value):
+        items = [f"{inner}{_format(v, indent + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ExperimentError(f"{name} is not allowed in an experiment file (JSON has no {name})")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ExperimentError(f"the number {text} is too large")
+    return value
+
+
+def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
+    """Read an experiment file's text: the experiment and its weights (None if it has none).
+
+    Raises ExperimentError saying what is wrong: not JSON (with line and column), another
+    format, a newer version, an unknown field, a value of the wrong type or out of range,
+    weights that do not fit the network. Nothing is returned unless everything checks out.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise ExperimentError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as e:
+        raise ExperimentError(
+            f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); is it truncated?"
+        ) from None
+    except ValueError as e:  # e.g. an integer with thousands of digits
+        raise ExperimentError(f"a number in the file cannot be read ({e})") from None
+    except RecursionError:
+        raise ExperimentError("the file is nested too deeply") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ExperimentError(f"not a playground experiment (its 'format' is not {FORMAT!r})")
+    version = doc.get("version")
+    if not _is_int(version) or version < 1:
+        raise ExperimentError(f"its 'version' must be a positive whole number, got {version!r}")
+    if version > VERSION:
+        raise ExperimentError(
+            f"written by a newer playground (file version {version}, this one reads up to "
+            f"{VERSION}); update the playground to open it"
+        )
+    unknown = set(doc) - {"format", "version", "network", "data", "training", "weights"}
+    if unknown:
+        raise ExperimentError(f"the file has unknown field(s) {sorted(unknown)}")
+    network = doc.get("network", {})
+    if not isinstance(network, dict):
+        raise ExperimentError("'network' must be an object with a list of 'layers'")
+    try:
+        experiment = Experiment(
+            NetworkSpec.from_list(network.get("layers", [])),
+            DataSpec.from_dict(doc.get("data", {})),
+            TrainSpec.from_dict(doc.get("training", {})),
+        )
+    except TypeError as e:
+        raise ExperimentError(f"a setting has the wrong type ({e})") from None
+    weights = None
+    if doc.get("weights") is not None:
+        weights = SavedWeights.from_dict(doc["weights"])
+        problems = weights.problems(experiment.network, experiment.in_width, experiment.out_width)
+        if problems:
+            raise ExperimentError(" ".join(problems))
+    return experiment, weights

@@ -5,6 +5,11 @@ session trains on the chosen input features, standardised with statistics of the
 (when the experiment asks for it). Exported models take raw (x1, x2) points instead: the feature
 map travels as ``nn.Features`` and the scaling is folded into the first Linear layer, so a model
 with plain x1, x2 inputs loads into an equal ``torch.nn.Sequential``.
+
+Your points (``DataSpec.added``) join the generated ones on the side of the split each one says;
+removed generated points are dropped after the seeded split, so the rest keep their side. The
+stop conditions are minidl.train's callbacks. When the loss turns NaN or infinite the session
+rolls back to the last good epoch (weights and history) and says so in ``divergence``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import torch
 from minidl import ModelFileError, nn, optim
 from minidl import data as mdata
 from minidl import io as mio
-from minidl.train import Callback, History, TrainState, fit, predict
+from minidl.train import Callback, EarlyStopping, History, StopAtLoss, TrainState, fit, predict
 
 from .experiment import (
     LOSSES,
@@ -32,6 +37,7 @@ from .experiment import (
     ExperimentError,
     LayerSpec,
     NetworkSpec,
+    SavedWeights,
     TrainSpec,
 )
 
@@ -44,7 +50,9 @@ __all__ = [
     "Snapshot",
     "StopWhenSet",
     "build_network",
+    "confusion_matrix",
     "experiment_with_model",
+    "nearest_point",
     "read_model",
 ]
 
@@ -92,13 +100,49 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class DataArrays:
-    """The points of a session as numpy arrays (raw coordinates), and the plotting domain."""
+    """The points of a session as numpy arrays (raw coordinates), and the plotting domain.
+
+    ``train_ids`` / ``test_ids`` say where each point comes from: ``i >= 0`` is generated point
+    ``i``, ``-1 - j`` is your j-th added point (what ``DataSpec.without_point`` takes).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     domain: tuple[float, float, float, float]
+    train_ids: np.ndarray | None = None
+    test_ids: np.ndarray | None = None
+
+    def rows(self) -> list[tuple[float, float, int, bool]]:
+        """Every point as (x1, x2, label, is_test): training points first."""
+        out = [(x[0], x[1], int(c), False) for x, c in zip(self.x_train, self.y_train, strict=True)]
+        out += [(x[0], x[1], int(c), True) for x, c in zip(self.x_test, self.y_test, strict=True)]
+        return out
+
+
+def nearest_point(
+    arrays: DataArrays, x1: float, x2: float, max_distance: float = math.inf
+) -> int | None:
+    """The id of the point nearest (x1, x2), or None if none lies within ``max_distance``."""
+    points = np.concatenate([arrays.x_train, arrays.x_test]).reshape(-1, 2)
+    if arrays.train_ids is None or arrays.test_ids is None or not len(points):
+        return None
+    ids = np.concatenate([arrays.train_ids, arrays.test_ids])
+    distance = np.hypot(points[:, 0] - x1, points[:, 1] - x2)
+    best = int(np.argmin(distance))
+    return int(ids[best]) if distance[best] <= max_distance else None
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 2) -> np.ndarray:
+    """Counts of (true class, predicted class): ``m[i, j]`` points of class i predicted as j."""
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    predicted = np.asarray(predicted, dtype=np.int64).reshape(-1)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions")
+    return np.bincount(labels * classes + predicted, minlength=classes * classes).reshape(
+        classes, classes
+    )
 
 
 def build_network(
@@ -158,6 +202,25 @@ class StopWhenSet(Callback):
             state.stop("stopped on request")
 
 
+class _Patience(EarlyStopping):
+    """EarlyStopping over a whole run: the app trains one ``fit`` call per epoch, and
+    EarlyStopping would forget its best loss at the start of each call."""
+
+    def on_train_begin(self, state: TrainState) -> None:
+        pass
+
+
+class _KeepLastGood(Callback):
+    """Remembers the weights and history length of the last epoch whose loss was finite."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        if math.isfinite(logs["train_loss"]):
+            self.session._remember_good()
+
+
 class Session:
     """One experiment made real: data, model, optimiser and the history of its training.
 
@@ -174,11 +237,33 @@ class Session:
     # -- building -------------------------------------------------------------------------
 
     def _build_data(self, spec: DataSpec) -> None:
-        x, y = mdata.make_dataset(spec.dataset, spec.points, seed=spec.seed, noise=spec.noise)
-        x_train, y_train, x_test, y_test = mdata.train_test_split(
-            x, y, spec.test_fraction, seed=spec.seed
-        )
+        empty_x, empty_i = torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64)
+        train_parts, test_parts = [(empty_x, empty_i, empty_i)], [(empty_x, empty_i, empty_i)]
+        if not spec.is_custom:
+            x, y = mdata.make_dataset(spec.dataset, spec.points, seed=spec.seed, noise=spec.noise)
+            ids = torch.arange(len(x))
+            # the engine's seeded split, applied to the indices: the same points as splitting
+            # (x, y) itself, and each point keeps its index for removal
+            id_train, _, id_test, _ = mdata.train_test_split(
+                ids, ids, spec.test_fraction, seed=spec.seed
+            )
+            removed = torch.tensor(sorted(spec.removed), dtype=torch.int64)
+            for part, chosen in ((train_parts, id_train), (test_parts, id_test)):
+                kept = chosen[~torch.isin(chosen, removed)]
+                part.append((x[kept], y[kept], kept))
+        for j, point in enumerate(spec.added):
+            part = test_parts if point.test else train_parts
+            xy = torch.tensor([[point.x1, point.x2]], dtype=torch.float32)
+            part.append((xy, torch.tensor([point.label]), torch.tensor([-1 - j])))
+        x_train, y_train, ids_train = (torch.cat(c) for c in zip(*train_parts, strict=True))
+        x_test, y_test, ids_test = (torch.cat(c) for c in zip(*test_parts, strict=True))
+        if not len(x_train):
+            raise ExperimentError(
+                "No training points are left: add points (click on the plot) or choose a "
+                "generated dataset."
+            )
         self._raw = (x_train, y_train, x_test, y_test)
+        self._ids = (ids_train.numpy(), ids_test.numpy())
         self._features = nn.Features(list(spec.features))
         f_train = self._features(x_train).data
         self.scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
@@ -186,7 +271,7 @@ class Session:
         self._x_test = self._inputs(x_test)
         self._y_train = self._targets(y_train)
         self._y_test = self._targets(y_test)
-        x0, x1, y0, y1 = mdata.DOMAINS[spec.dataset]
+        x0, x1, y0, y1 = spec.plot_domain()
         self.domain = (x0, x1, y0, y1)
         # pixel centres, so that ImageItem's rect = domain puts each value over its own cell
         gx = x0 + (torch.arange(GRID_SIZE, dtype=torch.float32) + 0.5) * (x1 - x0) / GRID_SIZE
@@ -217,23 +302,56 @@ class Session:
         self.history = History()
         self.steps = 0
         self.stop_reason: str | None = None
+        self.divergence: tuple[int, float] | None = None
+        """(epoch, loss) of the last divergence the session rolled back from, else None."""
+        self._epoch_offset = 0
+        self._patience = _Patience(patience=spec.patience) if spec.patience else None
+        self._good: tuple[dict[str, torch.Tensor], int, int] | None = None
 
     # -- training ---------------------------------------------------------------------------
 
     @property
     def epoch(self) -> int:
         """Epochs trained so far."""
-        return self.history.epoch[-1] if self.history.epoch else 0
+        return self.history.epoch[-1] if self.history.epoch else self._epoch_offset
+
+    @property
+    def has_test_points(self) -> bool:
+        """Whether there is a test set (a custom dataset may have none)."""
+        return len(self._x_test) > 0
 
     @property
     def steps_per_epoch(self) -> int:
         """Optimiser steps in one epoch (mini-batches of the training set)."""
         return math.ceil(len(self._x_train) / self.experiment.train.batch_size)
 
-    def step(self, epochs: int = 1, callbacks: Sequence[Callback] = ()) -> str | None:
-        """Train ``epochs`` more epochs; returns why training stopped early (divergence) or None."""
+    def _stop_conditions(self) -> list[Callback]:
         spec = self.experiment.train
+        found: list[Callback] = []
+        if spec.target_test_loss is not None:
+            found.append(StopAtLoss(spec.target_test_loss, monitor="test_loss"))
+        if self._patience is not None:
+            found.append(self._patience)
+        return found
+
+    def _remember_good(self) -> None:
+        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._good = (state, len(self.history.epoch), self.steps)
+
+    def step(self, epochs: int = 1, callbacks: Sequence[Callback] = ()) -> str | None:
+        """Train ``epochs`` more epochs; returns why training stopped early, or None.
+
+        It stops early when a stop condition is met (the epoch limit, the target test loss, no
+        improvement for ``patience`` epochs) or when the loss diverges. After a divergence the
+        weights and history go back to the last epoch with a finite loss, the optimiser starts
+        afresh, and ``divergence`` holds (epoch, loss) of the epoch that blew up.
+        """
+        spec = self.experiment.train
+        if spec.max_epochs is not None and self.epoch < spec.max_epochs:
+            epochs = min(epochs, spec.max_epochs - self.epoch)
         before = len(self.history.epoch)
+        self.divergence = None
+        self._remember_good()
         history = fit(
             self.model,
             self._loss_fn,
@@ -241,15 +359,58 @@ class Session:
             (self._x_train, self._y_train),
             epochs=epochs,
             batch_size=spec.batch_size,
-            test=(self._x_test, self._y_test),
+            test=(self._x_test, self._y_test) if self.has_test_points else None,
             generator=self._generator,
             initial_epoch=self.epoch,
             history=self.history,
-            callbacks=callbacks,
+            callbacks=[*callbacks, *self._stop_conditions(), _KeepLastGood(self)],
         )
         self.steps += (len(history.epoch) - before) * self.steps_per_epoch
-        self.stop_reason = history.stop_reason
-        return history.stop_reason
+        reason = history.stop_reason
+        if history.train_loss and not math.isfinite(history.train_loss[-1]):
+            reason = self._roll_back()
+        elif reason is None and spec.max_epochs is not None and self.epoch >= spec.max_epochs:
+            reason = f"reached the epoch limit ({spec.max_epochs:,} epochs)"
+        self.stop_reason = reason
+        return reason
+
+    def _roll_back(self) -> str:
+        assert self._good is not None
+        epoch, loss = self.history.epoch[-1], self.history.train_loss[-1]
+        state, rows, steps = self._good
+        self.model.load_state_dict(state)
+        h = self.history
+        for values in (h.epoch, h.train_loss, h.train_accuracy, h.test_loss, h.test_accuracy):
+            del values[rows:]
+        self.steps = steps
+        self.optimizer = _optimizer(self.model, self.experiment.train)
+        self.divergence = (epoch, loss)
+        return f"training diverged: the loss became {loss} at epoch {epoch}"
+
+    def play_blocker(self) -> str | None:
+        """Why Play would stop at once (a stop condition already met), else None.
+
+        Also restarts the patience count, so Play after "no improvement" trains on for another
+        ``patience`` epochs.
+        """
+        spec = self.experiment.train
+        if spec.max_epochs is not None and self.epoch >= spec.max_epochs:
+            return (
+                f"Reached the epoch limit ({spec.max_epochs:,} epochs): raise it or turn it off "
+                "under Stop conditions to train on."
+            )
+        if (
+            spec.target_test_loss is not None
+            and self.history.test_loss
+            and self.history.test_loss[-1] <= spec.target_test_loss
+        ):
+            return (
+                f"The test loss ({self.history.test_loss[-1]:.4g}) is already at the target "
+                f"({spec.target_test_loss:g}): lower the target or turn it off to train on."
+            )
+        if self._patience is not None:
+            self._patience.wait = 0
+        return None
 
     def apply_training(self, spec: TrainSpec) -> None:
         """Use new training settings from the next epoch on, keeping the weights.
@@ -264,6 +425,12 @@ class Session:
         if problems:
             raise ExperimentError(" ".join(problems))
         self.experiment = self.experiment.replace(train=spec)
+        if spec.patience is None:
+            self._patience = None
+        elif self._patience is None:
+            self._patience = _Patience(patience=spec.patience)
+        else:
+            self._patience.patience = spec.patience
         if spec.optimizer != old.optimizer:
             self.optimizer = _optimizer(self.model, spec)
             return
@@ -299,6 +466,16 @@ class Session:
     def decision_grid(self) -> np.ndarray:
         """P(class 1) over the data domain, (GRID_SIZE, GRID_SIZE) float32, ``grid[i2, i1]``."""
         return self.probabilities(self._grid_inputs).numpy().reshape(GRID_SIZE, GRID_SIZE).copy()
+
+    def confusion(self, split: str = "test") -> np.ndarray:
+        """The confusion matrix of the ``split`` ("test" or "train") set: rows are true classes,
+        columns predicted ones; predictions as the accuracy counts them."""
+        _, y_train, _, y_test = self._raw
+        x, labels = (self._x_test, y_test) if split == "test" else (self._x_train, y_train)
+        if not len(x):
+            return np.zeros((2, 2), dtype=np.int64)
+        predicted = mdata.labels_from_scores(predict(self.model, x))
+        return confusion_matrix(labels.numpy(), predicted.numpy())
 
     def history_rows(self, start: int = 0) -> HistoryRows:
         """The per-epoch metrics from row ``start`` on, as numpy copies."""
@@ -344,7 +521,32 @@ class Session:
             x_test.numpy().copy(),
             y_test.numpy().copy(),
             self.domain,
+            self._ids[0].copy(),
+            self._ids[1].copy(),
         )
+
+    # -- weights in experiment files ------------------------------------------------------------
+
+    def saved_weights(self) -> SavedWeights:
+        """The trained weights as nested lists (each float32 in its shortest exact decimal)."""
+
+        def lists(t: torch.Tensor) -> object:
+            values = t.detach().to(torch.float32).numpy()
+            if values.ndim == 1:
+                return [float(str(v)) for v in values]
+            return [lists(row) for row in t]
+
+        state = self.model.state_dict()
+        return SavedWeights(self.epoch, {k: lists(v) for k, v in state.items()})
+
+    def load_weights(self, saved: SavedWeights) -> None:
+        """Continue from weights saved in an experiment file (the epoch count goes on too)."""
+        state = {k: torch.tensor(v, dtype=torch.float32) for k, v in saved.tensors.items()}
+        self.model.load_state_dict(state, strict=True)
+        self.history = History()
+        self.steps = 0
+        self._epoch_offset = saved.epoch
+        self.optimizer = _optimizer(self.model, self.experiment.train)
 
     # -- model files --------------------------------------------------------------------------
 

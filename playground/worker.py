@@ -33,12 +33,13 @@ SNAPSHOT_RATE = 30.0
 class TrainingWorker(QObject):
     """Runs a Session's epochs on its own thread and reports throttled Snapshots.
 
-    Signals: ``snapshot(Snapshot)``; ``stopped(session_id, reason)`` when training pauses by
-    itself (epoch limit reached, loss diverged, an error); ``finished()`` when the loop ends.
+    Signals: ``snapshot(Snapshot)``; ``stopped(session_id, reason, diverged)`` when training
+    pauses by itself (a stop condition met, the loss diverged, an error); ``finished()`` when the
+    loop ends.
     """
 
     snapshot = Signal(object)
-    stopped = Signal(int, str)
+    stopped = Signal(int, str, bool)
     finished = Signal()
 
     def __init__(self, session: Any, max_rate: float = SNAPSHOT_RATE) -> None:
@@ -134,7 +135,8 @@ class TrainingWorker(QObject):
             if reason is not None:
                 self._running.clear()
                 self._emit()
-                self.stopped.emit(self._session.session_id, reason)
+                diverged = self._session.divergence is not None
+                self.stopped.emit(self._session.session_id, reason, diverged)
                 last_emit = now
             elif single or (now - last_emit >= self._interval and self.consumed.is_set()):
                 self._emit()
@@ -150,7 +152,6 @@ class TrainingWorker(QObject):
 
     def _train_epoch(self) -> str | None:
         session = self._session
-        limit = session.experiment.train.max_epochs
         try:
             with self.lock:
                 reason = session.step(callbacks=[self._stop_check])
@@ -159,8 +160,6 @@ class TrainingWorker(QObject):
         self._recent.append((time.perf_counter(), session.steps))
         if self._stop.is_set():
             return None
-        if reason is None and limit is not None and session.epoch >= limit:
-            reason = f"reached the epoch limit ({limit} epochs)"
         return reason
 
     def _steps_per_second(self) -> float:
@@ -184,11 +183,13 @@ class TrainingController(QObject):
     """The GUI thread's handle on training: one worker thread per session, joined on shutdown.
 
     Re-emits the current worker's signals and drops those of a session it has moved on from
-    (queued snapshots can arrive after a rebuild).
+    (queued snapshots can arrive after a rebuild). ``stopped(reason)`` fires whenever training
+    pauses by itself; ``diverged(reason)`` too when the reason is a diverged loss.
     """
 
     snapshot = Signal(object)
     stopped = Signal(str)
+    diverged = Signal(str)
     playing_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -287,8 +288,10 @@ class TrainingController(QObject):
             # after other timers: the GUI thread keeps time for input, timers and painting
             QTimer.singleShot(0, self._worker.consumed.set)
 
-    @Slot(int, str)
-    def _on_stopped(self, session_id: int, reason: str) -> None:
+    @Slot(int, str, bool)
+    def _on_stopped(self, session_id: int, reason: str, diverged: bool) -> None:
         if self._session is not None and session_id == self._session.session_id:
             self.playing_changed.emit(False)
             self.stopped.emit(reason)
+            if diverged:
+                self.diverged.emit(reason)

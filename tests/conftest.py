@@ -55,3 +55,26 @@ def _no_running_qthreads(monkeypatch: pytest.MonkeyPatch):
             pass
     if running:
         pytest.fail(f"test left QThread(s) running: {', '.join(running)}")
+
+
+@pytest.fixture(autouse=True)
+def _no_blocking_dialogs(monkeypatch: pytest.MonkeyPatch):
+    """Fail a test that opens a modal message box it did not monkeypatch (offscreen, a real one
+    would wait forever for a click); tests that expect a dialog patch it themselves."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None:
+        yield
+        return
+
+    def unexpected(*args, **kwargs):
+        text = next((a for a in args if isinstance(a, str)), "")
+        raise AssertionError(f"unexpected modal dialog: {text!r}")
+
+    for name in ("question", "warning", "critical", "information", "about"):
+        monkeypatch.setattr(widgets.QMessageBox, name, staticmethod(unexpected))
+    yield
+
+
+# QSettings of every test (and of the apps tests start) go to a throwaway folder, never the
+# user's real configuration
+os.environ["XDG_CONFIG_HOME"] = __import__("tempfile").mkdtemp(prefix="minidl-test-config-")

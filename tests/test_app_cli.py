@@ -40,6 +40,7 @@ BAD_VALUES = [
     ("--export", "/no/such/folder/model.safetensors"),
     ("--screenshot", "window.jpg"),
     ("--open", "/no/such/experiment.json"),
+    ("--theme", "purple"),
 ]
 
 

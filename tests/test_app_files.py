@@ -13,6 +13,7 @@ from playground.widgets.main_window import MainWindow
 @pytest.fixture
 def window(qtbot):
     win = MainWindow()
+    win.ask_before_closing = False
     qtbot.addWidget(win)
     yield win
     win.close()
@@ -32,6 +33,8 @@ def test_export_then_import_restores_stack_and_weights(window, qtbot, monkeypatc
     expected = window.session.predict_points(points)
 
     other = MainWindow()
+
+    other.ask_before_closing = False
     qtbot.addWidget(other)
     try:
         monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
@@ -88,6 +91,8 @@ def test_save_then_open_experiment(window, qtbot, monkeypatch, tmp_path):
     saved = window.experiment
 
     other = MainWindow()
+
+    other.ask_before_closing = False
     qtbot.addWidget(other)
     try:
         monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))

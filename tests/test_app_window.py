@@ -18,6 +18,7 @@ from playground.widgets.main_window import MainWindow
 @pytest.fixture
 def window(qtbot):
     win = MainWindow()
+    win.ask_before_closing = False
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -116,6 +117,7 @@ def test_step_trains_one_epoch_and_reset_starts_over(window, qtbot):
 
 def test_closing_while_training_stops_and_joins_the_thread(qtbot):
     win = MainWindow()
+    win.ask_before_closing = False
     qtbot.addWidget(win)
     win.show()
     win.toggle_play()

@@ -1,6 +1,12 @@
-"""The data panel: which dataset, how many points, split, noise, seed, and the input features."""
+"""The data panel: which dataset, how many points, split, noise, seed, and the input features.
+
+Your own points (clicked on the plot or imported) are counted here; the Custom dataset has only
+them, so the generator's settings (points, split, noise, seed) are greyed out for it.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -9,13 +15,14 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QLabel,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ..experiment import DATASETS, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
+from ..experiment import CUSTOM, DATASET_CHOICES, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
 
 __all__ = ["DataPanel"]
 
@@ -25,6 +32,7 @@ DATASET_HELP = {
     "xor": "Four quadrants: class 1 where x₁ and x₂ have the same sign.",
     "gaussians": "Two Gaussian clouds; noise makes them overlap.",
     "spiral": "Two interleaved spiral arms: needs depth or sine features.",
+    CUSTOM: "Only your own points: click on the plot to add them, or File > Import Points….",
 }
 
 
@@ -39,10 +47,10 @@ class DataPanel(QWidget):
 
         self.dataset = QComboBox(self)
         self.dataset.setObjectName("dataset")
-        for i, name in enumerate(DATASETS):
+        for i, name in enumerate(DATASET_CHOICES):
             self.dataset.addItem(name.capitalize(), name)
             self.dataset.setItemData(i, DATASET_HELP[name], Qt.ItemDataRole.ToolTipRole)
-        self.dataset.setToolTip("Which two-class dataset to learn")
+        self.dataset.setToolTip("Which two-class dataset to learn; Custom is only your own points")
 
         self.points = QSpinBox(self)
         self.points.setObjectName("points")
@@ -86,13 +94,22 @@ class DataPanel(QWidget):
         for spin in (self.points, self.test_percent, self.noise, self.seed):
             spin.setKeyboardTracking(False)  # one change per committed value, not per keystroke
 
+        self.added_label = QLabel(self)
+        self.added_label.setObjectName("added_points")
+        self.added_label.setWordWrap(True)
+        self.added_label.setToolTip(
+            "Points you clicked or imported: click the plot to add class 1, Shift+click for "
+            "class 0, Ctrl+click removes the nearest point"
+        )
+
         form = QFormLayout()
-        form.addRow("Dataset", self.dataset)
-        form.addRow("Points", self.points)
-        form.addRow("Split", self.test_percent)
-        form.addRow("Noise", self.noise)
-        form.addRow("Seed", self.seed)
+        form.addRow("&Dataset", self.dataset)
+        form.addRow("&Points", self.points)
+        form.addRow("Spl&it", self.test_percent)
+        form.addRow("&Noise", self.noise)
+        form.addRow("S&eed", self.seed)
         form.addRow("", self.regenerate)
+        form.addRow(self.added_label)
 
         self.feature_boxes: dict[str, QCheckBox] = {}
         features = QGroupBox("Input features", self)
@@ -151,10 +168,22 @@ class DataPanel(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+        for w in (self.points, self.test_percent, self.noise, self.seed, self.regenerate):
+            w.setEnabled(not spec.is_custom)
+        n_test = sum(p.test for p in spec.added)
+        added = (
+            f"Your points: {len(spec.added)} ({len(spec.added) - n_test} train, {n_test} test)"
+            if spec.added
+            else "Your points: none (click the plot to add)"
+        )
+        if spec.removed:
+            added += f"; {len(spec.removed)} generated removed"
+        self.added_label.setText(added)
 
     def _commit(self) -> None:
         features = tuple(name for name, box in self.feature_boxes.items() if box.isChecked())
-        spec = DataSpec(
+        spec = replace(
+            self._spec,
             dataset=self.dataset.currentData(),
             points=self.points.value(),
             test_fraction=self.test_percent.value() / 100,
@@ -163,6 +192,10 @@ class DataPanel(QWidget):
             features=features,
             standardize=self.standardize.isChecked(),
         )
-        if spec != self._spec:
-            self._spec = spec
+        old = self._spec
+        generated = ("dataset", "points", "test_fraction", "noise", "seed")
+        if any(getattr(spec, k) != getattr(old, k) for k in generated):
+            spec = replace(spec, removed=())  # removed indices belong to the old points
+        if spec != old:
+            self.set_spec(spec)
             self.spec_changed.emit(spec)

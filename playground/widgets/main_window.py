@@ -1,9 +1,15 @@
-"""The main window: training bar on top; data, network and plots side by side; File/Edit/View menus.
+"""The main window: training bar on top; data, network and plots side by side; the menus.
 
 The window keeps the current ``Experiment`` (plain data) and rebuilds the ``Session`` whenever
 the network, the data or the loss changes (the status bar says the weights were reset). Other
 training settings reach the running session between epochs. torch and minidl are imported only
 when the first session is built, after the window is on screen.
+
+Edits to the network and to your points are undoable (Edit > Undo). The window knows the file
+it came from and whether the setup changed since: the title shows a ``*`` and closing, New,
+Open and the examples ask Save / Discard / Cancel first. Every file it writes is written
+atomically (``playground.files``). Preferences (view toggles, whether experiments carry their
+weights, recent files, the last folder, window geometry) live in the QSettings given to it.
 """
 
 from __future__ import annotations
@@ -15,35 +21,73 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ..experiment import Experiment, ExperimentError, TrainSpec
+from ..experiment import (
+    MAX_FILE_BYTES,
+    DataSpec,
+    Experiment,
+    ExperimentError,
+    SavedWeights,
+    TrainSpec,
+    dump_experiment,
+    load_experiment,
+)
+from ..files import save_picture, write_text
+from ..pointfile import PointsFileError, points_to_csv, read_points_csv
 from ..worker import TrainingController
+from .confusion import ConfusionMatrixView
 from .data_panel import DataPanel
 from .icons import RESOURCES, icon
 from .network_builder import NetworkBuilder
+from .notice import NoticeBar
 from .plots import PlotsPanel
 from .training_controls import TrainingControls
 
 __all__ = ["MainWindow"]
 
+APP_TITLE = "minidl playground"
 MODEL_FILTER = "minidl model (*.safetensors);;All files (*)"
 EXPERIMENT_FILTER = "Playground experiment (*.json);;All files (*)"
+CSV_FILTER = "Points (*.csv);;All files (*)"
+PNG_FILTER = "PNG image (*.png)"
+MAX_RECENT = 8
+REMOVE_RADIUS_PX = 15
+"""Ctrl+click removes the nearest point only if it lies within this many pixels."""
 
 
 def _points_key(experiment: Experiment) -> tuple:
     """What decides the points themselves (features and scaling do not move them)."""
     d = experiment.data
-    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed)
+    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed, d.added, d.removed, d.domain)
+
+
+class _SetData(QUndoCommand):
+    """One undoable edit of the data: a point added or removed, points imported."""
+
+    def __init__(self, window: MainWindow, old: DataSpec, new: DataSpec, text: str, done: str):
+        super().__init__(text)
+        self._window, self._old, self._new, self._done = window, old, new, done
+
+    def redo(self) -> None:
+        self._window._apply_data(self._new, self._done)
+
+    def undo(self) -> None:
+        self._window._apply_data(
+            self._old, f"Undone: {self.text().lower()}; the weights were reset."
+        )
 
 
 class MainWindow(QMainWindow):
@@ -57,16 +101,24 @@ class MainWindow(QMainWindow):
         *,
         build_now: bool = True,
         settings: QSettings | None = None,
+        weights: SavedWeights | None = None,
+        path: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("main_window")
-        self.setWindowTitle("minidl playground")
         self.setWindowIcon(icon("app"))
         self.experiment = experiment or Experiment()
         self._settings = settings
         self._shown_points: tuple | None = None
         self._updating = False
+        self._arrays: Any = None
+        self._pending_weights = weights
         self.last_snapshot: Any = None
+        self.file_path: Path | None = Path(path) if path is not None else None
+        self._clean = (self.experiment, 0)
+        self._recent: list[str] = []
+        self.ask_before_closing = True
+        """Whether closing with unsaved changes asks first (a scripted run turns it off)."""
 
         self.undo_stack = QUndoStack(self)
         self.controller = TrainingController(self)
@@ -74,12 +126,20 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel(self)
         self.builder = NetworkBuilder(self.undo_stack, self)
         self.plots = PlotsPanel(self)
+        self.notice = NoticeBar(self)
+        self.confusion = ConfusionMatrixView(self)
 
         self.controls.set_spec(self.experiment.train)
         self.data_panel.set_spec(self.experiment.data)
         self.builder.model.set_layers_without_undo(list(self.experiment.network.layers))
         self._update_builder_context()
 
+        left_column = QWidget(self)
+        left = QVBoxLayout(left_column)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(self.data_panel)
+        left.addWidget(self.controls.stop_box)
+        left.addStretch(1)
         network_column = QWidget(self)
         column = QVBoxLayout(network_column)
         column.setContentsMargins(6, 0, 6, 0)
@@ -87,7 +147,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.builder, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setObjectName("columns")
-        splitter.addWidget(self.data_panel)
+        splitter.addWidget(left_column)
         splitter.addWidget(network_column)
         splitter.addWidget(self.plots)
         splitter.setStretchFactor(0, 0)
@@ -99,24 +159,36 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.controls)
+        layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        self.confusion_dock = QDockWidget("Confusion Matrix", self)
+        self.confusion_dock.setObjectName("confusion_dock")
+        self.confusion_dock.setWidget(self.confusion)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.confusion_dock)
+        self.confusion_dock.hide()
         self.resize(1500, 900)
 
         self._make_menus()
+        self._set_tab_order()
         self.controls.play_action.triggered.connect(self.toggle_play)
         self.controls.step_action.triggered.connect(self.step)
         self.controls.reset_action.triggered.connect(self.reset_weights)
         self.controls.spec_changed.connect(self._on_train_changed)
         self.data_panel.spec_changed.connect(self._on_data_changed)
         self.builder.model.network_changed.connect(self._on_network_changed)
+        self.plots.boundary.clicked.connect(self._on_plot_clicked)
         self.controller.snapshot.connect(self._on_snapshot)
         self.controller.stopped.connect(self._on_stopped)
+        self.controller.diverged.connect(self._on_diverged)
         self.controller.playing_changed.connect(self.controls.set_playing)
+        self.confusion.refresh_button.clicked.connect(self.refresh_confusion)
+        self.confusion_dock.visibilityChanged.connect(self._on_confusion_visible)
         self.controls.set_trainable(False)
         self._restore_settings()
+        self._update_title()
         if build_now:
-            self.rebuild_session("Ready: press Play (Space) to train.")
+            self.start()
 
     # -- menus ------------------------------------------------------------------------------
 
@@ -131,6 +203,55 @@ class MainWindow(QMainWindow):
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
+        self.new_action = self._action(
+            "new_experiment",
+            "&New Experiment",
+            "Start again from the default experiment: the seed network on the disk",
+            QKeySequence.StandardKey.New,
+        )
+        self.new_action.triggered.connect(lambda: self.new_experiment())
+        self.open_action = self._action(
+            "open_experiment",
+            "&Open Experiment…",
+            "Open an experiment file: network, data, your points, training settings",
+            QKeySequence.StandardKey.Open,
+        )
+        self.open_action.triggered.connect(lambda: self.open_experiment())
+        self.save_action = self._action(
+            "save_experiment",
+            "&Save Experiment",
+            "Save the network, data, your points and training settings as JSON",
+            QKeySequence.StandardKey.Save,
+        )
+        self.save_action.triggered.connect(lambda: self.save_experiment())
+        self.save_as_action = self._action(
+            "save_experiment_as",
+            "Save Experiment &As…",
+            "Save the experiment under a new name",
+            QKeySequence.StandardKey.SaveAs,
+        )
+        if self.save_as_action.shortcut().isEmpty():
+            self.save_as_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.save_as_action.triggered.connect(lambda: self.save_experiment(ask=True))
+        self.include_weights_action = self._action(
+            "include_weights",
+            "Include Trained &Weights",
+            "Also store the trained weights in saved experiments (opening one continues from them)",
+        )
+        self.include_weights_action.setCheckable(True)
+        self.include_weights_action.toggled.connect(lambda _=False: self._update_title())
+        self.import_points_action = self._action(
+            "import_points",
+            "Import &Points…",
+            "Train on the points of a CSV file (x1, x2, label[, split]): the Custom dataset",
+        )
+        self.import_points_action.triggered.connect(lambda: self.import_points())
+        self.export_points_action = self._action(
+            "export_points",
+            "Export P&oints…",
+            "Write the current points (generated and yours) to a CSV file",
+        )
+        self.export_points_action.triggered.connect(lambda: self.export_points())
         self.import_action = self._action(
             "import_model",
             "&Import Model…",
@@ -145,57 +266,70 @@ class MainWindow(QMainWindow):
             "Ctrl+E",
         )
         self.export_action.triggered.connect(lambda: self.export_model())  # not (checked)
+        self.export_plot_action = self._action(
+            "export_plot",
+            "Export P&lot…",
+            "Save the decision boundary and the curves as a PNG image",
+            "Ctrl+Shift+P",
+        )
+        self.export_plot_action.triggered.connect(lambda: self.export_plot())
         self.quit_action = self._action(
             "quit", "&Quit", "Close the playground", QKeySequence.StandardKey.Quit
         )
         if self.quit_action.shortcut().isEmpty():  # platforms without a standard Quit key
             self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
-        self.open_action = self._action(
-            "open_experiment",
-            "&Open Experiment…",
-            "Open an experiment file: network, data and training settings",
-            QKeySequence.StandardKey.Open,
-        )
-        self.open_action.triggered.connect(lambda: self.open_experiment())
-        self.save_action = self._action(
-            "save_experiment",
-            "&Save Experiment…",
-            "Save the network, data and training settings as a JSON experiment file",
-            QKeySequence.StandardKey.Save,
-        )
-        self.save_action.triggered.connect(lambda: self.save_experiment())
+
         file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
         file_menu.addAction(self.open_action)
-        file_menu.addAction(self.save_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.menuAction().setObjectName("open_recent")
+        self.recent_menu.menuAction().setToolTip("Experiments opened or saved lately")
         examples = file_menu.addMenu("E&xamples")
         examples.menuAction().setObjectName("examples")
         examples.menuAction().setToolTip("Ready-made experiments")
         for path in sorted((RESOURCES / "examples").glob("*.json")):
             title = path.stem.split("-", 1)[-1].replace("-", " ").capitalize()
             action = self._action(f"example_{path.stem}", title, f"Open the example {path.name}")
-            action.triggered.connect(lambda _=False, p=path: self.open_experiment(p))
+            action.triggered.connect(lambda _=False, p=path: self.open_experiment(p, example=True))
             examples.addAction(action)
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.include_weights_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.import_points_action)
+        file_menu.addAction(self.export_points_action)
         file_menu.addAction(self.import_action)
         file_menu.addAction(self.export_action)
+        file_menu.addAction(self.export_plot_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setObjectName("undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.undo_action.setToolTip("Undo the last change to the network")
+        self.undo_action.setToolTip("Undo the last edit of the network or of your points")
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setObjectName("redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
-        self.redo_action.setToolTip("Redo the change to the network just undone")
+        self.redo_action.setToolTip("Redo the edit just undone")
+        self.clear_points_action = self._action(
+            "clear_points", "&Clear Your Points", "Remove every point you added or imported"
+        )
+        self.clear_points_action.triggered.connect(self.clear_points)
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.builder.view.remove_action)
+        edit_menu.addAction(self.clear_points_action)
 
+        self.confusion_action = self.confusion_dock.toggleViewAction()
+        self.confusion_action.setText("&Confusion Matrix")
+        self.confusion_action.setObjectName("confusion")
+        self.confusion_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.confusion_action.setToolTip("Show the test set's confusion matrix (Ctrl+M)")
         view_menu = bar.addMenu("&View")
         for action in (
             self.plots.show_test_action,
@@ -203,6 +337,8 @@ class MainWindow(QMainWindow):
             self.plots.log_scale_action,
         ):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.confusion_action)
 
         train_menu = bar.addMenu("&Training")
         for action in (
@@ -215,18 +351,77 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         about = self._action("about", "&About", "About the minidl playground")
         about.triggered.connect(self._about)
+        about_qt = self._action("about_qt", "About &Qt", "The Qt version the playground uses")
+        about_qt.triggered.connect(QApplication.aboutQt)
         help_menu.addAction(about)
+        help_menu.addAction(about_qt)
+        self._rebuild_recent_menu()
+
+    def _set_tab_order(self) -> None:
+        c, d, b = self.controls, self.data_panel, self.builder
+        buttons = [c.findChild(QWidget, f"{n}_button") for n in ("reset", "play", "step")]
+        chain = [
+            *buttons,
+            c.learning_rate,
+            c.batch_size,
+            c.weight_decay,
+            c.optimizer,
+            c.loss,
+            d.dataset,
+            d.points,
+            d.test_percent,
+            d.noise,
+            d.seed,
+            d.regenerate,
+            *d.feature_boxes.values(),
+            d.standardize,
+            c.stop_epochs,
+            c.max_epochs,
+            c.stop_loss,
+            c.target_loss,
+            c.stop_patience,
+            c.patience,
+            b.palette_list,
+            b.view,
+            *self.plots.findChildren(type(d.standardize)),
+        ]
+        chain = [w for w in chain if w is not None]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
     def _about(self) -> None:
+        import PySide6
+
         QMessageBox.about(
             self,
-            "About minidl playground",
-            "<b>minidl playground</b><p>Build a network by dragging layers, train it live on "
+            f"About {APP_TITLE}",
+            f"<b>{APP_TITLE}</b><p>Build a network by dragging layers, train it live on "
             "2-D data with minidl, our own deep-learning engine on torch tensors, and watch "
-            "the decision boundary move.</p>",
+            "the decision boundary move.</p>"
+            "<p><b>On the plot</b>: click adds a point of class 1, Shift+click one of class 0, "
+            "Ctrl+click removes the nearest point.<br><b>Keys</b>: Space plays and pauses, "
+            "F10 steps one epoch, Ctrl+R resets the weights, Ctrl+M shows the confusion "
+            "matrix.</p>"
+            f"<p>PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}.</p>",
         )
 
     # -- sessions ---------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Build the first session (with the weights the window was opened with, if any)."""
+        weights, self._pending_weights = self._pending_weights, None
+        name = self.file_path.name if self.file_path is not None else None
+        if weights is not None:
+            message = f"Opened {name} with its weights (epoch {weights.epoch}): press Play."
+        elif name is not None:
+            message = f"Opened {name}: press Play (Space) to train."
+        else:
+            message = "Ready: press Play (Space) to train."
+        built = self.rebuild_session(message, saved=weights)
+        if self.file_path is not None:
+            self._add_recent(self.file_path)
+        self._mark_clean()
+        return built
 
     @property
     def session(self) -> Any:
@@ -241,13 +436,20 @@ class MainWindow(QMainWindow):
         exp = self.experiment
         self.builder.set_context(exp.data.features, exp.train.loss, exp.out_width)
 
-    def rebuild_session(self, message: str, weights: dict | None = None) -> bool:
+    def rebuild_session(
+        self,
+        message: str,
+        weights: dict | None = None,
+        saved: SavedWeights | None = None,
+    ) -> bool:
         """Build a new Session from the experiment (fresh or given weights) and hand it over.
 
+        ``weights`` are an imported model's (for raw features), ``saved`` an experiment file's.
         Returns False, with the problems on screen, when the experiment cannot train.
         """
         was_playing = self.controller.is_playing
         self.controller.forget_session()
+        self._update_title()
         problems = self.experiment.problems()
         network_problems = set(self.experiment.network.problems(self.experiment.train.loss))
         self.builder.set_extra_problems([p for p in problems if p not in network_problems])
@@ -255,6 +457,7 @@ class MainWindow(QMainWindow):
             self.controls.set_playing(False)
             self.controls.set_trainable(False)
             self.status(f"Cannot train yet: {problems[0]}")
+            self._show_points_without_session()
             return False
         if "torch" not in sys.modules:
             self.status("Loading minidl and torch…")
@@ -265,12 +468,15 @@ class MainWindow(QMainWindow):
             session = Session(self.experiment)
             if weights is not None:
                 session.load_raw_state(weights)
+            if saved is not None:
+                session.load_weights(saved)
         except (ExperimentError, ValueError, KeyError) as e:
             self.controls.set_trainable(False)
             self.status(f"Cannot train: {e}")
             return False
         if _points_key(self.experiment) != self._shown_points:
-            self.plots.set_dataset(session.data_arrays())
+            self._arrays = session.data_arrays()
+            self.plots.set_dataset(self._arrays)
             self._shown_points = _points_key(self.experiment)
         self.plots.clear_history()
         self._on_snapshot(session.snapshot())
@@ -279,9 +485,37 @@ class MainWindow(QMainWindow):
         self.controls.set_playing(False)
         self.status(message)
         self.session_rebuilt.emit()
+        if self.confusion_dock.isVisible():
+            self.refresh_confusion()
         if was_playing:
             self.controller.play()
         return True
+
+    def _show_points_without_session(self) -> None:
+        """Keep the plot true to the data when no session can be built (e.g. no points yet)."""
+        import numpy as np
+
+        from ..session import DataArrays
+
+        data = self.experiment.data
+        if not data.is_custom or _points_key(self.experiment) == self._shown_points:
+            return
+        rows = [p for p in data.added if p.problem() is None]
+        ids = np.array([-1 - j for j in range(len(rows))], dtype=np.int64)
+        test = np.array([p.test for p in rows], dtype=bool)
+        xy = np.array([[p.x1, p.x2] for p in rows], dtype=np.float32).reshape(-1, 2)
+        labels = np.array([p.label for p in rows], dtype=np.int64)
+        self._arrays = DataArrays(
+            xy[~test],
+            labels[~test],
+            xy[test],
+            labels[test],
+            data.plot_domain(),
+            ids[~test],
+            ids[test],
+        )
+        self.plots.set_dataset(self._arrays)
+        self._shown_points = _points_key(self.experiment)
 
     @Slot()
     def _on_network_changed(self) -> None:
@@ -306,6 +540,7 @@ class MainWindow(QMainWindow):
     def _on_train_changed(self, spec: TrainSpec) -> None:
         old = self.experiment.train
         self.experiment = self.experiment.replace(train=spec)
+        self._update_title()
         if self._updating:
             return
         if spec.loss != old.loss:
@@ -315,7 +550,7 @@ class MainWindow(QMainWindow):
                 "the weights were reset."
             )
             return
-        if self.session is None:
+        if self.session is None or self.experiment.problems():
             self.rebuild_session("Settings changed.")
             return
         self.controller.apply_training(spec)
@@ -328,7 +563,127 @@ class MainWindow(QMainWindow):
             changes.append(f"L2 decay {spec.weight_decay:g}")
         if spec.optimizer != old.optimizer:
             changes.append(f"optimizer {self.controls.optimizer.currentText()} (fresh state)")
+        stops = []
+        if spec.max_epochs is not None:
+            stops.append(f"after {spec.max_epochs:,} epochs")
+        if spec.target_test_loss is not None:
+            stops.append(f"at test loss ≤ {spec.target_test_loss:g}")
+        if spec.patience is not None:
+            stops.append(f"after {spec.patience} epochs without a better test loss")
+        if (spec.max_epochs, spec.target_test_loss, spec.patience) != (
+            old.max_epochs,
+            old.target_test_loss,
+            old.patience,
+        ):
+            changes.append("stopping " + (", or ".join(stops) if stops else "only when paused"))
         self.status("Now training with " + ", ".join(changes) + ".")
+
+    # -- your points --------------------------------------------------------------------------
+
+    def _edit_data(self, spec: DataSpec, text: str, done: str) -> None:
+        """Change the data as one undoable step (it resets the weights, like any data change)."""
+        if spec != self.experiment.data:
+            self.undo_stack.push(_SetData(self, self.experiment.data, spec, text, done))
+
+    def _apply_data(self, spec: DataSpec, message: str) -> None:
+        self._updating = True
+        try:
+            self.data_panel.set_spec(spec)
+            self.experiment = self.experiment.replace(data=spec)
+            self._update_builder_context()
+        finally:
+            self._updating = False
+        self.rebuild_session(message)
+
+    @Slot(float, float, object)
+    def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
+        """Click: a class-1 point; Shift+click: class 0; Ctrl+click: remove the nearest."""
+        from ..session import nearest_point
+
+        mods = Qt.KeyboardModifier(modifiers)
+        data = self.experiment.data
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            radius = REMOVE_RADIUS_PX * self.plots.boundary.pixel_size()
+            found = nearest_point(self._arrays, x1, x2, radius) if self._arrays else None
+            if found is None:
+                self.status("Ctrl+click removes a point: there is none near the click.")
+                return
+            self._edit_data(
+                data.without_point(found),
+                "Remove point",
+                "Removed a point: the weights were reset.",
+            )
+            return
+        label = 0 if mods & Qt.KeyboardModifier.ShiftModifier else 1
+        self._edit_data(
+            data.with_point(x1, x2, label),
+            f"Add class-{label} point",
+            f"Added a class-{label} training point at ({x1:.3g}, {x2:.3g}): "
+            "the weights were reset.",
+        )
+
+    @Slot()
+    def clear_points(self) -> None:
+        """Remove every point you added (undoable); generated points come back too."""
+        data = self.experiment.data
+        self._edit_data(
+            replace(data, added=(), removed=()),
+            "Clear your points",
+            "Cleared your points: the weights were reset.",
+        )
+
+    def import_points(self, path: str | os.PathLike | None = None) -> bool:
+        """Read points from a CSV file: they become the Custom dataset (one undoable step)."""
+        path = path or self._ask_open("Import Points", CSV_FILTER)
+        if not path:
+            return False
+        name = Path(path).name
+        data = self.experiment.data
+        try:
+            text = self._read_text(path)
+            points = read_points_csv(text, test_fraction=data.test_fraction, seed=data.seed)
+        except (OSError, UnicodeDecodeError, PointsFileError) as e:
+            problem = _problem(e)
+            QMessageBox.warning(self, "Import Points", f"Could not import {name}:\n\n{problem}")
+            self.status(f"Import failed: {name}: {problem.splitlines()[0]}")
+            return False
+        n_test = sum(p.test for p in points)
+        self._edit_data(
+            data.with_imported(tuple(points)),
+            f"Import {name}",
+            f"Imported {len(points)} points from {name} ({len(points) - n_test} train, "
+            f"{n_test} test) as the Custom dataset: the weights were reset.",
+        )
+        return True
+
+    def export_points(self, path: str | os.PathLike | None = None) -> bool:
+        """Write every current point (x1, x2, label, split) to a CSV file, atomically."""
+        if self._arrays is None:
+            self.status("No points to export.")
+            return False
+        path = path or self._ask_save("Export Points", "points.csv", CSV_FILTER)
+        if not path:
+            return False
+        try:
+            write_text(path, points_to_csv(self._arrays.rows()))
+        except OSError as e:
+            QMessageBox.warning(self, "Export Points", f"Could not write {path}:\n\n{_problem(e)}")
+            return False
+        self.status(f"Exported {len(self._arrays.rows())} points to {path}.")
+        return True
+
+    def export_plot(self, path: str | os.PathLike | None = None) -> bool:
+        """Save the plots (decision boundary and curves) as a PNG image, atomically."""
+        path = path or self._ask_save("Export Plot", "plots.png", PNG_FILTER)
+        if not path:
+            return False
+        try:
+            save_picture(self.plots.picture(), path)
+        except OSError as e:
+            QMessageBox.warning(self, "Export Plot", f"Could not write {path}:\n\n{_problem(e)}")
+            return False
+        self.status(f"Saved the plots to {path}.")
+        return True
 
     # -- training ---------------------------------------------------------------------------
 
@@ -341,6 +696,12 @@ class MainWindow(QMainWindow):
             return
         if self.session is None and not self.rebuild_session("Training."):
             return
+        with self.controller.locked_session() as session:
+            blocker = session.play_blocker()
+        if blocker:
+            self.status(blocker)
+            return
+        self.notice.hide()
         self.controller.play()
         self.status("Training…")
 
@@ -360,6 +721,7 @@ class MainWindow(QMainWindow):
         new = replace(train, seed=train.seed + 1)
         self.experiment = self.experiment.replace(train=new)
         self.controls.set_spec(new)
+        self.notice.hide()
         self.rebuild_session(f"Reset: new random weights (seed {new.seed}).")
 
     @Slot(object)
@@ -369,11 +731,67 @@ class MainWindow(QMainWindow):
         self.controls.show_progress(
             snap.epoch, snap.steps_per_second, snap.test_loss, snap.test_accuracy
         )
+        if self.include_weights_action.isChecked():
+            self._update_title()
 
     @Slot(str)
     def _on_stopped(self, reason: str) -> None:
         self.controls.set_playing(False)
         self.status(f"Paused: {reason}.")
+        if self.confusion_dock.isVisible():
+            self.refresh_confusion()
+
+    @Slot(str)
+    def _on_diverged(self, reason: str) -> None:
+        """Training blew up: say so beside the plots (no dialog to dismiss) and offer fixes."""
+        session = self.session
+        if session is None or session.divergence is None:
+            return
+        epoch, loss = session.divergence
+        kept = session.epoch
+        train = self.experiment.train
+        lr, decay = train.learning_rate, train.weight_decay
+        html = (
+            f"<b>Training diverged at epoch {epoch}: the loss became {loss}.</b> Training "
+            f"paused by itself; the weights and plots are those of epoch {kept}, the last "
+            f"good one. Try a lower learning rate (now {lr:g})"
+            + (" or add weight decay" if decay == 0 else f" or more weight decay (now {decay:g})")
+            + ", then press Play."
+        )
+        actions = [
+            (
+                f"Learning rate {lr / 10:g}",
+                "Divide the learning rate by 10 (the weights are kept)",
+                lambda: self.controls.learning_rate.setValue(lr / 10),
+            )
+        ]
+        if decay == 0:
+            actions.append(
+                (
+                    "Weight decay 0.001",
+                    "Add L2 weight decay 0.001 (the weights are kept)",
+                    lambda: self.controls.weight_decay.setValue(0.001),
+                )
+            )
+        self.notice.show_notice(html, actions)
+        self.status(
+            f"Diverged at epoch {epoch} (loss {loss}): paused at epoch {kept}. "
+            "Lower the learning rate or add weight decay."
+        )
+
+    def refresh_confusion(self) -> None:
+        """Compute the test set's confusion matrix for the current weights and show it."""
+        if self.session is None:
+            self.confusion.caption.setText("Nothing to show: the network cannot be built yet.")
+            return
+        with self.controller.locked_session() as session:
+            matrix, epoch = session.confusion("test"), session.epoch
+        self.confusion.show_matrix(matrix, epoch)
+
+    @Slot(bool)
+    def _on_confusion_visible(self, visible: bool) -> None:
+        if visible:
+            self.refresh_confusion()
 
     # -- model files ------------------------------------------------------------------------
 
@@ -432,48 +850,151 @@ class MainWindow(QMainWindow):
 
     # -- experiment files -------------------------------------------------------------------
 
-    def save_experiment(self, path: str | os.PathLike | None = None) -> bool:
-        """Write the experiment (network, data, training settings) as JSON, atomically."""
+    def _folder(self) -> str:
+        if self._settings is not None:
+            folder = self._settings.value("last_folder")
+            if isinstance(folder, str) and Path(folder).is_dir():
+                return folder
+        return str(Path.cwd())
+
+    def _remember_folder(self, path: str | os.PathLike) -> None:
+        if self._settings is not None:
+            self._settings.setValue("last_folder", str(Path(path).resolve().parent))
+
+    def _ask_open(self, title: str, filters: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self._folder(), filters)
+        if path:
+            self._remember_folder(path)
+        return path
+
+    def _ask_save(self, title: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, str(Path(self._folder()) / name), filters
+        )
+        if not path:
+            return ""
+        if not Path(path).suffix:
+            path = f"{path}{Path(name).suffix}"
+        self._remember_folder(path)
+        return path
+
+    @staticmethod
+    def _read_text(path: str | os.PathLike) -> str:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ExperimentError(f"the file is {size / 2**20:.0f} MB; the limit is 64 MB")
+        return Path(path).read_text(encoding="utf-8-sig")
+
+    def is_modified(self) -> bool:
+        """Whether the setup (or, when experiments carry weights, the training) changed since
+        the experiment was opened or saved."""
+        experiment, epoch = self._clean
+        if self.experiment != experiment:
+            return True
+        trained = self.last_snapshot.epoch if self.last_snapshot is not None else 0
+        return self.include_weights_action.isChecked() and trained != epoch
+
+    def _mark_clean(self) -> None:
+        trained = self.last_snapshot.epoch if self.last_snapshot is not None else 0
+        self._clean = (self.experiment, trained)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        name = self.file_path.name if self.file_path is not None else "Untitled"
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.setWindowModified(self.is_modified())
+
+    def maybe_discard(self) -> bool:
+        """Ask Save / Discard / Cancel when there are unsaved changes; True to go ahead."""
+        if not self.is_modified():
+            return True
+        name = self.file_path.name if self.file_path is not None else "this experiment"
+        answer = QMessageBox.question(
+            self,
+            "Unsaved Changes",
+            f"Save the changes to {name} first?\n\nDiscarding loses the changes to the "
+            "network, the data, your points and the settings.",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_experiment()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def save_experiment(self, path: str | os.PathLike | None = None, *, ask: bool = False) -> bool:
+        """Write the experiment as JSON, atomically (with the weights if that option is on).
+
+        Without ``path`` it saves to the experiment's own file, or asks where (always with
+        ``ask``, i.e. Save As).
+        """
+        if path is None and not ask and self.file_path is not None:
+            path = self.file_path
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Save Experiment", str(Path.cwd() / "experiment.json"), EXPERIMENT_FILTER
-            )
+            default = self.file_path.name if self.file_path is not None else "experiment.json"
+            path = self._ask_save("Save Experiment", default, EXPERIMENT_FILTER)
             if not path:
                 return False
-            if not Path(path).suffix:
-                path = f"{path}.json"
-        from minidl.io import atomic_write
-
+        weights = None
+        if self.include_weights_action.isChecked() and self.session is not None:
+            with self.controller.locked_session() as session:
+                weights = session.saved_weights()
         try:
-            with atomic_write(path, suffix=".json") as tmp:
-                tmp.write_text(self.experiment.to_json(), encoding="utf-8")
+            write_text(path, dump_experiment(self.experiment, weights))
         except OSError as e:
-            QMessageBox.warning(
-                self, "Save Experiment", f"Could not save {path}:\n\n{e.strerror or e}"
-            )
+            QMessageBox.warning(self, "Save Experiment", f"Could not save {path}:\n\n{_problem(e)}")
+            self.status(f"Save failed: {path}: {_problem(e)}")
             return False
-        self.status(f"Saved the experiment to {path}.")
+        self.file_path = Path(path)
+        self._mark_clean()
+        self._add_recent(path)
+        with_weights = f" with the weights of epoch {weights.epoch}" if weights else ""
+        self.status(f"Saved the experiment{with_weights} to {path}.")
         return True
 
-    def open_experiment(self, path: str | os.PathLike | None = None) -> bool:
-        """Read an experiment file and set everything up from it (fresh weights)."""
+    def new_experiment(self) -> bool:
+        """Start from the default experiment (asking about unsaved changes first)."""
+        if not self.maybe_discard():
+            return False
+        self.set_experiment(Experiment(), "New experiment")
+        self.file_path = None
+        self.rebuild_session("New experiment: the seed network on the disk.")
+        self._mark_clean()
+        return True
+
+    def open_experiment(
+        self, path: str | os.PathLike | None = None, *, example: bool = False
+    ) -> bool:
+        """Read an experiment file and set everything up from it (asking about unsaved changes
+        first). An example opens as a new, untitled experiment."""
+        if not self.maybe_discard():
+            return False
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open Experiment", str(Path.cwd()), EXPERIMENT_FILTER
-            )
+            path = self._ask_open("Open Experiment", EXPERIMENT_FILTER)
             if not path:
                 return False
         try:
-            experiment = Experiment.from_json(Path(path).read_text(encoding="utf-8"))
+            experiment, weights = load_experiment(self._read_text(path))
         except (OSError, UnicodeDecodeError, ExperimentError) as e:
-            problem = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            if isinstance(e, UnicodeDecodeError):
-                problem = "not a text file"
+            problem = _problem(e)
             QMessageBox.critical(self, "Open Experiment", f"Could not open {path}:\n\n{problem}")
             self.status(f"Open failed: {path}: {problem}")
+            if isinstance(e, FileNotFoundError):
+                self._forget_recent(path)
             return False
-        self.set_experiment(experiment, f"Open {Path(path).name}")
-        return self.rebuild_session(f"Opened {Path(path).name}: press Play (Space) to train.")
+        name = Path(path).name
+        self.set_experiment(experiment, f"Open {name}")
+        self.file_path = None if example else Path(path)
+        if not example:
+            self._add_recent(path)
+        self.notice.hide()
+        with_weights = f" with its weights (epoch {weights.epoch})" if weights else ""
+        built = self.rebuild_session(
+            f"Opened {name}{with_weights}: press Play (Space) to train.", saved=weights
+        )
+        self._mark_clean()
+        return built
 
     def set_experiment(self, experiment: Experiment, undo_text: str) -> None:
         """Show ``experiment`` in every panel (the stack change is one undoable step)."""
@@ -490,17 +1011,102 @@ class MainWindow(QMainWindow):
             self._updating = False
         self.experiment = experiment
 
+    # -- recent files -------------------------------------------------------------------------
+
+    def recent_files(self) -> list[str]:
+        """Experiments opened or saved lately, newest first."""
+        if self._settings is not None:
+            value = self._settings.value("recent_files", [])
+            if isinstance(value, str):
+                value = [value]
+            return [str(v) for v in value or []][:MAX_RECENT]
+        return list(self._recent)
+
+    def _set_recent(self, paths: list[str]) -> None:
+        self._recent = paths[:MAX_RECENT]
+        if self._settings is not None:
+            self._settings.setValue("recent_files", self._recent)
+        self._rebuild_recent_menu()
+
+    def _add_recent(self, path: str | os.PathLike) -> None:
+        full = str(Path(path).resolve())
+        self._set_recent([full, *(p for p in self.recent_files() if p != full)])
+
+    def _forget_recent(self, path: str | os.PathLike) -> None:
+        full = str(Path(path).resolve())
+        self._set_recent([p for p in self.recent_files() if p != full])
+
+    def _rebuild_recent_menu(self) -> None:
+        menu: QMenu = self.recent_menu
+        menu.clear()
+        paths = self.recent_files()
+        for i, path in enumerate(paths, start=1):
+            action = menu.addAction(f"&{i} {Path(path).name}")
+            action.setObjectName(f"recent_{i}")
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_experiment(p))
+        if not paths:
+            empty = menu.addAction("No recent experiments")
+            empty.setObjectName("recent_none")
+            empty.setToolTip("Experiments you open or save appear here")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        clear = menu.addAction("&Clear Menu")
+        clear.setObjectName("recent_clear")
+        clear.setToolTip("Forget the recent experiments")
+        clear.setEnabled(bool(paths))
+        clear.triggered.connect(lambda: self._set_recent([]))
+
     # -- window -----------------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
         if self._settings is None:
             return
-        geometry = self._settings.value("main_window/geometry")
+        s = self._settings
+        geometry = s.value("main_window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = s.value("main_window/state")
+        if state is not None:
+            self.restoreState(state)
+        for key, action in self._remembered_toggles().items():
+            value = s.value(key)
+            if value is not None:
+                action.setChecked(str(value).lower() in ("true", "1"))
+        self._rebuild_recent_menu()
+
+    def _remembered_toggles(self) -> dict[str, QAction]:
+        return {
+            "view/show_test": self.plots.show_test_action,
+            "view/discretize": self.plots.discretize_action,
+            "view/log_scale": self.plots.log_scale_action,
+            "files/include_weights": self.include_weights_action,
+        }
+
+    def save_settings(self) -> None:
+        """Write geometry, dock layout and preferences to the QSettings (if there are any)."""
+        if self._settings is None:
+            return
+        self._settings.setValue("main_window/geometry", self.saveGeometry())
+        self._settings.setValue("main_window/state", self.saveState())
+        for key, action in self._remembered_toggles().items():
+            self._settings.setValue(key, action.isChecked())
+        self._settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ask_before_closing and not self.maybe_discard():
+            event.ignore()
+            return
         self.controller.shutdown()
-        if self._settings is not None:
-            self._settings.setValue("main_window/geometry", self.saveGeometry())
+        self.save_settings()
         super().closeEvent(event)
+
+
+def _problem(error: BaseException) -> str:
+    """A user's sentence for a file error: the OS's reason, or the parser's message."""
+    if isinstance(error, UnicodeDecodeError):
+        return "not a text file (it is not UTF-8)"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)

@@ -4,6 +4,10 @@ Following pyqtgraph's own speed examples: the heatmap is one ImageItem fed with 
 a fixed rect, the scatter data is set only when the dataset changes, pens and brushes are made
 once, and the curves grow in preallocated arrays. NaN or infinite values (a diverged run) are
 drawn as gaps or as the neutral colour; they never reach pyqtgraph's autoscaling.
+
+Backgrounds, axes and text take the palette's Base and Text colours, so the plots follow a light
+or a dark system theme (and a palette change while running). The decision boundary takes clicks:
+``clicked(x1, x2, modifiers)`` in data coordinates; the window decides what a click means.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QPalette, QPixmap
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 __all__ = ["AccuracyPlot", "DecisionBoundaryPlot", "LossPlot", "MetricHistory", "PlotsPanel"]
 
-pg.setConfigOptions(antialias=True, background="w", foreground="k")
+pg.setConfigOptions(antialias=True)
 
 # TensorFlow Playground's colours: orange for class 0, blue for class 1
 CLASS0 = QColor(245, 147, 34)
@@ -27,22 +31,73 @@ BOUNDARY_MAP = pg.ColorMap(
     [0.0, 0.5, 1.0],
     [(245, 190, 130), (240, 240, 240), (120, 175, 215)],
 )
-TRAIN_COLOUR = QColor(40, 40, 40)
 TEST_COLOUR = QColor(214, 39, 40)
 
 
-class DecisionBoundaryPlot(pg.PlotWidget):
+class _ThemedPlot(pg.PlotWidget):
+    """A PlotWidget drawn in the palette's colours: Base behind, Text for axes and titles."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._theming = False
+
+    def apply_palette(self) -> None:
+        """Recolour background, axes, title and legend from the current palette."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.setBackground(palette.color(QPalette.ColorRole.Base))
+        plot = self.getPlotItem()
+        for name in ("left", "bottom", "right", "top"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+            if axis.label is not None:
+                axis.label.setDefaultTextColor(text)
+        plot.titleLabel.setAttr("color", text)
+        if plot.titleLabel.text:
+            plot.titleLabel.setText(plot.titleLabel.text)
+        if plot.legend is not None:
+            plot.legend.setLabelTextColor(text)
+            for _, label in plot.legend.items:
+                label.setAttr("color", text)
+                label.setText(label.text)
+        self.palette_changed(palette)
+
+    def palette_changed(self, palette: QPalette) -> None:
+        """Hook for subclasses: recolour their own items."""
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # pyqtgraph's constructor already changes the palette, before our attributes exist
+        theming = self.__dict__.get("_theming", True)
+        if event.type() == QEvent.Type.PaletteChange and not theming:
+            self._theming = True  # setBackground can post another palette change
+            try:
+                self.apply_palette()
+            finally:
+                self._theming = False
+
+
+class DecisionBoundaryPlot(_ThemedPlot):
     """The model's P(class 1) as a heatmap over the data domain, with the points on top.
 
-    Training points are filled discs; test points are rings in their class colour.
+    Training points are filled discs; test points are rings in their class colour. A left click
+    emits ``clicked(x1, x2, modifiers)`` at the clicked data coordinates.
     """
+
+    clicked = Signal(float, float, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("decision_boundary")
+        self.setToolTip(
+            "Click to add a point of class 1 (blue), Shift+click for class 0 (orange), "
+            "Ctrl+click to remove the nearest point. Adding or removing resets the weights."
+        )
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.hideButtons()
+        plot.getViewBox().setMouseEnabled(x=False, y=False)  # clicks edit points, not the view
         plot.setLabel("bottom", "x₁")
         plot.setLabel("left", "x₂")
         plot.setAspectLocked(True)  # a disk should look like a disk
@@ -75,6 +130,26 @@ class DecisionBoundaryPlot(pg.PlotWidget):
         self._rect = QRectF(0, 0, 1, 1)
         self._discretize = False
         self._points = 0
+        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.apply_palette()
+
+    def _on_scene_clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        view = self.getPlotItem().getViewBox()
+        pos = event.scenePos()
+        if not view.sceneBoundingRect().contains(pos):
+            return
+        point = view.mapSceneToView(pos)
+        event.accept()
+        self.clicked.emit(point.x(), point.y(), event.modifiers())
+
+    def pixel_size(self) -> float:
+        """The width of one screen pixel in data units (for "near the click" distances)."""
+        view = self.getPlotItem().getViewBox()
+        width = view.width()
+        x_range = view.viewRange()[0]
+        return (x_range[1] - x_range[0]) / width if width > 0 else 0.0
 
     def set_dataset(
         self,
@@ -165,7 +240,7 @@ def _finite(values: np.ndarray, positive: bool = False) -> np.ndarray:
     return out
 
 
-class _CurvePlot(pg.PlotWidget):
+class _CurvePlot(_ThemedPlot):
     """Train and test curves of one metric over the epochs."""
 
     def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
@@ -179,11 +254,16 @@ class _CurvePlot(pg.PlotWidget):
         plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-        self.train_curve = plot.plot(name="train", pen=pg.mkPen(TRAIN_COLOUR, width=1.6))
+        self.train_curve = plot.plot(name="train")
         self.test_curve = plot.plot(
             name="test", pen=pg.mkPen(TEST_COLOUR, width=1.6, style=Qt.PenStyle.DashLine)
         )
         self.setMinimumHeight(140)
+        self.apply_palette()
+
+    def palette_changed(self, palette: QPalette) -> None:
+        # the training curve in the text colour: dark on a light theme, light on a dark one
+        self.train_curve.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Text), width=1.6))
 
     def _set(self, epochs: np.ndarray, train: np.ndarray, test: np.ndarray, positive: bool) -> None:
         train, test = _finite(train, positive), _finite(test, positive)
@@ -291,6 +371,10 @@ class PlotsPanel(QWidget):
         box.toggled.connect(action.setChecked)
         action.toggled.connect(box.setChecked)
         return box
+
+    def picture(self) -> QPixmap:
+        """The three plots as one picture, as they are on screen (File > Export Plot…)."""
+        return self.grab()
 
     def _set_log_scale(self, log: bool) -> None:
         self.loss.set_log_scale(log)

@@ -1,4 +1,8 @@
-"""The training bar: Play/Pause, Step, Reset, the optimisation settings and the run's counters."""
+"""The training bar: Play/Pause, Step, Reset, the optimisation settings and the run's counters.
+
+The stop conditions (epoch limit, target test loss, patience) are edited here too, in
+``stop_box``, which the window places in its left column.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QValidator
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -20,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..experiment import LOSSES, MAX_BATCH_SIZE, OPTIMIZERS, TrainSpec
+from ..experiment import LOSSES, MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainSpec
 from .icons import icon
 
 __all__ = ["LogSpinBox", "TrainingControls"]
@@ -159,12 +166,13 @@ class TrainingControls(QWidget):
         self.weight_decay.setToolTip("L2 weight decay: pulls the weights towards zero")
 
         left = QFormLayout()
-        left.addRow("Learning rate", self.learning_rate)
-        left.addRow("Batch size", self.batch_size)
-        left.addRow("L2 decay", self.weight_decay)
+        left.addRow("&Learning rate", self.learning_rate)
+        left.addRow("&Batch size", self.batch_size)
+        left.addRow("L&2 decay", self.weight_decay)
         right = QFormLayout()
-        right.addRow("Optimizer", self.optimizer)
-        right.addRow("Loss", self.loss)
+        right.addRow("&Optimizer", self.optimizer)
+        right.addRow("Lo&ss", self.loss)
+        self.stop_box = self._make_stop_box()
 
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 4, 4, 4)
@@ -183,6 +191,57 @@ class TrainingControls(QWidget):
         self.weight_decay.valueChanged.connect(self._commit)
         self.optimizer.currentIndexChanged.connect(self._commit)
         self.loss.currentIndexChanged.connect(self._commit)
+        for box in (self.stop_epochs, self.stop_loss, self.stop_patience):
+            box.toggled.connect(self._commit)
+        for spin in (self.max_epochs, self.target_loss, self.patience):
+            spin.valueChanged.connect(self._commit)
+
+    def _make_stop_box(self) -> QGroupBox:
+        box = QGroupBox("Stop conditions", self)
+        box.setObjectName("stop_conditions")
+        box.setToolTip("Play pauses by itself when a ticked condition is met")
+        self.stop_epochs = QCheckBox("After", box)
+        self.stop_epochs.setObjectName("stop_epochs")
+        self.stop_epochs.setToolTip("Pause after a number of epochs")
+        self.max_epochs = QSpinBox(box)
+        self.max_epochs.setObjectName("max_epochs")
+        self.max_epochs.setRange(1, MAX_EPOCHS)
+        self.max_epochs.setValue(200)
+        self.max_epochs.setSuffix(" epochs")
+        self.max_epochs.setToolTip("How many epochs in all before Play pauses")
+        self.stop_loss = QCheckBox("At test loss ≤", box)
+        self.stop_loss.setObjectName("stop_loss")
+        self.stop_loss.setToolTip("Pause once the test loss is at or below a target")
+        self.target_loss = LogSpinBox(1e-6, 1e6, box)
+        self.target_loss.setObjectName("target_test_loss")
+        self.target_loss.setValue(0.01)
+        self.target_loss.setToolTip("The target test loss")
+        self.stop_patience = QCheckBox("No better for", box)
+        self.stop_patience.setObjectName("stop_patience")
+        self.stop_patience.setToolTip(
+            "Pause when the test loss has not improved for a number of epochs in a row "
+            "(early stopping)"
+        )
+        self.patience = QSpinBox(box)
+        self.patience.setObjectName("patience")
+        self.patience.setRange(1, MAX_EPOCHS)
+        self.patience.setValue(20)
+        self.patience.setSuffix(" epochs")
+        self.patience.setToolTip("Epochs without a new best test loss before Play pauses")
+        for spin in (self.max_epochs, self.patience):
+            spin.setKeyboardTracking(False)
+        grid = QGridLayout(box)
+        for row, (check, spin) in enumerate(
+            (
+                (self.stop_epochs, self.max_epochs),
+                (self.stop_loss, self.target_loss),
+                (self.stop_patience, self.patience),
+            )
+        ):
+            grid.addWidget(check, row, 0)
+            grid.addWidget(spin, row, 1)
+            check.toggled.connect(spin.setEnabled)
+        return box
 
     def spec(self) -> TrainSpec:
         """The settings shown."""
@@ -197,6 +256,12 @@ class TrainingControls(QWidget):
             self.weight_decay,
             self.optimizer,
             self.loss,
+            self.stop_epochs,
+            self.stop_loss,
+            self.stop_patience,
+            self.max_epochs,
+            self.target_loss,
+            self.patience,
         ]
         for w in widgets:
             w.blockSignals(True)
@@ -206,6 +271,15 @@ class TrainingControls(QWidget):
             self.weight_decay.setValue(spec.weight_decay)
             self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(spec.optimizer)))
             self.loss.setCurrentIndex(max(0, self.loss.findData(spec.loss)))
+            for check, spin, value in (
+                (self.stop_epochs, self.max_epochs, spec.max_epochs),
+                (self.stop_loss, self.target_loss, spec.target_test_loss),
+                (self.stop_patience, self.patience, spec.patience),
+            ):
+                check.setChecked(value is not None)
+                spin.setEnabled(value is not None)
+                if value is not None:
+                    spin.setValue(value)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -247,6 +321,9 @@ class TrainingControls(QWidget):
             weight_decay=self.weight_decay.value(),
             optimizer=self.optimizer.currentData(),
             loss=self.loss.currentData(),
+            max_epochs=self.max_epochs.value() if self.stop_epochs.isChecked() else None,
+            target_test_loss=self.target_loss.value() if self.stop_loss.isChecked() else None,
+            patience=self.patience.value() if self.stop_patience.isChecked() else None,
         )
         if spec != self._spec:
             self._spec = spec
