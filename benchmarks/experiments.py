@@ -66,15 +66,20 @@ def accuracy(scores: torch.Tensor, labels: torch.Tensor, threshold: float = 0.5)
 
 
 def train_minidl(
-    spec: MLPSpec, x: torch.Tensor, t: torch.Tensor, seed: int, **fit_kwargs: Any
+    spec: MLPSpec, x: torch.Tensor, t: torch.Tensor, seed: int, *, reduction: str = "mean",
+    **fit_kwargs: Any,
 ) -> tuple[nn.Module, float, Any]:
-    """(model, CPU seconds of fit, history) for a fresh minidl model seeded with ``seed``."""
+    """(model, CPU seconds of fit, history) for a fresh minidl model seeded with ``seed``.
+
+    ``reduction``: the MSE's, "mean" (as torch and the seeds) or "sum" over the batch.
+    """
     gen = minidl.train.seed_everything(seed)
     model = minidl_model(spec)
     opt = minidl.optim.SGD(model.parameters(), lr=spec.lr)
     fit_kwargs.setdefault("metrics", False)
     start = time.process_time()
-    history = fit(model, nn.MSELoss(), opt, (x, t), spec.epochs, spec.batch_size, generator=gen,
+    loss_fn = nn.MSELoss(reduction=reduction)
+    history = fit(model, loss_fn, opt, (x, t), spec.epochs, spec.batch_size, generator=gen,
                   **fit_kwargs)
     return model, time.process_time() - start, history
 

@@ -4,7 +4,10 @@
 100 epochs over 1000 disk points, accuracy on 1000 fresh points; each of the 16 settings is run
 ``--runs`` times (fresh data and weights each run) and reported as mean ± sd next to the seed's.
 
-    python -m benchmarks.seed000 [--runs 10] [--quick] [--out DIR]
+``--loss-reduction sum`` sums the MSE over the batch instead of averaging it (the seed's stated
+maths), i.e. a step batch-size times larger; it writes seed000-sum.md and seed000-sum.png.
+
+    python -m benchmarks.seed000 [--runs 10] [--quick] [--out DIR] [--loss-reduction {mean,sum}]
 """
 
 from __future__ import annotations
@@ -35,7 +38,14 @@ SEED_TABLE = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser("python -m benchmarks.seed000", __doc__).parse_args(argv)
+    p = parser("python -m benchmarks.seed000", __doc__)
+    p.add_argument(
+        "--loss-reduction", choices=("mean", "sum"), default="mean",
+        help="average the MSE over the batch (mean, the seed's maths) or sum it (seed000-sum.md)",
+    )
+    args = p.parse_args(argv)
+    reduction = args.loss_reduction
+    name = "seed000" if reduction == "mean" else f"seed000-{reduction}"
     torch.set_num_threads(1)
     out = output_dir(args)
     runs, epochs, n = (2, 2, 200) if args.quick else (args.runs, 100, 1000)
@@ -47,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             accs = []
             for run in range(runs):
                 x, y, x_test, y_test = disk_split(run, n, n)
-                model, _, _ = train_minidl(spec, x, y.float().unsqueeze(1), seed=run)
+                model, _, _ = train_minidl(spec, x, y.float().unsqueeze(1), seed=run,
+                                           reduction=reduction)
                 accs.append(accuracy(predict(model, x_test), y_test))
                 bar.update(1)
             results[(lr, batch)] = accs
@@ -66,19 +77,27 @@ def main(argv: list[str] | None = None) -> int:
         rows,
     )
     command = "python -m benchmarks.seed000" + (" --quick" if args.quick else f" --runs {runs}")
+    title = "Seed 000, Table I: learning rate × batch size"
+    loss_note = ""
+    if reduction != "mean":
+        command += f" --loss-reduction {reduction}"
+        title += ", MSE summed over the batch"
+        loss_note = (" The MSE is summed over the batch, not averaged as the seed states: each "
+                     "step is batch-size times the mean loss's.")
     page = (
-        header("Seed 000, Table I: learning rate × batch size", command)
+        header(title, command)
         + f"\n{runs} runs per setting, {epochs} epochs, {n} training and {n} test points; "
-        "mean ± sample sd of the test accuracy.\n\n" + table + "\n\n![Table I](seed000.png)\n"
+        f"mean ± sample sd of the test accuracy.{loss_note}\n\n" + table
+        + f"\n\n![Table I]({name}.png)\n"
     )
-    (out / "seed000.md").write_text(page)
-    _plot(results, out / "seed000.png")
+    (out / f"{name}.md").write_text(page)
+    _plot(results, out / f"{name}.png", reduction)
     print(table)
-    print(f"wrote {out / 'seed000.md'} and seed000.png", file=sys.stderr)
+    print(f"wrote {out / (name + '.md')} and {name}.png", file=sys.stderr)
     return 0
 
 
-def _plot(results: dict[tuple[float, int], list[float]], path) -> None:
+def _plot(results: dict[tuple[float, int], list[float]], path, reduction: str = "mean") -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for i, lr in enumerate(LEARNING_RATES):
@@ -94,7 +113,11 @@ def _plot(results: dict[tuple[float, int], list[float]], path) -> None:
     ax.set_xticks(BATCH_SIZES, [str(b) for b in BATCH_SIZES])
     ax.set_xlabel("batch size")
     ax.set_ylabel("test accuracy (mean ± sd)")
-    ax.set_title("Seed 000 Table I: minidl (solid) vs the seed (dashed)")
+    if reduction == "mean":
+        ax.set_title("Seed 000 Table I: minidl (solid) vs the seed (dashed)")
+    else:
+        ax.set_title("Seed 000 Table I: minidl, MSE summed over the batch (solid) vs the seed "
+                     "(dashed)", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
