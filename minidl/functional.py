@@ -243,38 +243,52 @@ class LinearActivation(Function):
 
 
 class LinearStack(Function):
-    """y = layer_k(... layer_1(x)): consecutive Linear (+ activation) layers as one node.
+    """The fused multilayer perceptron op: the same formulas as Linear + activation, one loop.
 
-    Each layer is a LinearActivation (a Linear, where its activation is None) with a ctx of its
-    own; forward runs them in order and backward in reverse, each layer's dx being the g of the
-    layer before. Nothing new to derive, and ``Sequential`` records a whole MLP body as one node.
-    Inputs: x, then the weight and bias (or None) of every layer; ``activations``: one per layer.
+    y = act_k(... act_1(x @ W_1ᵀ + b_1) ... @ W_kᵀ + b_k), as one node. Per layer, forward:
+    z = x @ Wᵀ + b (one addmm), then y = act(z) written over z (a fresh tensor of our own);
+    backward, last layer first: g ← act'(z)·g from y alone (the activation's own
+    ``grad_from_output``), dW = gᵀ @ x, db = Σ_rows g, and dx = g @ W becomes the g of the
+    layer before (not computed for the first layer when x needs no gradient). One ctx for the
+    whole stack, each layer's input and output in one list; ``Sequential`` records a run of
+    Linear(+activation) layers this way. Inputs: x, then the weight and bias (or None) of every
+    layer; ``activations``: ReLU, Tanh, Sigmoid or None (no activation), one per layer.
     """
 
     @staticmethod
     def forward(ctx, x, *params, activations):
-        needs = ctx.needs_input_grad
-        ctx.layers = []
+        shape = x.shape
+        if x.dim() != 2:  # (*, in): the layers see it as (N, in) rows
+            x = x.reshape(-1, shape[-1])
+        ys = [x]  # each layer's input; ys[i + 1] is layer i's output
         for i, activation in enumerate(activations):
             weight, bias = params[2 * i], params[2 * i + 1]
-            # every layer's input but the first is made inside the stack: it needs its dx
-            layer = _Context((i > 0 or needs[0], needs[2 * i + 1], needs[2 * i + 2]))
-            if activation is None:
-                x = Linear.forward(layer, x, weight, bias)
-            else:
-                x = LinearActivation.forward(layer, x, weight, bias, activation=activation)
-            ctx.layers.append(layer)
-        ctx.activations = activations
-        return x
+            x = torch.mm(x, weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
+            if activation is not None:
+                x = activation.inplace(x)
+            ys.append(x)
+        ctx.save(ys, params, activations, shape)
+        return x if len(shape) == 2 else x.reshape(*shape[:-1], x.shape[-1])
 
     @staticmethod
     def backward(ctx, g):
-        grads: list = []
-        for layer, activation in zip(reversed(ctx.layers), reversed(ctx.activations), strict=True):
-            op = Linear if activation is None else LinearActivation
-            g, grad_weight, grad_bias = op.backward(layer, g)
-            grads += (grad_bias, grad_weight)
-        return (g, *reversed(grads))
+        ys, params, activations, shape = ctx.saved
+        needs = ctx.needs_input_grad
+        if g.dim() != 2:
+            g = g.reshape(-1, g.shape[-1])
+        grads: list = [None] * len(needs)
+        for i in range(len(activations) - 1, -1, -1):
+            if activations[i] is not None:
+                g = activations[i].grad_from_output(g, ys[i + 1])
+            if needs[2 * i + 1]:
+                grads[2 * i + 1] = torch.mm(g.t(), ys[i])
+            if needs[2 * i + 2]:
+                grads[2 * i + 2] = g.sum(0)
+            if i > 0 or needs[0]:
+                g = torch.mm(g, params[2 * i])
+        if needs[0]:
+            grads[0] = g if len(shape) == 2 else g.reshape(shape)
+        return grads
 
 
 # ----------------------------------------------------------------------------------------------
@@ -486,6 +500,8 @@ class Abs(Function):
 class ReLU(Function):
     """y = max(0, x);  dx = g where x > 0, else 0."""
 
+    inplace = torch.relu_  # y written over x: LinearStack's, on an addmm result of its own
+
     @staticmethod
     def forward(ctx, x):
         y = torch.relu(x)  # max(0, x); faster than clamp_min(x, 0)
@@ -495,9 +511,14 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
+        return (ReLU.grad_from_output(g, y),)
+
+    @staticmethod
+    def grad_from_output(g, y):
+        """dx from g and the output y alone (all that backward and LinearStack keep)."""
         # y >= 0, so sign(y) is the step: 1 where x > 0, 0 elsewhere. Multiplying by it is one
         # float op, where g * (y > 0) is a comparison and a bool-to-float promotion (6x slower)
-        return (g * torch.sign(y),)
+        return g * torch.sign(y)
 
 
 class LeakyReLU(Function):
@@ -519,6 +540,8 @@ class LeakyReLU(Function):
 class Tanh(Function):
     """y = tanh x;  dx = g * (1 - y²)."""
 
+    inplace = torch.tanh_
+
     @staticmethod
     def forward(ctx, x):
         y = torch.tanh(x)
@@ -528,13 +551,20 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
+        return (Tanh.grad_from_output(g, y),)
+
+    @staticmethod
+    def grad_from_output(g, y):
+        """dx from g and the output y alone."""
         # g (1 - y²) written g - g·y·y: tensor-tensor ops only (a Python number on the left
         # of a tensor takes torch's slower path)
-        return (g - g * y * y,)
+        return g - g * y * y
 
 
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ), computed without overflow for large |x|;  dx = g * y * (1 - y)."""
+
+    inplace = torch.sigmoid_
 
     @staticmethod
     def forward(ctx, x):
@@ -546,8 +576,13 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
+        return (Sigmoid.grad_from_output(g, y),)
+
+    @staticmethod
+    def grad_from_output(g, y):
+        """dx from g and the output y alone."""
         # y (1 - y) written y - y·y: tensor-tensor ops only, as in Tanh
-        return (g * (y - y * y),)
+        return g * (y - y * y)
 
 
 class Softmax(Function):
