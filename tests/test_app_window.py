@@ -94,14 +94,14 @@ def test_loss_that_does_not_fit_the_stack_blocks_play_with_a_message(window):
 def test_space_plays_and_pauses_and_lr_applies_live(window, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.controller.is_playing
-    assert window.controls.play_action.text() == "Pause"
+    assert window.controls.play_action.text() == "&Pause"
     qtbot.waitUntil(lambda: window.last_snapshot.epoch >= 2, timeout=10_000)
     window.controls.learning_rate.setValue(0.03)
     assert "learning rate 0.03" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.session.optimizer.param_groups[0]["lr"] == 0.03, timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert not window.controller.is_playing
-    assert window.controls.play_action.text() == "Play"
+    assert window.controls.play_action.text() == "&Play"
     assert math.isfinite(window.last_snapshot.test_loss)
 
 

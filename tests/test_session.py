@@ -212,3 +212,128 @@ def test_stop_when_set_ends_an_epoch_early():
     event.set()
     session = Session(Experiment())
     assert session.step(callbacks=[StopWhenSet(event)]) == "stopped on request"
+
+
+# -- your points, stop conditions, divergence, confusion matrix, saved weights ------------------
+
+from dataclasses import replace  # noqa: E402
+
+from playground.experiment import CUSTOM, DataPoint, dump_experiment, load_experiment  # noqa: E402
+from playground.session import confusion_matrix, nearest_point  # noqa: E402
+
+
+def test_reopening_a_saved_experiment_gives_the_same_loss_curve():
+    exp = Experiment(
+        data=DataSpec(points=300, noise=0.1, seed=5).with_point(0.1, 0.9, 1),
+        train=TrainSpec(optimizer="adam", learning_rate=0.01, seed=4),
+    )
+    first = Session(exp)
+    first.step(4)
+    reopened, _ = load_experiment(dump_experiment(exp))
+    second = Session(reopened)
+    second.step(4)
+    assert second.history.train_loss == first.history.train_loss
+    assert second.history.test_loss == first.history.test_loss
+
+
+def test_saved_weights_continue_exactly_where_they_were():
+    session = Session(Experiment(data=DataSpec(points=200)))
+    session.step(3)
+    text = dump_experiment(session.experiment, session.saved_weights())
+    exp, weights = load_experiment(text)
+    other = Session(exp)
+    other.load_weights(weights)
+    assert other.epoch == 3
+    for key, value in session.model.state_dict().items():
+        assert torch.equal(other.model.state_dict()[key], value), key
+    other.step()
+    assert other.history.epoch == [4]
+
+
+def test_added_points_join_their_side_and_removed_points_leave():
+    base = Session(Experiment(data=DataSpec(points=100))).data_arrays()
+    data = DataSpec(points=100).with_point(0.05, 0.05, 1)
+    data = replace(data, added=(*data.added, DataPoint(0.9, 0.9, 0, test=True)))
+    removed = int(base.train_ids[0])
+    arrays = Session(Experiment(data=data.without_point(removed))).data_arrays()
+    assert len(arrays.x_train) == len(base.x_train)  # one generated out, one of yours in
+    assert len(arrays.x_test) == len(base.x_test) + 1
+    assert removed not in arrays.train_ids and -1 in arrays.train_ids and -2 in arrays.test_ids
+    np.testing.assert_allclose(arrays.x_train[arrays.train_ids == -1][0], [0.05, 0.05])
+    assert arrays.y_test[arrays.test_ids == -2][0] == 0
+    # the other generated points kept their side of the split
+    assert set(arrays.test_ids[arrays.test_ids >= 0]) == set(base.test_ids)
+
+
+def test_a_custom_dataset_of_clicked_points_trains_without_a_test_set():
+    points = tuple(DataPoint(x, y, int(x > 0)) for x in (-2.0, -1.0, 1.0, 2.0) for y in (0, 1))
+    session = Session(Experiment(data=DataSpec(dataset=CUSTOM, added=points)))
+    assert not session.has_test_points and session.domain == (-6.0, 6.0, -6.0, 6.0)
+    assert session.step(20) is None
+    assert math.isnan(session.snapshot().test_loss)
+    assert session.history.train_accuracy[-1] == 1.0
+
+
+def test_nearest_point_finds_ids_within_reach():
+    arrays = Session(Experiment(data=DataSpec(points=50).with_point(0.5, 0.5, 1))).data_arrays()
+    assert nearest_point(arrays, 0.501, 0.499, max_distance=0.01) == -1
+    x, point_id = arrays.x_test[3], arrays.test_ids[3]
+    assert nearest_point(arrays, float(x[0]), float(x[1])) == point_id
+    assert nearest_point(arrays, 5.0, 5.0, max_distance=0.1) is None
+
+
+def test_stop_after_n_epochs():
+    session = Session(Experiment(data=DataSpec(points=100), train=TrainSpec(max_epochs=3)))
+    assert session.step(10) == "reached the epoch limit (3 epochs)"
+    assert session.epoch == 3
+    assert "epoch limit" in session.play_blocker()
+
+
+def test_stop_at_a_target_test_loss():
+    session = Session(Experiment(train=TrainSpec(target_test_loss=0.1)))
+    reason = session.step(100)
+    assert reason is not None and "test_loss reached" in reason
+    assert session.history.test_loss[-1] <= 0.1 < session.history.test_loss[-2]
+    assert "already at the target" in session.play_blocker()
+
+
+def test_stop_when_the_test_loss_has_not_improved_for_k_epochs():
+    # lr 3 on the seed network stalls: the test loss stops improving early
+    exp = Experiment(data=DataSpec(points=200), train=TrainSpec(learning_rate=3.0, patience=4))
+    session = Session(exp)
+    reason = None
+    for _ in range(200):  # one epoch per call, as the worker trains
+        reason = session.step()
+        if reason:
+            break
+    assert reason is not None and "has not improved for 4 epochs" in reason
+    losses = session.history.test_loss
+    assert min(losses[-4:]) >= min(losses[:-4])
+    assert session.play_blocker() is None  # Play starts a fresh count
+
+
+def test_divergence_rolls_back_to_the_last_good_epoch():
+    exp = Experiment(
+        network=NetworkSpec.parse("linear:25,relu,linear:1"),
+        data=DataSpec(points=200),
+        train=TrainSpec(learning_rate=1.0),  # blows up at epoch 5
+    )
+    session = Session(exp)
+    reasons = [session.step() for _ in range(10)]
+    reason = next(r for r in reasons if r)
+    epoch, loss = session.divergence
+    assert "diverged" in reason and not math.isfinite(loss)
+    assert session.epoch == epoch - 1 and len(session.history.train_loss) == epoch - 1
+    assert all(math.isfinite(v) for v in session.history.train_loss)
+    assert all(torch.isfinite(p.data).all() for p in session.model.parameters())
+    assert np.isfinite(session.decision_grid()).all()
+
+
+def test_confusion_matrix_counts_and_agrees_with_the_accuracy(trained):
+    m = confusion_matrix(np.array([0, 0, 1, 1, 1]), np.array([0, 1, 1, 1, 0]))
+    assert m.tolist() == [[1, 1], [1, 2]]
+    matrix = trained.confusion("test")
+    assert matrix.sum() == 1000
+    assert np.trace(matrix) / 1000 == pytest.approx(trained.history.test_accuracy[-1])
+    with pytest.raises(ValueError):
+        confusion_matrix(np.array([0, 1]), np.array([1]))

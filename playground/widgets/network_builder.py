@@ -554,7 +554,7 @@ class LayerStackView(QListView):
             "Drag layers here from the palette. Drag a layer to move it; Delete removes it; "
             "double-click a Linear, LeakyReLU or Dropout to change its setting."
         )
-        self.remove_action = QAction("Remove Layer", self)
+        self.remove_action = QAction("&Remove Layer", self)
         self.remove_action.setObjectName("remove_layer")
         self.remove_action.setShortcuts(
             [QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence(Qt.Key.Key_Backspace)]
@@ -664,6 +664,7 @@ class LayerPalette(QListWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("layer_palette")
+        self.setToolTip("Layer types: drag one onto the stack, or double-click to add it")
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)

@@ -330,13 +330,13 @@ class PlotsPanel(QWidget):
         self.history = MetricHistory()
 
         self.show_test_action = self._toggle(
-            "show_test", "Show test data", True, "Draw the test points (rings)"
+            "show_test", "Show &test data", True, "Draw the test points (rings)"
         )
         self.discretize_action = self._toggle(
-            "discretize", "Discretize output", False, "Colour by predicted class, not probability"
+            "discretize", "&Discretize output", False, "Colour by predicted class, not probability"
         )
         self.log_scale_action = self._toggle(
-            "log_scale", "Log-scale loss", False, "Logarithmic loss axis"
+            "log_scale", "&Log-scale loss", False, "Logarithmic loss axis"
         )
         self.show_test_action.toggled.connect(self.boundary.set_show_test)
         self.discretize_action.toggled.connect(self.boundary.set_discretize)

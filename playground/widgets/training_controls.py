@@ -93,16 +93,16 @@ class TrainingControls(QWidget):
         self._spec = TrainSpec()
         self._playing = False
 
-        self.play_action = QAction(icon("play"), "Play", self)
+        self.play_action = QAction(icon("play"), "&Play", self)
         self.play_action.setObjectName("play")
         self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
         self.play_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.play_action.setToolTip("Train continuously (Space); Space again pauses")
-        self.step_action = QAction(icon("step"), "Step", self)
+        self.step_action = QAction(icon("step"), "&Step", self)
         self.step_action.setObjectName("step")
         self.step_action.setShortcut(QKeySequence(Qt.Key.Key_F10))
         self.step_action.setToolTip("Train one epoch (F10)")
-        self.reset_action = QAction(icon("reset"), "Reset", self)
+        self.reset_action = QAction(icon("reset"), "&Reset", self)
         self.reset_action.setObjectName("reset")
         self.reset_action.setShortcut(QKeySequence("Ctrl+R"))
         self.reset_action.setToolTip("Start again with new random weights (Ctrl+R)")
@@ -287,7 +287,7 @@ class TrainingControls(QWidget):
     def set_playing(self, playing: bool) -> None:
         """Show Play or Pause on the play button."""
         self._playing = playing
-        self.play_action.setText("Pause" if playing else "Play")
+        self.play_action.setText("&Pause" if playing else "&Play")
         self.play_action.setIcon(icon("pause" if playing else "play"))
         self.play_action.setToolTip(
             "Pause training (Space)" if playing else "Train continuously (Space)"
