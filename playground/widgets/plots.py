@@ -12,6 +12,7 @@ or a dark system theme (and a palette change while running). The decision bounda
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -254,23 +255,52 @@ class _CurvePlot(_ThemedPlot):
         plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-        self.train_curve = plot.plot(name="train")
+        # thin, unsmoothed lines: Qt's fast path; a curve is redrawn at every snapshot
+        self.train_curve = plot.plot(name="train", antialias=False)
         self.test_curve = plot.plot(
-            name="test", pen=pg.mkPen(TEST_COLOUR, width=1.6, style=Qt.PenStyle.DashLine)
+            name="test",
+            pen=pg.mkPen(TEST_COLOUR, width=1, style=Qt.PenStyle.DashLine),
+            antialias=False,
         )
+        # the axes move in steps (1, 2, 5 x 10^k), not with every epoch: re-laying out the
+        # ticks at 30 Hz was most of the GUI thread's time while training
+        plot.enableAutoRange(x=False)
+        self._x_top = 0.0
         self.setMinimumHeight(140)
         self.apply_palette()
+        self._set_x_top(10.0)
 
     def palette_changed(self, palette: QPalette) -> None:
         # the training curve in the text colour: dark on a light theme, light on a dark one
-        self.train_curve.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Text), width=1.6))
+        self.train_curve.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Text), width=1))
+
+    def _set_x_top(self, top: float) -> None:
+        if top != self._x_top:
+            self._x_top = top
+            self.getPlotItem().setXRange(0, top, padding=0.02)
 
     def _set(self, epochs: np.ndarray, train: np.ndarray, test: np.ndarray, positive: bool) -> None:
         train, test = _finite(train, positive), _finite(test, positive)
         if len(epochs) and not np.isfinite(train).any() and not np.isfinite(test).any():
             epochs, train, test = epochs[:0], train[:0], test[:0]  # nothing drawable yet
+        last = float(epochs[-1]) if len(epochs) else 0.0
+        if last > self._x_top or last < self._x_top / 5:
+            self._set_x_top(nice_ceiling(max(10.0, 1.25 * last)))
         self.train_curve.setData(epochs, train, connect="finite")
         self.test_curve.setData(epochs, test, connect="finite")
+        self.fit_y(train, test)
+
+    def fit_y(self, train: np.ndarray, test: np.ndarray) -> None:
+        """Adjust the y range to the values (subclasses; the default keeps it)."""
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
 
 
 class LossPlot(_CurvePlot):
@@ -280,11 +310,29 @@ class LossPlot(_CurvePlot):
         super().__init__("Loss", "loss", parent)
         self.setObjectName("loss_plot")
         self._log = False
+        self._y_top = 0.0
+        self.getPlotItem().enableAutoRange(y=False)
 
     def set_log_scale(self, log: bool) -> None:
-        """Use a logarithmic loss axis."""
+        """Use a logarithmic loss axis (which follows the data; the linear one moves in steps)."""
         self._log = log
-        self.getPlotItem().setLogMode(y=log)
+        plot = self.getPlotItem()
+        plot.setLogMode(y=log)
+        plot.enableAutoRange(y=log)
+        self._y_top = 0.0
+
+    def fit_y(self, train: np.ndarray, test: np.ndarray) -> None:
+        """From 0 to a step above the largest loss; a new step only when the curves need it."""
+        if self._log:
+            return
+        values = np.concatenate([train, test])
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return
+        peak = float(values.max())
+        if peak > self._y_top or peak < self._y_top / 4:
+            self._y_top = nice_ceiling(max(peak * 1.1, 1e-6))
+            self.getPlotItem().setYRange(0, self._y_top, padding=0.02)
 
     def show_history(self, history: MetricHistory) -> None:
         """Draw the curves from ``history``."""

@@ -1,0 +1,145 @@
+"""The app's share of issue 4: training speed with live plots, and GUI-thread stalls.
+
+``python -m benchmarks.app_throughput`` (under ``xvfb-run`` without a display; it falls back to
+Qt's offscreen platform). Not part of the test suite.
+
+1. Throughput: the seed experiment (2-25-25-25-1, disk, 1000 training points, batch 50, SGD) is
+   trained for ``--seconds`` in the real window with Play, the plots redrawn at up to ~30 Hz,
+   and, alternately in the same process, with ``minidl.train.fit`` alone on the same data, model
+   and settings (per-epoch test metrics on, as in the app). Target: window / headless >= 0.80.
+2. Stalls: a 10 ms QTimer on the GUI thread records how late each tick comes while the window
+   trains. Target: the worst lateness < 50 ms (p99 reported too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+TIMER_MS = 10
+
+
+def headless_steps_per_second(seconds: float) -> float:
+    """Steps per second of minidl.train.fit alone on the seed experiment's session data."""
+    import torch
+
+    from minidl.train import fit
+    from playground.experiment import Experiment
+    from playground.session import Session
+
+    torch.set_num_threads(1)
+    session = Session(Experiment())
+    epochs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fit(
+            session.model,
+            session._loss_fn,
+            session.optimizer,
+            (session._x_train, session._y_train),
+            epochs=5,
+            batch_size=session.experiment.train.batch_size,
+            test=(session._x_test, session._y_test),
+            generator=session._generator,
+        )
+        epochs += 5
+    return epochs * session.steps_per_epoch / (time.perf_counter() - start)
+
+
+def window_run(seconds: float) -> dict[str, float]:
+    """Train in the shown window for ``seconds``; steps/s, snapshot rate and timer lateness."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from playground.experiment import Experiment
+    from playground.widgets.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(Experiment())
+    window.ask_before_closing = False
+    window.show()
+    for _ in range(20):
+        app.processEvents()
+    snapshots = 0
+
+    def count(_snap: object) -> None:
+        nonlocal snapshots
+        snapshots += 1
+
+    window.controller.snapshot.connect(count)
+    clock = QElapsedTimer()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(TIMER_MS)
+    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
+    window.toggle_play()
+    time.sleep(0.3)  # let the worker get going before the clock starts
+    steps0 = window.session.steps
+    clock.start()
+    timer.start()
+    start = time.perf_counter()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()  # the GUI thread as in the app: an event loop, not a busy loop
+    elapsed = time.perf_counter() - start
+    steps = window.session.steps - steps0
+    timer.stop()
+    window.toggle_play()
+    window.close()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    lateness = sorted(max(0.0, g - TIMER_MS) for g in gaps)
+    return {
+        "steps_per_second": steps / elapsed,
+        "snapshots_per_second": snapshots / elapsed,
+        "late_max_ms": lateness[-1] if lateness else float("nan"),
+        "late_p99_ms": lateness[int(0.99 * (len(lateness) - 1))] if lateness else float("nan"),
+        "ticks": len(ticks),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the interleaved measurements and print a small table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.app_throughput")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each kind")
+    args = parser.parse_args(argv)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    import PySide6
+    import torch
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    headless, windowed = [], []
+    for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit both
+        headless.append(headless_steps_per_second(args.seconds))
+        windowed.append(window_run(args.seconds))
+    h = statistics.median(headless)
+    w = statistics.median(r["steps_per_second"] for r in windowed)
+    late_max = max(r["late_max_ms"] for r in windowed)
+    late_p99 = statistics.median(r["late_p99_ms"] for r in windowed)
+    rate = statistics.median(r["snapshots_per_second"] for r in windowed)
+    print(
+        f"platform {app.platformName()}, PySide6 {PySide6.__version__}, torch "
+        f"{torch.__version__}, {os.cpu_count()} cpu(s); {args.repeats} x {args.seconds:g} s each"
+    )
+    runs_h = ", ".join(f"{v:,.0f}" for v in headless)
+    runs_w = ", ".join(f"{r['steps_per_second']:,.0f}" for r in windowed)
+    ratio = w / h
+    verdict = "ok" if ratio >= 0.8 else "MISSED"
+    print(f"{'headless fit()':<34}{h:>10,.0f} steps/s  (runs: {runs_h})")
+    print(f"{'window, Play, live plots':<34}{w:>10,.0f} steps/s  (runs: {runs_w}; {rate:.0f} Hz)")
+    print(f"{'throughput window / headless':<34}{ratio:>10.2f}   target >= 0.80  {verdict}")
+    print(
+        f"{'10 ms timer lateness, max':<34}{late_max:>10.1f} ms  target < 50  "
+        f"{'ok' if late_max < 50 else 'MISSED'}"
+    )
+    print(f"{'10 ms timer lateness, p99':<34}{late_p99:>10.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
