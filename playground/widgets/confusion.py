@@ -72,7 +72,7 @@ class ConfusionMatrixView(QWidget):
             row_total = int(self.matrix[i].sum())
             for j in range(2):
                 count = int(self.matrix[i, j])
-                share = f"\n{100 * count / row_total:.1f} % of class {i}" if row_total else ""
+                share = f"\n{100 * count / row_total:.1f} %" if row_total else ""
                 item = QTableWidgetItem(f"{count}{share}")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 item.setBackground(RIGHT if i == j else WRONG)

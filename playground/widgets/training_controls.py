@@ -304,7 +304,8 @@ class TrainingControls(QWidget):
     ) -> None:
         """Show the epoch counter, the speed and the latest test metrics."""
         self.epoch_label.setText(f"Epoch {epoch:07,d}")
-        rate = "–" if not math.isfinite(steps_per_second) else f"{steps_per_second:,.0f}"
+        known = math.isfinite(steps_per_second) and steps_per_second > 0
+        rate = f"{steps_per_second:,.0f}" if known else "–"
         self.rate_label.setText(f"{rate} steps/s")
         if math.isfinite(test_loss) or math.isfinite(test_accuracy):
             self.metrics_label.setText(

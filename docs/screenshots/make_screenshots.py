@@ -1,0 +1,124 @@
+"""Make the screenshots in docs/screenshots/ from the real window.
+
+Run from the repository root: ``xvfb-run -s "-screen 0 1600x1000x24" python
+docs/screenshots/make_screenshots.py``. Each picture scripts the window the way a user would:
+import a CSV, train, press Play at learning rate 10, open the confusion matrix, switch to the
+dark theme.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+OUT = Path(__file__).resolve().parent
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec  # noqa: E402
+from playground.files import save_picture  # noqa: E402
+from playground.widgets.main_window import MainWindow  # noqa: E402
+from playground.widgets.theme import apply_theme  # noqa: E402
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def train_until_stopped(window: MainWindow, timeout_ms: int = 60_000) -> None:
+    loop = QEventLoop()
+    window.controller.stopped.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    window.toggle_play()
+    loop.exec()
+    window.controller.stopped.disconnect(loop.quit)
+    wait(300)
+
+
+def window_for(experiment: Experiment) -> MainWindow:
+    window = MainWindow(experiment)
+    window.ask_before_closing = False
+    window.show()
+    wait(300)
+    return window
+
+
+def shot(window: MainWindow, name: str) -> None:
+    wait(200)
+    save_picture(window.grab(), OUT / name)
+    print("wrote", OUT / name)
+
+
+def moons_csv(path: Path, n: int = 300, seed: int = 1) -> None:
+    """Two interleaved half-moons: data none of the built-in generators makes."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, np.pi, n)
+    upper = np.stack([np.cos(t[: n // 2]), np.sin(t[: n // 2])], 1)
+    lower = np.stack([1 - np.cos(t[n // 2 :]), 0.5 - np.sin(t[n // 2 :])], 1)
+    x = np.concatenate([upper, lower]) + rng.normal(0, 0.12, (n, 2))
+    y = np.r_[np.zeros(n // 2, int), np.ones(n - n // 2, int)]
+    rows = "\n".join(f"{a:.4f},{b:.4f},{c}" for (a, b), c in zip(x, y, strict=True))
+    path.write_text("x1,x2,label\n" + rows + "\n")
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("minidl playground (screenshots)")
+    apply_theme(app, "light")
+
+    # 1. an imported dataset (two moons from a CSV), trained
+    folder = Path(tempfile.mkdtemp())
+    moons_csv(folder / "moons.csv")
+    exp = Experiment(
+        network=NetworkSpec.parse("linear:16,tanh,linear:16,tanh,linear:1,sigmoid"),
+        train=TrainSpec(loss="bce", optimizer="adam", learning_rate=0.03, batch_size=20),
+    )
+    window = window_for(exp)
+    window.import_points(folder / "moons.csv")
+    window.controls.stop_epochs.setChecked(True)
+    window.controls.max_epochs.setValue(150)
+    train_until_stopped(window)
+    shot(window, "imported-dataset.png")
+    window.close()
+
+    # 2. divergence: 20 good epochs at learning rate 0.1, then the learning rate goes to 10
+    exp = Experiment(
+        network=NetworkSpec.parse("linear:25,relu,linear:25,relu,linear:25,relu,linear:1"),
+        data=DataSpec(points=400),
+        train=TrainSpec(max_epochs=20),
+    )
+    window = window_for(exp)
+    train_until_stopped(window)
+    window.controls.stop_epochs.setChecked(False)
+    window.controls.learning_rate.setValue(10.0)
+    train_until_stopped(window)
+    shot(window, "divergence-notice.png")
+    window.close()
+
+    # 3. the confusion matrix of the seed network on a noisy disk
+    window = window_for(Experiment(data=DataSpec(noise=0.1), train=TrainSpec(max_epochs=60)))
+    train_until_stopped(window)
+    window.confusion_action.trigger()
+    wait(300)
+    shot(window, "confusion-matrix.png")
+    window.close()
+
+    # 4. the same window in a dark theme
+    apply_theme(app, "dark")
+    window = window_for(Experiment(train=TrainSpec(max_epochs=40)))
+    train_until_stopped(window)
+    window.confusion_action.trigger()
+    shot(window, "dark-theme.png")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
