@@ -185,6 +185,8 @@ class Linear(Function):
     W is (out, in) as in torch; x is (N, in) or any (*, in).
     """
 
+    fresh_grads = True  # every gradient is a new mm or sum result (or a reshape of one)
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save(x, weight)
@@ -211,7 +213,7 @@ class Linear(Function):
 
 
 class _Context:
-    """A bare ctx, to run an op's formulas inside another op (LinearActivation, LinearStack)."""
+    """A bare ctx, to run an op's formulas inside another op (LinearActivation)."""
 
     def __init__(self, needs_input_grad: tuple[bool, ...] = (True,)):
         self.needs_input_grad = needs_input_grad
@@ -227,8 +229,10 @@ class LinearActivation(Function):
     ``activation`` is an elementwise op saving only its output (ReLU, Tanh, Sigmoid). Nothing new
     to derive: forward is Linear's then the activation's, backward the activation's then
     Linear's, each with its own ctx: one node, one Tensor, one backward call instead of two.
-    LinearStack below runs a whole MLP body's layers this way.
+    LinearStack below is the same for a whole MLP body, written as one loop.
     """
+
+    fresh_grads = True  # Linear's gradients
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, activation):
@@ -254,6 +258,8 @@ class LinearStack(Function):
     Linear(+activation) layers this way. Inputs: x, then the weight and bias (or None) of every
     layer; ``activations``: ReLU, Tanh, Sigmoid or None (no activation), one per layer.
     """
+
+    fresh_grads = True  # every gradient is a new mm or sum result (or a reshape of one)
 
     @staticmethod
     def forward(ctx, x, *params, activations):

@@ -128,6 +128,12 @@ class Function:
     a gradient and wraps the result.
     """
 
+    # True for an op whose backward gives each input a contiguous tensor of the input's shape
+    # that nobody else holds (Linear's dW = gᵀ @ x, db = Σ g): backward keeps them as leaves'
+    # gradients unchecked. Otherwise a gradient may be g passed through (add), a view of
+    # something else (sum's expand) or not yet summed over broadcast dims: it is checked first
+    fresh_grads = False
+
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -343,18 +349,17 @@ class Tensor:
                     "time if you need to go through the graph twice."
                 )
             grads = node.fn.backward(node, g)
+            fresh = node.fn.fresh_grads
             for inp, ig in zip(node.inputs, grads, strict=False):
                 if inp is None or ig is None:
                     continue
                 parent = inp._node
-                if parent is None:
-                    # ig is the op's own new tensor unless it is g passed through (add) or a
-                    # view of something else (sum's expand): only then must the leaf copy it
-                    _accumulate_leaf(inp, ig, owned=ig is not g and ig._base is None)
-                elif parent.grad is None:
-                    parent.grad = ig
+                if parent is not None:
+                    parent.grad = ig if parent.grad is None else parent.grad + ig
+                elif inp.grad is None and (fresh or _is_fresh(ig, g, inp)):
+                    inp.grad = ig  # the leaf's first gradient, a tensor of its own: no copy
                 else:
-                    parent.grad = parent.grad + ig
+                    _accumulate_leaf(inp, ig)
             if not retain_graph:
                 # free what this node kept: saved tensors, inputs and whatever else the op put
                 # on ctx, so the step's intermediates die now even while the loss is still held
@@ -371,17 +376,21 @@ class Tensor:
 _new_tensor = object.__new__  # a Tensor with its slots unset, for _result
 
 
-def _accumulate_leaf(leaf: Tensor, g: torch.Tensor, owned: bool = False) -> None:
+def _is_fresh(ig: torch.Tensor, g: torch.Tensor, leaf: Tensor) -> bool:
+    """Whether an op's gradient for ``leaf`` can be its .grad as it is: a new tensor of the op's
+    own (not g passed through, nor a view), contiguous and of the leaf's shape."""
+    return (
+        ig is not g and ig._base is None and ig.shape == leaf.data.shape and ig.is_contiguous()
+    )
+
+
+def _accumulate_leaf(leaf: Tensor, g: torch.Tensor) -> None:
     if g.shape != leaf.data.shape:  # defensive: broadcasting must already be reduced
         g = g.sum_to_size(leaf.data.shape)
     if leaf.grad is None:
         # a tensor of its own, as torch gives: g may be an expanded view (sum's backward), the
-        # same tensor as another input's (add passes it through) or the caller's backward(grad);
-        # a fresh contiguous result that nobody else holds (``owned``) is kept without a copy
-        if owned and g.is_contiguous():
-            leaf.grad = g
-        else:
-            leaf.grad = g.clone(memory_format=torch.contiguous_format)
+        # same tensor as another input's (add passes it through) or the caller's backward(grad)
+        leaf.grad = g.clone(memory_format=torch.contiguous_format)
     else:
         leaf.grad = leaf.grad + g
 
