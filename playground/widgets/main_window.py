@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 2)
-        splitter.setSizes([230, 430, 840])
+        splitter.setSizes([230, 470, 800])
         splitter.setChildrenCollapsible(False)
         central = QWidget(self)
         layout = QVBoxLayout(central)
