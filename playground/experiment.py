@@ -89,15 +89,6 @@ LAYER_TITLES: dict[str, str] = {
     "sigmoid": "Sigmoid",
     "dropout": "Dropout",
 }
-# the engine's class name for each kind (minidl.nn.<name>)
-LAYER_CLASSES: dict[str, str] = {
-    "linear": "Linear",
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "dropout": "Dropout",
-}
 
 LOSSES: dict[str, str] = {
     "mse": "Mean squared error",

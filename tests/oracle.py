@@ -303,3 +303,18 @@ def values(
     else:
         element = st.floats(low, high, allow_nan=False, allow_subnormal=False)
     return arrays(np.float64, tuple(shape), elements=element).map(torch.from_numpy)
+
+
+def torch_seed_network() -> torch.nn.Sequential:
+    """The seeds' network 2-25-25-25-1 (ReLU, Sigmoid output) written in torch.nn, the reference
+    that exported minidl models must load into."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(2, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 25),
+        torch.nn.ReLU(),
+        torch.nn.Linear(25, 1),
+        torch.nn.Sigmoid(),
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from oracle import torch_seed_network
 from PySide6.QtGui import QImage
 from safetensors.torch import load_file
 
@@ -134,16 +135,7 @@ def test_scripted_run_trains_exports_screenshots_and_exits_0(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    reference = torch.nn.Sequential(
-        torch.nn.Linear(2, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 1),
-        torch.nn.Sigmoid(),
-    )
+    reference = torch_seed_network()
     reference.load_state_dict(load_file(model))
     # the exported model takes raw points of the unit square and has learnt the disk
     from minidl.data import disk

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from oracle import torch_seed_network
 from safetensors.torch import load_file
 
 import minidl
@@ -88,16 +89,7 @@ def test_grid_rows_run_along_x2_and_columns_along_x1():
 def test_plain_export_loads_into_torch_nn_sequential(trained, tmp_path):
     path = tmp_path / "model.safetensors"
     trained.save_model(path)
-    reference = torch.nn.Sequential(
-        torch.nn.Linear(2, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 25),
-        torch.nn.ReLU(),
-        torch.nn.Linear(25, 1),
-        torch.nn.Sigmoid(),
-    )
+    reference = torch_seed_network()
     reference.load_state_dict(load_file(path))
     points = torch.rand(200, 2, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
