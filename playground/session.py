@@ -234,6 +234,17 @@ class Session:
         self._loss_fn = _loss_function(experiment.train.loss)
         self._build_model()
 
+    def __getstate__(self) -> dict:
+        # Dropout draws from torch's global generator: the run's stream of it travels with the
+        # session, so a run continued in another process (the app's worker) draws what it
+        # would have drawn here
+        return {**self.__dict__, "_torch_rng": torch.get_rng_state()}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        torch.set_rng_state(state.pop("_torch_rng"))
+        self.__dict__.update(state)
+
     # -- building -------------------------------------------------------------------------
 
     def _build_data(self, spec: DataSpec) -> None:

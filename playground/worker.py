@@ -1,190 +1,69 @@
-"""Training off the GUI thread: a worker driving a Session, and a controller owning its thread.
+"""The window's handle on training: a worker process that trains, and the session's hand-over.
 
-``TrainingWorker`` lives on a QThread. It trains epoch after epoch while playing, and emits a
-``Snapshot`` (copied numbers and arrays) at most ``max_rate`` times a second however fast the
-epochs go: the decision grid is predicted only when a snapshot is due. Play, pause, step and
-stop are ``threading.Event`` flags the GUI thread sets; the worker never touches a widget.
+``TrainingController`` starts one worker process (``trainer.serve``) the first time something is
+to be trained and keeps it for every later session. The Session is held by whoever trains (see
+trainer.py): the window while paused, the worker while playing or stepping. ``session`` is the
+window's copy: current whenever the window holds it, the state at Play while the worker trains.
+``locked_session()`` gives a current one either way, for exports and checks.
 
-``TrainingController`` is the GUI thread's handle: it starts the thread for a session, forwards
-the worker's signals, and on ``shutdown()`` stops the loop and joins the thread, so closing the
-window mid-training never leaves a running QThread behind.
+The worker's messages arrive on the GUI thread (a QSocketNotifier on the pipe) and leave as the
+same Qt signals as ever: ``snapshot``, ``stopped``, ``diverged``, ``playing_changed``.
+
+Processes come from a fork server that has imported torch and minidl once (``forkserver``, where
+the platform has it), so a new worker starts in milliseconds and never inherits Qt's threads;
+elsewhere they are spawned.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
+import contextlib
+import itertools
+import multiprocessing
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
+from .trainer import SNAPSHOT_RATE, dumps, loads, serve
 
-__all__ = ["TrainingController", "TrainingWorker"]
-
-SNAPSHOT_RATE = 30.0
-"""Snapshots per second at most while training at full speed."""
+__all__ = ["SNAPSHOT_RATE", "TrainingController", "WorkerGoneError", "start_method"]
 
 
-class TrainingWorker(QObject):
-    """Runs a Session's epochs on its own thread and reports throttled Snapshots.
+class WorkerGoneError(RuntimeError):
+    """The worker process ended while it held the session."""
 
-    Signals: ``snapshot(Snapshot)``; ``stopped(session_id, reason, diverged)`` when training
-    pauses by itself (a stop condition met, the loss diverged, an error); ``finished()`` when the
-    loop ends.
-    """
 
-    snapshot = Signal(object)
-    stopped = Signal(int, str, bool)
-    finished = Signal()
+def start_method() -> str:
+    """How worker processes start here: "forkserver" where available, else "spawn"."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
-    def __init__(self, session: Any, max_rate: float = SNAPSHOT_RATE) -> None:
-        super().__init__()
-        self._session = session
-        self._interval = 1.0 / max_rate
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._step_requested = threading.Event()
-        self._wake = threading.Event()
-        self._idle = threading.Event()  # set while the loop waits for work
-        # set by the GUI once it has drawn the last snapshot: while training flat out, a new
-        # one is sent only then, so snapshots never pile up in the GUI thread's event queue
-        self.consumed = threading.Event()
-        self.consumed.set()
-        # guards the session: the worker holds it for each epoch, the GUI thread for exports
-        self.lock = threading.Lock()
-        self._pending_train: TrainSpec | None = None
-        self._pending_lock = threading.Lock()
-        # the window draws a session's first snapshot itself; the worker sends what follows
-        self._sent_rows = len(session.history.epoch)
-        self._sent_epoch = session.epoch
-        self._recent: deque[tuple[float, int]] = deque(maxlen=64)
 
-    # -- called from the GUI thread -----------------------------------------------------------
+def _context() -> Any:
+    ctx = multiprocessing.get_context(start_method())
+    if start_method() == "forkserver":
+        # the server imports these once; each worker forked from it starts with them loaded
+        ctx.set_forkserver_preload(["playground.trainer", "playground.session"])
+    return ctx
 
-    @property
-    def is_playing(self) -> bool:
-        """Whether the loop trains continuously (until paused or stopped)."""
-        return self._running.is_set()
 
-    @property
-    def is_idle(self) -> bool:
-        """Whether the loop is waiting for work (paused, every snapshot sent)."""
-        return self._idle.is_set()
+def warm_up() -> None:
+    """Start the fork server now (it loads torch in the background), so Play starts at once."""
+    if start_method() == "forkserver":
+        _context()
+        from multiprocessing import forkserver
 
-    def play(self) -> None:
-        """Train continuously."""
-        self._running.set()
-        self._wake.set()
-
-    def pause(self) -> None:
-        """Stop after the current epoch; a final snapshot shows where it stopped."""
-        self._running.clear()
-        self._wake.set()
-
-    def step(self) -> None:
-        """Train exactly one epoch (when paused)."""
-        self._step_requested.set()
-        self._wake.set()
-
-    def stop(self) -> None:
-        """End the loop after the current epoch; the thread can then be joined."""
-        self._stop.set()
-        self._running.clear()
-        self._wake.set()
-
-    def apply_training(self, spec: TrainSpec) -> None:
-        """Use these training settings (learning rate, batch size...) from the next epoch on."""
-        with self._pending_lock:
-            self._pending_train = spec
-        self._wake.set()
-
-    # -- the loop, on the worker thread ------------------------------------------------------
-
-    @Slot()
-    def run(self) -> None:
-        """Train while playing, one epoch per step request, until stopped."""
-        import torch
-
-        from .session import StopWhenSet
-
-        torch.set_num_threads(1)  # tiny matrices: threads only fight the GUI for the cores
-        self._stop_check = StopWhenSet(self._stop)
-        last_emit = 0.0
-        while not self._stop.is_set():
-            self._apply_pending()
-            if self._running.is_set():
-                single = False
-            elif self._step_requested.is_set():
-                self._step_requested.clear()
-                single = True
-            else:
-                if self._session.epoch != self._sent_epoch:
-                    self._emit()  # show where a pause landed
-                self._idle.set()
-                self._wake.wait()
-                self._idle.clear()
-                self._wake.clear()
-                continue
-            reason = self._train_epoch()
-            now = time.perf_counter()
-            if reason is not None:
-                self._running.clear()
-                self._emit()
-                diverged = self._session.divergence is not None
-                self.stopped.emit(self._session.session_id, reason, diverged)
-                last_emit = now
-            elif single or (now - last_emit >= self._interval and self.consumed.is_set()):
-                self._emit()
-                last_emit = now
-        self.finished.emit()
-
-    def _apply_pending(self) -> None:
-        with self._pending_lock:
-            spec, self._pending_train = self._pending_train, None
-        if spec is not None:
-            with self.lock:
-                self._session.apply_training(spec)
-
-    def _train_epoch(self) -> str | None:
-        session = self._session
-        try:
-            with self.lock:
-                reason = session.step(callbacks=[self._stop_check])
-        except Exception as e:  # never let an engine error kill the thread silently
-            return f"training stopped: {type(e).__name__}: {e}"
-        self._recent.append((time.perf_counter(), session.steps))
-        if self._stop.is_set():
-            return None
-        return reason
-
-    def _steps_per_second(self) -> float:
-        if len(self._recent) < 2:
-            return math.nan
-        (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else math.nan
-
-    def _emit(self) -> None:
-        with self.lock:
-            snap = self._session.snapshot(
-                since=self._sent_rows, steps_per_second=self._steps_per_second()
-            )
-        self._sent_rows += len(snap.history)
-        self._sent_epoch = snap.epoch
-        self.consumed.clear()
-        self.snapshot.emit(snap)
+        forkserver.ensure_running()
 
 
 class TrainingController(QObject):
-    """The GUI thread's handle on training: one worker thread per session, joined on shutdown.
+    """The GUI thread's handle on training: one worker process, the session handed back and forth.
 
-    Re-emits the current worker's signals and drops those of a session it has moved on from
-    (queued snapshots can arrive after a rebuild). ``stopped(reason)`` fires whenever training
-    pauses by itself; ``diverged(reason)`` too when the reason is a diverged loss.
+    ``stopped(reason)`` fires whenever training pauses by itself (a stop condition, a diverged
+    loss, an error, the worker gone); ``diverged(reason)`` too when the loss diverged.
+    Snapshots of sessions the window has moved on from are dropped.
     """
 
     snapshot = Signal(object)
@@ -194,104 +73,250 @@ class TrainingController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
         self._session: Any = None
+        self._worker_has_it = False  # who holds the session: the worker or the window
+        self._playing = False
+        self._train_spec: TrainSpec | None = None  # the newest settings asked for
+        self._process: Any = None
+        self._conn: Any = None
+        self._notifier: QSocketNotifier | QTimer | None = None
+        self._tokens = itertools.count()
+
+    # -- state ----------------------------------------------------------------------------------
 
     @property
     def session(self) -> Any:
-        """The current Session (owned by the worker thread while it runs)."""
+        """The window's copy of the current Session (None while nothing can train)."""
         return self._session
 
     @property
     def is_playing(self) -> bool:
         """Whether training runs continuously right now."""
-        return self._worker is not None and self._worker.is_playing
+        return self._playing
 
     @property
     def is_idle(self) -> bool:
-        """Whether the worker waits for work (paused, its last snapshot sent)."""
-        return self._worker is not None and self._worker.is_idle
+        """Whether the window holds the session: paused, every epoch back and shown."""
+        return self._session is not None and not self._worker_has_it
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id, while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    # -- commands -------------------------------------------------------------------------------
 
     def start(self, session: Any) -> None:
-        """Hand ``session`` to a new worker thread (stopping the previous one), paused."""
-        self.shutdown()
+        """Make ``session`` the current one, paused (the worker forgets the previous one)."""
+        self._drop()
         self._session = session
-        worker = TrainingWorker(session)
-        thread = QThread(self)
-        thread.setObjectName(f"training-{session.session_id}")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit)
-        thread.finished.connect(worker.deleteLater)
-        worker.snapshot.connect(self._on_snapshot)
-        worker.stopped.connect(self._on_stopped)
-        self._worker, self._thread = worker, thread
-        thread.start()
+        self._train_spec = session.experiment.train
+        warm_up()
 
     def play(self) -> None:
         """Train continuously."""
-        if self._worker is not None:
-            self._worker.play()
-            self.playing_changed.emit(True)
+        if self._session is None or self._playing:
+            return
+        self._hand_over("play")
+        self._playing = True
+        self.playing_changed.emit(True)
 
     def pause(self) -> None:
-        """Pause after the current epoch."""
-        if self._worker is not None:
-            self._worker.pause()
-            self.playing_changed.emit(False)
+        """Pause after the current epoch; the session comes back with a last snapshot."""
+        if not self._playing:
+            return
+        self._playing = False
+        self._send(("pause",))
+        self.playing_changed.emit(False)
 
     def step(self) -> None:
-        """Train one epoch."""
-        if self._worker is not None:
-            self._worker.step()
+        """Train one epoch (when paused)."""
+        if self._session is None or self._playing:
+            return
+        self._hand_over("step")
 
     def apply_training(self, spec: TrainSpec) -> None:
         """Use new training settings from the next epoch on (keeps the weights)."""
-        if self._worker is not None:
-            self._worker.apply_training(spec)
+        self._train_spec = spec
+        if self._session is None:
+            return
+        if self._worker_has_it:
+            self._send(("train", spec))
+        else:
+            self._session.apply_training(spec)
 
     @contextmanager
     def locked_session(self) -> Iterator[Any]:
-        """The session, with the worker held between epochs (for exports and checks)."""
-        if self._worker is None:
+        """The current session: the window's own when it holds it, else a copy from the worker
+        taken between two epochs (changes to such a copy are not sent back)."""
+        if self._session is None or not self._worker_has_it:
             yield self._session
             return
-        with self._worker.lock:
+        if not self._playing:  # a pause or a step is on its way back: wait for it
+            self._wait_for_session()
             yield self._session
+            return
+        token = next(self._tokens)
+        self._send(("lend", token))
+        yield self._wait_for_session(token)
 
     def shutdown(self) -> None:
-        """Stop the worker and join its thread; safe to call twice."""
-        worker, thread = self._worker, self._thread
-        self._worker = self._thread = None
-        if worker is None or thread is None:
+        """Stop training and end the worker process; safe to call twice."""
+        self._drop()
+        process = self._process
+        if process is None:
             return
-        was_playing = worker.is_playing
-        worker.stop()
-        thread.quit()
-        thread.wait()
-        thread.deleteLater()
-        if was_playing:
-            self.playing_changed.emit(False)
+        self._send(("quit",))
+        self._close_pipe()
+        self._process = None
+        process.join(2.0)
+        if process.is_alive():  # only if an epoch ignores the interrupt
+            process.terminate()
+            process.join()
 
     def forget_session(self) -> None:
-        """Drop the session (after ``shutdown``), e.g. while the experiment cannot train."""
-        self.shutdown()
+        """Drop the session, e.g. while the experiment cannot train (the worker stays up)."""
+        self._drop()
         self._session = None
 
-    @Slot(object)
-    def _on_snapshot(self, snap: Any) -> None:
-        if self._session is not None and snap.session_id == self._session.session_id:
-            self.snapshot.emit(snap)
-        if self._worker is not None:
-            # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
-            # after other timers: the GUI thread keeps time for input, timers and painting
-            QTimer.singleShot(0, self._worker.consumed.set)
+    # -- the hand-over --------------------------------------------------------------------------
 
-    @Slot(int, str, bool)
-    def _on_stopped(self, session_id: int, reason: str, diverged: bool) -> None:
-        if self._session is not None and session_id == self._session.session_id:
+    def _hand_over(self, kind: str) -> None:
+        if self._worker_has_it:  # a pause is on its way back
+            self._wait_for_session()
+        self._ensure_worker()
+        self._worker_has_it = True
+        self._send((kind, self._session))
+
+    def _drop(self) -> None:
+        """The worker forgets the current session; the window keeps its copy."""
+        if self._worker_has_it:
+            self._send(("drop",))
+            self._worker_has_it = False
+        if self._playing:
+            self._playing = False
             self.playing_changed.emit(False)
+
+    def _take_back(self, session: Any, reason: str | None, diverged: bool) -> None:
+        self._session = session
+        self._worker_has_it = False
+        if self._train_spec is not None and session.experiment.train != self._train_spec:
+            # settings changed while the session was on its way back
+            session.apply_training(self._train_spec)
+        was_playing, self._playing = self._playing, False
+        if was_playing:
+            self.playing_changed.emit(False)
+        if reason is not None:
             self.stopped.emit(reason)
             if diverged:
                 self.diverged.emit(reason)
+
+    def _wait_for_session(self, token: int | None = None) -> Any:
+        """Read the pipe until the worker hands the session back (or lends the copy ``token``).
+
+        Other messages are handled as they come. If the worker dies, the window keeps the
+        session it handed over and says so.
+        """
+        while True:
+            try:
+                message = self._receive(timeout=0.1)
+            except WorkerGoneError as e:
+                self._worker_gone(str(e))
+                return self._session
+            if message is None:
+                continue
+            if message[0] == "lent" and message[1] == token:
+                return message[2]
+            self._dispatch(message)
+            if not self._worker_has_it:
+                return self._session
+
+    # -- the pipe -------------------------------------------------------------------------------
+
+    def _ensure_worker(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._close_pipe()
+        ctx = _context()
+        here, there = ctx.Pipe(duplex=True)
+        process = ctx.Process(target=serve, args=(there,), name="minidl-training", daemon=True)
+        process.start()
+        there.close()
+        self._process, self._conn = process, here
+        if sys.platform == "win32":  # pipes are not sockets there: look every 10 ms
+            notifier: QSocketNotifier | QTimer = QTimer(self)
+            notifier.timeout.connect(self._on_readable)
+            notifier.start(10)
+        else:
+            notifier = QSocketNotifier(here.fileno(), QSocketNotifier.Type.Read, self)
+            notifier.activated.connect(self._on_readable)
+        self._notifier = notifier
+
+    def _close_pipe(self) -> None:
+        if self._notifier is not None:
+            if isinstance(self._notifier, QSocketNotifier):
+                self._notifier.setEnabled(False)
+            else:
+                self._notifier.stop()
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _send(self, message: tuple) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(OSError):  # the worker is gone: the next read says so
+            self._conn.send_bytes(dumps(message))
+
+    def _receive(self, timeout: float) -> tuple | None:
+        """The next message, or None after ``timeout`` seconds; WorkerGoneError if it died."""
+        conn, process = self._conn, self._process
+        if conn is None:
+            raise WorkerGoneError("the training process is not running")
+        try:
+            if conn.poll(timeout):
+                return loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            pass
+        else:
+            if process is not None and process.is_alive():
+                return None
+        code = process.exitcode if process is not None else None
+        raise WorkerGoneError(f"the training process ended unexpectedly (exit code {code})")
+
+    @Slot()
+    def _on_readable(self) -> None:
+        while self._conn is not None:
+            try:
+                message = self._receive(timeout=0)
+            except WorkerGoneError as e:
+                self._worker_gone(str(e))
+                return
+            if message is None:
+                return
+            self._dispatch(message)
+
+    def _dispatch(self, message: tuple) -> None:
+        kind = message[0]
+        current = self._session.session_id if self._session is not None else None
+        if kind == "snapshot":
+            snap = message[1]
+            if snap.session_id == current and self._worker_has_it:
+                self.snapshot.emit(snap)
+            # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
+            # after other timers: the GUI thread keeps time for input, timers and painting
+            QTimer.singleShot(0, lambda: self._send(("consumed",)))
+        elif kind == "idle":
+            _, session_id, session, reason, diverged = message
+            if session_id == current and self._worker_has_it:
+                self._take_back(session, reason, diverged)
+        # a "lent" copy nobody waits for any more is dropped
+
+    def _worker_gone(self, why: str) -> None:
+        self._close_pipe()
+        self._process = None
+        if self._worker_has_it:
+            epoch = self._session.epoch
+            self._take_back(self._session, f"{why}; the weights are those of epoch {epoch}", False)

@@ -1,4 +1,5 @@
-"""Shared test set-up: Qt runs offscreen; hypothesis keeps runs short and deterministic."""
+"""Shared test set-up: Qt runs offscreen; hypothesis keeps runs short and deterministic; no test
+leaves a thread, a worker process or a modal dialog behind."""
 
 from __future__ import annotations
 
@@ -55,6 +56,24 @@ def _no_running_qthreads(monkeypatch: pytest.MonkeyPatch):
             pass
     if running:
         pytest.fail(f"test left QThread(s) running: {', '.join(running)}")
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_processes_left():
+    """Fail a test that leaves a training worker process running (and end it)."""
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    yield
+    left = [p for p in multiprocessing.active_children() if p not in before]
+    for process in left:
+        process.join(3.0)  # a worker told to quit may still be on its way out
+    alive = [p for p in left if p.is_alive()]
+    for process in alive:
+        process.terminate()
+        process.join()
+    if alive:
+        pytest.fail(f"test left worker process(es) running: {alive}")
 
 
 @pytest.fixture(autouse=True)

@@ -98,11 +98,18 @@ def test_space_plays_and_pauses_and_lr_applies_live(window, qtbot):
     qtbot.waitUntil(lambda: window.last_snapshot.epoch >= 2, timeout=10_000)
     window.controls.learning_rate.setValue(0.03)
     assert "learning rate 0.03" in window.statusBar().currentMessage()
-    qtbot.waitUntil(lambda: window.session.optimizer.param_groups[0]["lr"] == 0.03, timeout=5000)
+
+    def lr_in_training() -> float:
+        with window.controller.locked_session() as session:  # a copy from the worker
+            return session.optimizer.param_groups[0]["lr"]
+
+    qtbot.waitUntil(lambda: lr_in_training() == 0.03, timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert not window.controller.is_playing
     assert window.controls.play_action.text() == "&Play"
     assert math.isfinite(window.last_snapshot.test_loss)
+    qtbot.waitUntil(lambda: window.controller.is_idle, timeout=5000)
+    assert window.session.epoch == window.last_snapshot.epoch  # back, as last shown
 
 
 def test_step_trains_one_epoch_and_reset_starts_over(window, qtbot):
@@ -115,16 +122,16 @@ def test_step_trains_one_epoch_and_reset_starts_over(window, qtbot):
     assert "new random weights" in window.statusBar().currentMessage()
 
 
-def test_closing_while_training_stops_and_joins_the_thread(qtbot):
+def test_closing_while_training_ends_the_worker_process(qtbot):
     win = MainWindow()
     win.ask_before_closing = False
     qtbot.addWidget(win)
     win.show()
     win.toggle_play()
     qtbot.waitUntil(lambda: win.last_snapshot.epoch >= 1, timeout=10_000)
-    thread = win.controller._thread
+    process = win.controller._process
     win.close()
-    assert not thread.isRunning()
+    assert not process.is_alive() and process.exitcode == 0
 
 
 def test_view_toggles(window):

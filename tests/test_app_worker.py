@@ -1,14 +1,20 @@
-"""Training on the worker thread: accuracy, throttled snapshots, pause/resume/step/stop, closing."""
+"""Training in the worker process: accuracy, throttled snapshots, pause/resume/step/stop, the
+session's hand-over (same numbers as training in-process), copies for exports, a dying worker,
+and the Trainer loop itself driven without a process."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import replace
 
 import pytest
+import torch
 
-from playground.experiment import Experiment, TrainSpec
+from playground.experiment import Experiment, NetworkSpec, TrainSpec
 from playground.session import Session
+from playground.trainer import Trainer, dumps, loads
 from playground.worker import SNAPSHOT_RATE, TrainingController
 
 
@@ -25,6 +31,19 @@ def collect(controller) -> list:
     return snaps
 
 
+def dropout_experiment(**train) -> Experiment:
+    """A network whose training draws from torch's global generator too (Dropout)."""
+    network = NetworkSpec.parse("linear:16,relu,dropout:0.2,linear:16,tanh,linear:1,sigmoid")
+    return Experiment(network=network, train=TrainSpec(**train))
+
+
+def assert_same_weights(a: Session, b: Session) -> None:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
 def test_worker_trains_the_disk_to_093(qtbot, controller):
     exp = Experiment(train=TrainSpec(max_epochs=40))
     controller.start(Session(exp))
@@ -32,14 +51,37 @@ def test_worker_trains_the_disk_to_093(qtbot, controller):
     with qtbot.waitSignal(controller.stopped, timeout=30_000) as blocker:
         controller.play()
     assert "epoch limit" in blocker.args[0]
-    assert not controller.is_playing
+    assert not controller.is_playing and controller.is_idle
     last = snaps[-1]
-    assert last.epoch == 40
+    assert last.epoch == 40 == controller.session.epoch  # the session came back trained
     assert last.test_accuracy >= 0.93
     assert last.grid is not None and last.grid.shape == (100, 100)
     # every epoch reached the window once, in order, however few snapshots there were
     epochs = [int(e) for s in snaps for e in s.history.epoch]
     assert epochs == list(range(1, 41))
+    assert controller.worker_pid not in (None, os.getpid())
+
+
+def test_training_in_the_worker_equals_training_here(qtbot, controller):
+    # play, pause, step, play again: the hand-overs lose nothing, and Dropout's draws from
+    # torch's global generator travel with the session
+    exp = dropout_experiment(max_epochs=30)
+    controller.start(Session(exp))
+    controller.step()
+    qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
+    assert controller.session.epoch == 1
+    controller.play()
+    controller.pause()  # read between two epochs: long before the limit
+    with controller.locked_session() as session:
+        paused_at = session.epoch
+    assert 1 <= paused_at < 30
+    with qtbot.waitSignal(controller.stopped, timeout=30_000):
+        controller.play()
+    here = Session(exp)
+    here.step(30)
+    assert controller.session.epoch == 30
+    assert_same_weights(controller.session, here)
+    assert controller.session.history.train_loss == here.history.train_loss
 
 
 def test_snapshots_are_throttled_while_epochs_run_faster(qtbot, controller):
@@ -48,57 +90,176 @@ def test_snapshots_are_throttled_while_epochs_run_faster(qtbot, controller):
     controller.start(Session(exp))
     snaps = collect(controller)
     controller.play()
-    start = time.perf_counter()
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    start, first = time.perf_counter(), len(snaps)
     qtbot.wait(700)
     controller.pause()
     elapsed = time.perf_counter() - start
     qtbot.waitUntil(lambda: controller.is_idle, timeout=5000)
-    qtbot.waitUntil(lambda: snaps[-1].epoch == controller.session.epoch, timeout=5000)
-    assert len(snaps) <= SNAPSHOT_RATE * elapsed + 3
+    assert snaps[-1].epoch == controller.session.epoch  # the last one shows where it stopped
+    # +2: the snapshot in flight when the clock started and the final one at the pause
+    assert len(snaps) - first <= SNAPSHOT_RATE * elapsed + 2
     assert snaps[-1].epoch > 2 * len(snaps)
     assert snaps[-1].steps_per_second > 0
 
 
-def test_pause_resume_step_and_stop(qtbot, controller):
+def test_pause_resume_step_and_shutdown(qtbot, controller):
     controller.start(Session(Experiment()))
     snaps = collect(controller)
     controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(snaps) >= 2, timeout=30_000)
     controller.pause()
     qtbot.waitUntil(lambda: controller.is_idle, timeout=5000)
     paused_at = controller.session.epoch
-    qtbot.waitUntil(lambda: snaps[-1].epoch == paused_at, timeout=5000)
+    assert snaps[-1].epoch == paused_at
     qtbot.wait(150)
-    assert controller.session.epoch == paused_at  # paused means paused
+    assert controller.session.epoch == paused_at and len(snaps) == len(set(map(id, snaps)))
 
     with qtbot.waitSignal(controller.snapshot, timeout=5000) as blocker:
         controller.step()
     assert blocker.args[0].epoch == paused_at + 1
+    qtbot.waitUntil(lambda: controller.is_idle, timeout=5000)
+    assert controller.session.epoch == paused_at + 1
 
     controller.play()
     qtbot.waitUntil(lambda: snaps[-1].epoch > paused_at + 2, timeout=10_000)
-    thread = controller._thread
+    process = controller._process
     controller.shutdown()
-    assert not thread.isRunning()
+    assert not process.is_alive() and process.exitcode == 0
     assert not controller.is_playing
 
 
-def test_learning_rate_applies_live(qtbot, controller):
+def test_learning_rate_applies_live_and_copies_come_from_the_worker(qtbot, controller):
     controller.start(Session(Experiment()))
     snaps = collect(controller)
     controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
     controller.apply_training(TrainSpec(learning_rate=0.01))
-    qtbot.waitUntil(
-        lambda: controller.session.optimizer.param_groups[0]["lr"] == 0.01, timeout=5000
-    )
+
+    def lr_in_worker() -> float:
+        with controller.locked_session() as copy:
+            return copy.optimizer.param_groups[0]["lr"]
+
+    qtbot.waitUntil(lambda: lr_in_worker() == 0.01, timeout=5000)
+    with controller.locked_session() as copy:
+        assert copy.epoch >= 1 and copy is not controller.session
+    assert controller.is_playing  # lending a copy does not stop training
+    controller.pause()
+    qtbot.waitUntil(lambda: controller.is_idle, timeout=5000)
+    assert controller.session.optimizer.param_groups[0]["lr"] == 0.01
+
+
+def test_settings_changed_during_a_pause_reach_the_returned_session(qtbot, controller):
+    controller.start(Session(Experiment()))
+    controller.play()
+    qtbot.waitUntil(lambda: controller.is_playing, timeout=5000)
+    qtbot.wait(200)
+    controller.pause()
+    controller.apply_training(TrainSpec(learning_rate=0.02, batch_size=25))  # before it is back
+    qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
+    assert controller.session.experiment.train.batch_size == 25
+    assert controller.session.optimizer.param_groups[0]["lr"] == 0.02
+
+
+def test_a_dying_worker_pauses_training_and_keeps_the_session(qtbot, controller):
+    controller.start(Session(Experiment()))
+    snaps = collect(controller)
+    controller.play()
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    with qtbot.waitSignal(controller.stopped, timeout=10_000) as blocker:
+        os.kill(controller.worker_pid, signal.SIGKILL)
+    assert "training process ended unexpectedly" in blocker.args[0]
+    assert not controller.is_playing and controller.is_idle
+    assert controller.session is not None and controller.session.epoch == 0  # as handed over
+    with qtbot.waitSignal(controller.stopped, timeout=30_000):  # a new worker trains on
+        controller.apply_training(TrainSpec(max_epochs=2))
+        controller.play()
+    assert controller.session.epoch == 2
 
 
 def test_shutdown_mid_epoch_is_quick(qtbot, controller):
     exp = Experiment(data=replace(Experiment().data, points=20_000))  # long epochs
     controller.start(Session(exp))
     controller.play()
-    qtbot.wait(100)
+    qtbot.wait(300)
     start = time.perf_counter()
     controller.shutdown()
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0
+
+
+# -- the Trainer loop, without a process --------------------------------------------------------
+
+
+class Script:
+    """Runs a Trainer on a thread of this process; what it sends arrives in ``sent``."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sent: list[tuple] = []
+        self.trainer = Trainer(lambda m: self.sent.append(loads(dumps(m))), max_rate=1000)
+        self.thread = threading.Thread(target=self.trainer.run)
+        self.thread.start()
+
+    def wait_for(self, kind: str, count: int = 1) -> tuple:
+        deadline = time.monotonic() + 30
+        while sum(m[0] == kind for m in self.sent) < count:
+            assert time.monotonic() < deadline, f"no {kind!r} message: {self.sent}"
+            time.sleep(0.005)
+        return [m for m in self.sent if m[0] == kind][count - 1]
+
+    def quit(self) -> None:
+        self.trainer.command(("quit",))
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def test_trainer_steps_one_epoch_and_hands_the_session_back():
+    script = Script()
+    session = Session(Experiment())
+    script.trainer.command(("step", session))
+    _, session_id, back, reason, diverged = script.wait_for("idle")
+    script.quit()
+    assert (session_id, reason, diverged) == (session.session_id, None, False)
+    here = Session(Experiment())
+    here.step()
+    assert back.epoch == 1
+    assert_same_weights(back, here)
+    [snap] = [m[1] for m in script.sent if m[0] == "snapshot"]
+    assert snap.epoch == 1 and list(snap.history.epoch) == [1]
+
+
+def test_trainer_lends_copies_drops_and_reports_bad_settings():
+    script = Script()
+    script.trainer.command(("play", Session(Experiment())))
+    script.wait_for("snapshot")
+    script.trainer.command(("lend", 7))
+    _, token, copy = script.wait_for("lent")
+    assert token == 7 and copy.epoch >= 1
+    bad = TrainSpec(batch_size=0)
+    script.trainer.command(("train", bad))
+    _, _, back, reason, _ = script.wait_for("idle")
+    assert "could not be used" in reason and "batch" in reason.lower()
+    assert back.experiment.train.batch_size == TrainSpec().batch_size  # the run is kept
+    # "drop" forgets a session mid-run: nothing more comes of it
+    script.trainer.command(("play", back))
+    script.wait_for("snapshot", count=sum(m[0] == "snapshot" for m in script.sent) + 1)
+    script.trainer.command(("drop",))
+    script.trainer.command(("lend", 8))
+    assert script.wait_for("lent", count=2)[2] is None
+    script.quit()
+    assert sum(m[0] == "idle" for m in script.sent) == 1
+
+
+def test_a_session_pickles_and_trains_on_identically():
+    a = Session(dropout_experiment())
+    a.step(2)
+    blob = dumps(a)
+    before = torch.get_rng_state()
+    a.step(3)
+    assert not torch.equal(before, torch.get_rng_state())  # Dropout did draw from it
+    torch.manual_seed(123)  # whatever happens to the global generator in between
+    b = loads(blob)
+    b.step(3)
+    assert_same_weights(a, b)
+    assert a.history.test_loss == b.history.test_loss

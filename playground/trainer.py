@@ -1,0 +1,198 @@
+"""Training in a process of its own: the loop that drives a Session, and the process's entry point.
+
+No Qt here: the worker process never loads it. The window's ``TrainingController`` (worker.py)
+starts one worker process and talks to it over a pipe. Why a process: a thread of the window's
+process would share its GIL, and Qt paints the plots while holding it, so live plots slowed
+training by a third; a process trains on a core of its own at headless speed.
+
+Whoever trains holds the Session. The window holds it while paused (and may read or change it);
+``play`` and ``step`` hand it to the worker with the command; the worker hands it back, with the
+reason, whenever it stops (paused, a stop condition, one epoch stepped). While it trains, the
+window can ask for a copy (``lend``) for exports. Messages are tuples pickled with the standard
+pickler, so tensors travel by value, never as memory shared between the processes.
+
+Window to worker: ``("play", session)``, ``("step", session)``, ``("pause",)``, ``("drop",)``,
+``("train", TrainSpec)``, ``("consumed",)``, ``("lend", token)``, ``("quit",)``.
+Worker to window: ``("snapshot", Snapshot)``, ``("idle", session_id, session, reason,
+diverged)``, ``("lent", token, session)``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["SNAPSHOT_RATE", "Trainer", "dumps", "loads", "serve"]
+
+SNAPSHOT_RATE = 30.0
+"""Snapshots per second at most while training at full speed."""
+
+
+def dumps(message: Any) -> bytes:
+    """A message as bytes for the pipe (tensors by value, with the standard pickler)."""
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+loads = pickle.loads
+
+
+class Trainer:
+    """The worker process's loop: trains the Session it is handed, reports throttled Snapshots.
+
+    ``command(message)`` may be called from any thread (the process's pipe reader); ``run()``
+    handles the commands between epochs, on its own thread, and is the only one that calls
+    ``send``. While playing it trains epoch after epoch and sends a Snapshot at most
+    ``max_rate`` times a second, and only once the window has drawn the previous one
+    (``consumed``), so snapshots never pile up in the window's event queue.
+    """
+
+    def __init__(self, send: Callable[[tuple], None], max_rate: float = SNAPSHOT_RATE) -> None:
+        self._send = send
+        self._interval = 1.0 / max_rate
+        self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        # set for "drop" and "quit": ends the current epoch after its batch (closing never waits)
+        self._interrupt = threading.Event()
+        self._session: Any = None
+        self._playing = False
+        self._step_pending = False
+        self._consumed = True
+        self._sent_rows = 0
+        self._sent_epoch = 0
+        self._last_emit = 0.0
+        self._recent: deque[tuple[float, int]] = deque(maxlen=64)
+
+    def command(self, message: tuple) -> None:
+        """Queue a message from the window; "drop" and "quit" also cut the running epoch short."""
+        if message[0] in ("drop", "quit"):
+            self._interrupt.set()
+        self._commands.put(message)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Handle commands and train until "quit" (or the window is gone)."""
+        import torch
+
+        from .session import StopWhenSet
+
+        torch.set_num_threads(1)  # tiny matrices: threads only fight the window for the cores
+        self._stop_check = StopWhenSet(self._interrupt)
+        while True:
+            busy = self._session is not None and (self._playing or self._step_pending)
+            try:
+                message = self._commands.get(block=not busy)
+            except queue.Empty:
+                self._train_epoch()
+                continue
+            if not self._handle(message):
+                return
+
+    def _handle(self, message: tuple) -> bool:
+        """Act on one command; False for "quit"."""
+        kind = message[0]
+        if kind in ("play", "step"):
+            self._take(message[1])
+            self._playing = kind == "play"
+            self._step_pending = kind == "step"
+        elif kind == "pause":
+            self._playing = False
+            if self._session is not None and not self._step_pending:
+                self._give_back(None)
+        elif kind == "drop":
+            self._interrupt.clear()
+            self._session, self._playing, self._step_pending = None, False, False
+        elif kind == "train" and self._session is not None:
+            try:
+                self._session.apply_training(message[1])
+            except ValueError as e:  # the window checks settings first; never lose the run
+                self._playing = self._step_pending = False
+                self._give_back(f"the new settings could not be used: {e}")
+        elif kind == "consumed":
+            self._consumed = True
+        elif kind == "lend":
+            self._send(("lent", message[1], self._session))  # pickled: a copy
+        elif kind == "quit":
+            return False
+        return True
+
+    def _take(self, session: Any) -> None:
+        self._session = session
+        self._sent_rows = len(session.history.epoch)  # the window has drawn these already
+        self._sent_epoch = session.epoch
+        self._recent.clear()
+        self._consumed = True
+
+    def _train_epoch(self) -> None:
+        session = self._session
+        try:
+            reason = session.step(callbacks=[self._stop_check])
+        except Exception as e:  # an engine error ends this run, never the process
+            reason = f"training stopped: {type(e).__name__}: {e}"
+        if self._interrupt.is_set():
+            return  # a "drop" or "quit" is waiting in the queue
+        now = time.perf_counter()
+        self._recent.append((now, session.steps))
+        if self._step_pending or reason is not None:
+            self._step_pending = self._playing = False
+            self._give_back(reason)
+        elif now - self._last_emit >= self._interval and self._consumed:
+            self._emit()
+
+    def _steps_per_second(self) -> float:
+        if len(self._recent) < 2:
+            return math.nan
+        (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else math.nan
+
+    def _emit(self) -> None:
+        snap = self._session.snapshot(
+            since=self._sent_rows, steps_per_second=self._steps_per_second()
+        )
+        self._sent_rows += len(snap.history)
+        self._sent_epoch = snap.epoch
+        self._consumed = False
+        self._last_emit = time.perf_counter()
+        self._send(("snapshot", snap))
+
+    def _give_back(self, reason: str | None) -> None:
+        """Show where training stopped, then hand the session back to the window."""
+        session = self._session
+        if session.epoch != self._sent_epoch or reason is not None:
+            self._emit()
+        diverged = session.divergence is not None
+        self._session = None
+        self._send(("idle", session.session_id, session, reason, diverged))
+
+
+def serve(conn: Any) -> None:
+    """The worker process's entry point: a Trainer fed by a thread reading ``conn``.
+
+    Ends on "quit" or when the window's end of the pipe closes (the window exited or died).
+    """
+
+    def send(message: tuple) -> None:
+        try:
+            conn.send_bytes(dumps(message))
+        except OSError:  # the window closed its end: nobody to train for
+            trainer.command(("quit",))
+
+    trainer = Trainer(send)
+
+    def read() -> None:
+        try:
+            while True:
+                trainer.command(loads(conn.recv_bytes()))
+        except (EOFError, OSError):
+            trainer.command(("quit",))
+
+    threading.Thread(target=read, name="commands", daemon=True).start()
+    try:
+        trainer.run()
+    finally:
+        conn.close()
