@@ -11,6 +11,7 @@ import argparse
 import datetime
 import gc
 import resource
+import subprocess
 import sys
 import time
 import weakref
@@ -45,6 +46,7 @@ TARGETS = {
     "wide": "minidl/PyTorch ≤ 1.05",
     "grid": "≤ 2 ms",
     "memory": "RSS growth < 5%, no node alive after backward",
+    "app": "window/headless ≥ 0.80, GUI timer lateness < 50 ms",
 }
 
 
@@ -53,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per contender (7)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument(
-        "--only", choices=["seed", "wide", "grid", "memory"], action="append",
+        "--only", choices=["seed", "wide", "grid", "memory", "app"], action="append",
         help="run only these workloads (repeatable)",
     )
     parser.add_argument(
@@ -163,10 +165,40 @@ def memory_run(steps: int) -> tuple[float, bool, float]:
     return growth, freed, sw.seconds
 
 
+def app_run(seconds: float, repeats: int) -> list[str]:
+    """The app's workload (benchmarks/app_throughput.py) in a process of its own, with its own
+    QApplication (on $DISPLAY, else Qt's offscreen platform): its report as a text block."""
+    import importlib.util
+
+    if importlib.util.find_spec("PySide6") is None:
+        return ["", "App run skipped: PySide6 is not installed (`pip install -e .[app]`)."]
+    command = [
+        sys.executable, "-m", "benchmarks.app_throughput",
+        "--seconds", str(seconds), "--repeats", str(repeats),
+    ]
+    done = subprocess.run(
+        command, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return ["", f"App run FAILED (exit code {done.returncode}):", "", "```",
+                done.stderr.strip()[-2000:], "```"]
+    return [
+        "",
+        f"App run (`python -m benchmarks.app_throughput --seconds {seconds:g} "
+        f"--repeats {repeats}`, the seed experiment trained with Play in the real window "
+        "against headless `fit()`, interleaved):",
+        "",
+        "```",
+        done.stdout.strip(),
+        "```",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    only = set(args.only or ["seed", "wide", "grid", "memory"])
+    only = set(args.only or ["seed", "wide", "grid", "memory", "app"])
     repeats = 1 if args.quick else args.repeats
     seed = MLPSpec(epochs=2) if args.quick else SEED
     wide = MLPSpec(sizes=(2, 64, 64, 1), batch_size=128, epochs=1, n_train=256) if args.quick \
@@ -201,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{max(steps // 10, 1)} to the end; last step's graph freed after backward: "
             f"{'yes' if freed else 'NO'}."
         )
-    table = markdown_table(header, rows)
+    app_lines: list[str] = []
+    if "app" in only:
+        print("the app, training with live plots ...", file=sys.stderr)
+        app_lines = app_run(0.5 if args.quick else 4.0, repeats if args.quick else 3)
+    table = markdown_table(header, rows) if rows else ""
     today = datetime.date.today().isoformat()
     report = "\n".join([
         f"Run {today}: `python -m benchmarks"
@@ -212,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         table,
         "",
         *notes,
+        *app_lines,
         "",
         "Times are medians of the timed runs (CPU time of this process, so a busy machine "
         "disturbs them less); each ratio is a ratio of medians from runs interleaved in one "

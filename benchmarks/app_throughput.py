@@ -86,7 +86,7 @@ def window_run(seconds: float) -> dict[str, float]:
 
     window.toggle_play()
     run_events(500)  # let the worker get going before the clock starts
-    start, steps0 = time.perf_counter(), steps_now()
+    start, steps0, snapshots = time.perf_counter(), steps_now(), 0
     clock.start()
     timer.start()
     run_events(int(seconds * 1000))

@@ -18,6 +18,7 @@ def test_benchmark_table_runs_quick(capsys):
     for workload in ("seed 2-25-25-25-1", "wide", "grid", "memory"):
         assert workload in out
     assert "graph freed after backward: yes" in out
+    assert "throughput window / headless" in out  # the app run, in a process of its own
     assert "torch" in out and "CPU" in out  # the machine and versions line
 
 
