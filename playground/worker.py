@@ -115,9 +115,8 @@ class TrainingController(QObject):
 
     def play(self) -> None:
         """Train continuously."""
-        if self._session is None or self._playing:
+        if self._session is None or self._playing or not self._hand_over("play"):
             return
-        self._hand_over("play")
         self._playing = True
         self.playing_changed.emit(True)
 
@@ -181,12 +180,18 @@ class TrainingController(QObject):
 
     # -- the hand-over --------------------------------------------------------------------------
 
-    def _hand_over(self, kind: str) -> None:
+    def _hand_over(self, kind: str) -> bool:
+        """Send the session with "play" or "step"; False (and ``stopped``) if no worker starts."""
         if self._worker_has_it:  # a pause is on its way back
             self._wait_for_session()
-        self._ensure_worker()
+        try:
+            self._ensure_worker()
+        except (OSError, RuntimeError) as e:  # no fork server, no processes left, ...
+            self.stopped.emit(f"could not start the training process: {e}")
+            return False
         self._worker_has_it = True
         self._send((kind, self._session))
+        return True
 
     def _drop(self) -> None:
         """The worker forgets the current session; the window keeps its copy."""

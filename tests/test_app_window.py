@@ -112,6 +112,21 @@ def test_space_plays_and_pauses_and_lr_applies_live(window, qtbot):
     assert window.session.epoch == window.last_snapshot.epoch  # back, as last shown
 
 
+def test_play_says_why_when_no_training_process_starts(window, qtbot, monkeypatch):
+    import multiprocessing.process
+
+    def refuse(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not window.controller.is_playing
+    assert window.controls.play_action.text() == "&Play"
+    message = window.statusBar().currentMessage()
+    assert "could not start the training process" in message and "unavailable" in message
+    assert window.session is not None and window.session.epoch == 0  # nothing lost
+
+
 def test_step_trains_one_epoch_and_reset_starts_over(window, qtbot):
     with qtbot.waitSignal(window.controller.snapshot, timeout=5000):
         window.controls.step_action.trigger()

@@ -177,6 +177,21 @@ def test_a_dying_worker_pauses_training_and_keeps_the_session(qtbot, controller)
     assert controller.session.epoch == 2
 
 
+def test_a_worker_that_cannot_start_says_so(qtbot, controller, monkeypatch):
+    import multiprocessing.process
+
+    def refuse(self):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    controller.start(Session(Experiment()))
+    with qtbot.waitSignal(controller.stopped, timeout=5000) as blocker:
+        controller.play()
+    assert "could not start the training process" in blocker.args[0]
+    assert "Too many open files" in blocker.args[0]
+    assert not controller.is_playing and controller.is_idle
+
+
 def test_shutdown_mid_epoch_is_quick(qtbot, controller):
     exp = Experiment(data=replace(Experiment().data, points=20_000))  # long epochs
     controller.start(Session(exp))

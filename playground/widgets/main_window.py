@@ -703,7 +703,8 @@ class MainWindow(QMainWindow):
             return
         self.notice.hide()
         self.controller.play()
-        self.status("Training…")
+        if self.controller.is_playing:  # else its ``stopped`` already said why not
+            self.status("Training…")
 
     @Slot()
     def step(self) -> None:
