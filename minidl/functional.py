@@ -257,19 +257,23 @@ class LinearStack(Function):
     whole stack, each layer's input and output in one list; ``Sequential`` records a run of
     Linear(+activation) layers this way. Inputs: x, then the weight and bias (or None) of every
     layer; ``activations``: ReLU, Tanh, Sigmoid or None (no activation), one per layer.
+    ``weights_t``, optional: each weight's ``.t()``, from a caller that keeps those views
+    between steps (Sequential does; a view follows the in-place optimiser updates).
     """
 
     fresh_grads = True  # every gradient is a new mm or sum result (or a reshape of one)
 
     @staticmethod
-    def forward(ctx, x, *params, activations):
+    def forward(ctx, x, *params, activations, weights_t=None):
         shape = x.shape
         if x.dim() != 2:  # (*, in): the layers see it as (N, in) rows
             x = x.reshape(-1, shape[-1])
+        if weights_t is None:
+            weights_t = [w.t() for w in params[::2]]
         ys = [x]  # each layer's input; ys[i + 1] is layer i's output
         for i, activation in enumerate(activations):
-            weight, bias = params[2 * i], params[2 * i + 1]
-            x = torch.mm(x, weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
+            bias = params[2 * i + 1]
+            x = torch.mm(x, weights_t[i]) if bias is None else torch.addmm(bias, x, weights_t[i])
             if activation is not None:
                 x = activation.inplace(x)
             ys.append(x)
@@ -283,15 +287,21 @@ class LinearStack(Function):
         if g.dim() != 2:
             g = g.reshape(-1, g.shape[-1])
         grads: list = [None] * len(needs)
+        own = False  # whether g is a tensor this backward made (then it may be written over)
         for i in range(len(activations) - 1, -1, -1):
-            if activations[i] is not None:
-                g = activations[i].grad_from_output(g, ys[i + 1])
+            activation = activations[i]
+            if activation is not None:
+                if own:  # g @ W of the layer after: ours alone, so no new tensor for act'·g
+                    g = activation.grad_from_output_(g, ys[i + 1])
+                else:  # the g we were given belongs to the caller: never written over
+                    g = activation.grad_from_output(g, ys[i + 1])
             if needs[2 * i + 1]:
                 grads[2 * i + 1] = torch.mm(g.t(), ys[i])
             if needs[2 * i + 2]:
                 grads[2 * i + 2] = g.sum(0)
             if i > 0 or needs[0]:
                 g = torch.mm(g, params[2 * i])
+                own = True
         if needs[0]:
             grads[0] = g if len(shape) == 2 else g.reshape(shape)
         return grads
@@ -526,6 +536,12 @@ class ReLU(Function):
         # float op, where g * (y > 0) is a comparison and a bool-to-float promotion (6x slower)
         return g * torch.sign(y)
 
+    @staticmethod
+    def grad_from_output_(g, y):
+        """The same, written over g: only for a g the caller made itself and nobody else holds
+        (LinearStack's g @ W), never for a gradient that came from outside."""
+        return g.mul_(torch.sign(y))
+
 
 class LeakyReLU(Function):
     """y = x if x > 0 else slope·x;  dx = g if x > 0 else slope·g."""
@@ -566,6 +582,11 @@ class Tanh(Function):
         # of a tensor takes torch's slower path)
         return g - g * y * y
 
+    @staticmethod
+    def grad_from_output_(g, y):
+        """The same, written over a g of the caller's own (see ReLU.grad_from_output_)."""
+        return g.sub_(g * y * y)
+
 
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ), computed without overflow for large |x|;  dx = g * y * (1 - y)."""
@@ -587,8 +608,14 @@ class Sigmoid(Function):
     @staticmethod
     def grad_from_output(g, y):
         """dx from g and the output y alone."""
-        # y (1 - y) written y - y·y: tensor-tensor ops only, as in Tanh
-        return g * (y - y * y)
+        # y (1 - y) written y - y·y, as one addcmul (y + (-1)·y·y): no Python number on the left
+        # of a tensor (torch's slower path, see Tanh), one op instead of two
+        return g * torch.addcmul(y, y, y, value=-1)
+
+    @staticmethod
+    def grad_from_output_(g, y):
+        """The same, written over a g of the caller's own (see ReLU.grad_from_output_)."""
+        return g.mul_(torch.addcmul(y, y, y, value=-1))
 
 
 class Softmax(Function):
@@ -1063,10 +1090,13 @@ def linear_activation(x: Any, weight: Any, bias: Any = None, activation: Any = R
     return LinearActivation.apply(x, weight, bias, activation=activation)
 
 
-def linear_stack(x: Any, params: list, activations: tuple) -> Tensor:
+def linear_stack(
+    x: Any, params: list, activations: tuple, weights_t: list | None = None
+) -> Tensor:
     """Linear layers (weights and biases in ``params``, in order) each followed by its activation
-    op (ReLU, Tanh, Sigmoid, or None for none), as one node."""
-    return LinearStack.apply(x, *params, activations=activations)
+    op (ReLU, Tanh, Sigmoid, or None for none), as one node. ``weights_t``: optionally each
+    weight's ``.t()`` (torch tensors), for a caller that keeps them between calls."""
+    return LinearStack.apply(x, *params, activations=activations, weights_t=weights_t)
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -1169,8 +1199,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, generator: Any = None
 
 def mse_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) squared error between output and target of the same shape."""
-    _check_reduction(reduction)
-    _check_same_shape("MSELoss", x, target)
+    # the checks of _check_reduction and _check_same_shape written in line: this runs every step
+    xd = x.data if isinstance(x, Tensor) else x
+    td = target.data if isinstance(target, Tensor) else target
+    if reduction not in _REDUCTIONS or xd.shape != td.shape:
+        _check_reduction(reduction)
+        _check_same_shape("MSELoss", x, target)
     return MSELoss.apply(x, target, reduction=reduction)
 
 

@@ -402,7 +402,27 @@ def _topological_order(root: Node) -> list[Node]:
     earlier: newest first (by ``Node.seq``) is a valid order for the backward walk. PyTorch's
     engine orders its work by the same kind of sequence number. This needs only a set of the
     reachable nodes and one sort, no depth-first bookkeeping.
+
+    A chain (every node made by at most one other node: a Sequential's fused stack and its loss)
+    is already in that order as it is walked from the root; that is tried first.
     """
+    chain = [root]
+    node = root
+    while node is not None:
+        parent = None
+        for inp in node.inputs:
+            if inp is not None and inp._node is not None:
+                if parent is not None and inp._node is not parent:
+                    return _sorted_reachable(root)  # two parents: not a chain
+                parent = inp._node
+        if parent is not None:
+            chain.append(parent)
+        node = parent
+    return chain
+
+
+def _sorted_reachable(root: Node) -> list[Node]:
+    """Every node reachable from root, newest first (see _topological_order)."""
     seen = {root}
     stack = [root]
     while stack:

@@ -259,6 +259,7 @@ class _LinearStackStep:
     def __init__(self, layers: list[tuple[Linear, Any]]) -> None:
         self.layers = layers
         self.activations = tuple(activation for _, activation in layers)
+        self._transposed: list[list] = [[None, None] for _ in layers]
 
     def __call__(self, x: Any) -> Tensor:
         self.layers[0][0].check_input(x)  # the later layers' sizes chain (checked in _plan)
@@ -266,9 +267,25 @@ class _LinearStackStep:
         # From _parameters, as linear.weight goes through Module.__getattr__, which Python only
         # calls after a failed lookup has raised and caught an AttributeError
         params = []
-        for linear, _ in self.layers:
-            params += (linear._parameters["weight"], linear._parameters["bias"])
-        return F.linear_stack(x, params, self.activations)
+        weights_t = []
+        for (linear, _), cached in zip(self.layers, self._transposed, strict=True):
+            weight = linear._parameters["weight"]
+            params += (weight, linear._parameters["bias"])
+            # forward multiplies by Wᵀ: keep that view instead of making it at every call. It
+            # shows the optimiser's in-place updates of weight.data; a new weight.data (a new
+            # Parameter, load, .double(), p.data = ...) is a new tensor and gets a new view
+            data = weight.data
+            if cached[0] is not data:
+                cached[0], cached[1] = data, data.t()
+            weights_t.append(cached[1])
+        return F.linear_stack(x, params, self.activations, weights_t)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the views are not copied (a copied view might not follow its copied weight): a copy
+        # makes its own at its first call
+        state = self.__dict__.copy()
+        state["_transposed"] = [[None, None] for _ in self.layers]
+        return state
 
 
 class Sequential(Module):

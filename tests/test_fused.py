@@ -1,0 +1,114 @@
+"""Sequential's fused LinearStack against torch autograd: the shortcuts it takes for speed
+(transposed weight views kept between steps, activation gradients written over tensors of its
+own) must never show: replaced weights are seen, a caller's gradient is never written over."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import minidl
+from minidl import nn
+
+
+def mlp(lib, last: str = "Sigmoid"):
+    """Linear layers with every fusable activation, so one LinearStack records the whole body."""
+    return lib.Sequential(
+        lib.Linear(2, 6), lib.ReLU(), lib.Linear(6, 5), lib.Tanh(), lib.Linear(5, 4),
+        getattr(lib, last)(),
+    )
+
+
+def pair(last: str = "Sigmoid"):
+    """The same network in minidl and torch, float64, torch's weights in both."""
+    ours, theirs = mlp(nn, last).double(), mlp(torch.nn, last).double()
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def assert_same_gradients(ours, theirs) -> None:
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-10, rtol=1e-10, msg=name)
+
+
+def test_the_body_is_one_fused_node() -> None:
+    ours, _ = pair()
+    out = ours(torch.randn(3, 2, dtype=torch.float64))
+    assert repr(out.grad_fn) == "<LinearStackBackward>"
+
+
+@pytest.mark.parametrize("last", ["ReLU", "Tanh", "Sigmoid"])
+def test_a_gradient_from_outside_is_never_written_over(last) -> None:
+    ours, theirs = pair(last)
+    x = torch.randn(7, 2, dtype=torch.float64)
+    g = torch.randn(7, 4, dtype=torch.float64)
+    given = g.clone()
+    xo = minidl.Tensor(x, requires_grad=True)
+    xt = x.clone().requires_grad_(True)
+    ours(xo).backward(g)
+    theirs(xt).backward(g.clone())
+    assert torch.equal(g, given)
+    torch.testing.assert_close(xo.grad, xt.grad, atol=1e-10, rtol=1e-10)
+    assert_same_gradients(ours, theirs)
+
+
+def test_training_steps_match_torch() -> None:
+    ours, theirs = pair()
+    opt_o = minidl.optim.SGD(ours.parameters(), lr=0.5)
+    opt_t = torch.optim.SGD(theirs.parameters(), lr=0.5)
+    x, y = torch.randn(8, 2, dtype=torch.float64), torch.rand(8, 4, dtype=torch.float64)
+    for _ in range(5):  # the kept views of the weights follow the in-place updates
+        runs = ((ours, opt_o, nn.MSELoss()), (theirs, opt_t, torch.nn.MSELoss()))
+        for model, opt, loss_fn in runs:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+    assert_same_gradients(ours, theirs)
+    torch.testing.assert_close(ours(x).data, theirs(x).detach(), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "replace",
+    [
+        lambda ours: setattr(ours[2].weight, "data", torch.randn(5, 6, dtype=torch.float64)),
+        lambda ours: setattr(ours[2], "weight", nn.Linear(6, 5).double().weight),
+        lambda ours: ours.load_state_dict({k: v * 2 for k, v in ours.state_dict().items()}),
+    ],
+    ids=["new p.data", "new Parameter", "load_state_dict"],
+)
+def test_replaced_weights_are_seen_after_a_step(replace) -> None:
+    ours, theirs = pair()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    opt = minidl.optim.SGD(ours.parameters(), lr=0.1)
+    nn.MSELoss()(ours(x), torch.zeros(4, 4, dtype=torch.float64)).backward()
+    opt.step()
+    replace(ours)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x).data, theirs(x).detach(), atol=1e-10, rtol=1e-10)
+
+
+def test_a_dtype_change_is_seen() -> None:
+    ours, theirs = pair()
+    x = torch.randn(4, 2)
+    ours(x.double())
+    ours.float()
+    theirs.float()
+    out = ours(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.data, theirs(x).detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_a_deep_copy_follows_its_own_weights() -> None:
+    ours, _ = pair()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    before = ours(x).data.clone()
+    twin = copy.deepcopy(ours)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.data.mul_(0.5)
+    reference = mlp(torch.nn).double()
+    reference.load_state_dict(twin.state_dict())
+    torch.testing.assert_close(twin(x).data, reference(x).detach(), atol=1e-10, rtol=1e-10)
+    assert torch.equal(ours(x).data, before)
