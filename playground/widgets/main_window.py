@@ -702,6 +702,7 @@ class MainWindow(QMainWindow):
             self.status(blocker)
             return
         self.notice.hide()
+        self._announce_worker_start()
         self.controller.play()
         if self.controller.is_playing:  # else its ``stopped`` already said why not
             self.status("Training…")
@@ -713,7 +714,15 @@ class MainWindow(QMainWindow):
             return
         if self.session is None and not self.rebuild_session("Stepping."):
             return
+        self._announce_worker_start()
         self.controller.step()
+
+    def _announce_worker_start(self) -> None:
+        """Say so before the first Play or Step starts the training process (~1.5 s if torch
+        is still loading into the fork server, milliseconds after)."""
+        if self.controller.worker_pid is None:
+            self.status("Starting the training process…")
+            self.statusBar().repaint()
 
     @Slot()
     def reset_weights(self) -> None:
