@@ -33,6 +33,11 @@ __all__ = ["SNAPSHOT_RATE", "Trainer", "dumps", "loads", "serve"]
 SNAPSHOT_RATE = 30.0
 """Snapshots per second at most while training at full speed."""
 
+CHUNK_SECONDS = 0.01
+"""While playing, epochs shorter than this are trained several per call (see _train_epoch)."""
+
+MAX_CHUNK = 100
+
 
 def dumps(message: Any) -> bytes:
     """A message as bytes for the pipe (tensors by value, with the standard pickler)."""
@@ -66,6 +71,7 @@ class Trainer:
         self._sent_epoch = 0
         self._last_emit = 0.0
         self._recent: deque[tuple[float, int]] = deque(maxlen=64)
+        self._epoch_seconds = 0.0  # the last chunk's time per epoch
 
     def command(self, message: tuple) -> None:
         """Queue a message from the window; "drop" and "quit" also cut the running epoch short."""
@@ -126,17 +132,31 @@ class Trainer:
         self._sent_rows = len(session.history.epoch)  # the window has drawn these already
         self._sent_epoch = session.epoch
         self._recent.clear()
+        self._epoch_seconds = 0.0
         self._consumed = True
 
     def _train_epoch(self) -> None:
+        """Train one epoch, or while playing as many as fit in ~``CHUNK_SECONDS``.
+
+        Short epochs are trained a few per ``Session.step`` call, so its per-call work (keeping
+        the last good weights, fit's set-up) does not cost more than the training; commands
+        still wait at most a chunk, and every epoch still reaches the window's history.
+        """
         session = self._session
+        epochs = 1
+        if self._playing and self._epoch_seconds > 0:
+            epochs = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / self._epoch_seconds)))
+        start = time.perf_counter()
+        before = session.epoch
         try:
-            reason = session.step(callbacks=[self._stop_check])
+            reason = session.step(epochs, callbacks=[self._stop_check])
         except Exception as e:  # an engine error ends this run, never the process
             reason = f"training stopped: {type(e).__name__}: {e}"
         if self._interrupt.is_set():
             return  # a "drop" or "quit" is waiting in the queue
         now = time.perf_counter()
+        if session.epoch > before:
+            self._epoch_seconds = (now - start) / (session.epoch - before)
         self._recent.append((now, session.steps))
         if self._step_pending or reason is not None:
             self._step_pending = self._playing = False
@@ -151,8 +171,12 @@ class Trainer:
         return (s1 - s0) / (t1 - t0) if t1 > t0 else math.nan
 
     def _emit(self) -> None:
+        # the weights rather than the grid: the window draws it on its own core
         snap = self._session.snapshot(
-            since=self._sent_rows, steps_per_second=self._steps_per_second()
+            since=self._sent_rows,
+            grid=False,
+            weights=True,
+            steps_per_second=self._steps_per_second(),
         )
         self._sent_rows += len(snap.history)
         self._sent_epoch = snap.epoch

@@ -17,6 +17,7 @@ elsewhere they are spawned.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import multiprocessing
 import sys
@@ -309,6 +310,11 @@ class TrainingController(QObject):
         if kind == "snapshot":
             snap = message[1]
             if snap.session_id == current and self._worker_has_it:
+                if snap.grid is None and snap.weights is not None:
+                    # the decision grid of the snapshot's weights, drawn here on the window's
+                    # core rather than on the worker's
+                    grid = self._session.decision_grid(snap.weights)
+                    snap = dataclasses.replace(snap, grid=grid, weights=None)
                 self.snapshot.emit(snap)
             # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
             # after other timers: the GUI thread keeps time for input, timers and painting

@@ -9,6 +9,7 @@ import signal
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -242,6 +243,9 @@ def test_trainer_steps_one_epoch_and_hands_the_session_back():
     assert_same_weights(back, here)
     [snap] = [m[1] for m in script.sent if m[0] == "snapshot"]
     assert snap.epoch == 1 and list(snap.history.epoch) == [1]
+    # the worker sends the weights; the window draws the grid from them on its own core
+    assert snap.grid is None
+    np.testing.assert_array_equal(here.decision_grid(snap.weights), here.decision_grid())
 
 
 def test_trainer_lends_copies_drops_and_reports_bad_settings():

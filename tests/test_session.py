@@ -76,6 +76,24 @@ def test_snapshot_carries_new_history_rows_and_a_probability_grid(trained):
     assert trained.snapshot(grid=False).grid is None
 
 
+def test_a_grid_drawn_from_a_snapshots_weights_equals_the_sessions_own(trained):
+    snap = trained.snapshot(grid=False, weights=True)
+    assert snap.grid is None and snap.epoch == 30
+    other = Session(trained.experiment)  # untrained: same network, other weights
+    before = {k: v.clone() for k, v in other.model.state_dict().items()}
+    np.testing.assert_array_equal(other.decision_grid(snap.weights), trained.decision_grid())
+    for key, value in other.model.state_dict().items():  # its own weights are untouched
+        assert torch.equal(value, before[key]), key
+    assert not np.array_equal(other.decision_grid(), trained.decision_grid())
+    # the snapshot's weights are a copy: training on does not change them
+    trained_weights = {k: v.clone() for k, v in snap.weights.items()}
+    trained.step()
+    for key, value in snap.weights.items():
+        assert torch.equal(value, trained_weights[key]), key
+    # the viewer model is a cache that never travels with the session
+    assert "_viewer" not in trained.__getstate__() and "_viewer" not in other.__getstate__()
+
+
 def test_grid_rows_run_along_x2_and_columns_along_x1():
     # one Linear computing x1 (raw weights [1, 0]): the grid must rise along its columns
     exp = Experiment(network=NetworkSpec.parse("linear:1"))

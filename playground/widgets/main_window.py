@@ -462,7 +462,13 @@ class MainWindow(QMainWindow):
         if "torch" not in sys.modules:
             self.status("Loading minidl and torch…")
             self.statusBar().repaint()
+        import torch
+
         from ..session import Session  # torch loads here, after the window is up
+
+        # the window's own predictions (the grid, hovering) are small: one thread, and the
+        # worker process keeps the other core to itself
+        torch.set_num_threads(1)
 
         try:
             session = Session(self.experiment)
