@@ -11,7 +11,9 @@ same Qt signals as ever: ``snapshot``, ``stopped``, ``diverged``, ``playing_chan
 
 Processes come from a fork server that has imported torch and minidl once (``forkserver``, where
 the platform has it), so a new worker starts in milliseconds and never inherits Qt's threads;
-elsewhere they are spawned.
+elsewhere they are spawned. As with any multiprocessing program, a script that opens the window
+must do so under ``if __name__ == "__main__":`` (main.py does): each worker imports the
+script's module again.
 """
 
 from __future__ import annotations
