@@ -681,13 +681,16 @@ def _reduce(per_element: torch.Tensor, reduction: str) -> torch.Tensor:
     return per_element
 
 
-def _reduce_grad(g: torch.Tensor, local: torch.Tensor, reduction: str, n: int) -> torch.Tensor:
-    """Chain the loss's reduction into the per-element derivative ``local``."""
+def _reduce_grad(g: Any, local: torch.Tensor, reduction: str, n: int) -> torch.Tensor:
+    """Chain the loss's reduction into the per-element derivative ``local``; g may be a number
+    (the unit seed of ``backward()``, see Function.number_grad): ``g / n`` is then no torch op."""
     return local * (g / n) if reduction == "mean" else local * g
 
 
 class MSELoss(Function):
     """L = reduce((x - t)²);  dx = 2 (x - t) · g  (/ n for the mean)."""
+
+    number_grad = True  # g only scales: backward() seeds it with 1.0
 
     @staticmethod
     def forward(ctx, x, target, reduction="mean"):
@@ -700,7 +703,8 @@ class MSELoss(Function):
     def backward(ctx, g):
         (diff,) = ctx.saved
         # 2 and the mean's 1/n go into g (a scalar, unless reduction="none") before it meets the
-        # batch: one op on diff instead of three
+        # batch: one op on diff instead of three (and with backward()'s unit seed g is the number
+        # 1.0, so g * scale is Python arithmetic: a float32 diff times a number stays float32)
         scale = 2 / diff.numel() if ctx.reduction == "mean" else 2
         gx = diff * (g * scale)
         return gx, (-gx if ctx.needs_input_grad[1] else None)
@@ -708,6 +712,8 @@ class MSELoss(Function):
 
 class L1Loss(Function):
     """L = reduce(|x - t|);  dx = sign(x - t) · g  (/ n for the mean; 0 where x = t)."""
+
+    number_grad = True  # g only scales (_reduce_grad)
 
     @staticmethod
     def forward(ctx, x, target, reduction="mean"):
@@ -732,6 +738,8 @@ class BCELoss(Function):
 
     dp = (p - t) / max(p (1 - p), 1e-12) · g  (torch's formula, finite at p = 0 or 1).
     """
+
+    number_grad = True  # g only scales (_reduce_grad)
 
     @staticmethod
     def forward(ctx, p, target, reduction="mean"):
@@ -759,6 +767,8 @@ class CrossEntropyLoss(Function):
     dt = -log softmax(x) · g  (soft targets).
     """
 
+    number_grad = True  # g only scales (_reduce_grad); a number needs no unsqueeze
+
     @staticmethod
     def forward(ctx, logits, target, reduction="mean"):
         shifted = logits - logits.amax(1, keepdim=True)
@@ -780,7 +790,7 @@ class CrossEntropyLoss(Function):
     def backward(ctx, g):
         log_probs, onehot = ctx.saved
         n = log_probs.shape[0]
-        if ctx.reduction == "none":
+        if ctx.reduction == "none" and isinstance(g, torch.Tensor):  # (N,) against (N, C)
             g = g.unsqueeze(1)
         probs = torch.exp(log_probs)
         if ctx.soft:  # soft targets need not sum to 1

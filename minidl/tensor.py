@@ -125,7 +125,8 @@ class Function:
         backward(ctx, grad) -> tuple of gradients, one per input (None where not needed)
 
     and are called through ``apply``, which unwraps Tensors, records a Node when any input needs
-    a gradient and wraps the result.
+    a gradient and wraps the result. ``grad`` is a torch tensor, or the number 1.0 for an op
+    that sets ``number_grad`` (see below) at the root of ``backward()``.
     """
 
     # True for an op whose backward gives each input a contiguous tensor of the input's shape
@@ -133,6 +134,12 @@ class Function:
     # gradients unchecked. Otherwise a gradient may be g passed through (add), a view of
     # something else (sum's expand) or not yet summed over broadcast dims: it is checked first
     fresh_grads = False
+
+    # True for an op whose backward is correct when g is the Python number 1.0 instead of a
+    # tensor (its formula only multiplies or divides by g, which then broadcasts). ``backward()``
+    # with no argument on such an op's single-element output passes 1.0: no seed tensor is made,
+    # and a loss's ``diff * (g * 2/n)`` is one torch op instead of two
+    number_grad = False
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> torch.Tensor:  # pragma: no cover
@@ -323,7 +330,8 @@ class Tensor:
                     f"tensor has shape {tuple(self.data.shape)}; pass backward(grad) with a "
                     f"gradient of that shape, or reduce it first (e.g. .sum() or .mean())"
                 )
-            grad = torch.ones_like(self.data)
+            root = self._node
+            grad = 1.0 if root is not None and root.fn.number_grad else torch.ones_like(self.data)
         else:
             grad = _as_torch(grad, self.data.dtype)
             if grad.shape != self.data.shape:
