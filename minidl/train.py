@@ -271,8 +271,11 @@ def fit(
                 cb.on_batch_end(state, loss)
             if state.stop_training:
                 break
-        weights = torch.tensor(sizes, dtype=losses[0].dtype) / sum(sizes)
-        train_loss = float(torch.dot(torch.stack(losses), weights))
+        # the weighted mean in Python floats (double precision): torch.tensor(sizes), stack and
+        # dot here once an epoch cost the next steps ~2 % of the seed experiment (cold caches
+        # after ops used nowhere else), where .item() of a CPU scalar is ~0.15 µs
+        pairs = zip(losses, sizes, strict=True)
+        train_loss = sum([value.item() * size for value, size in pairs]) / sum(sizes)
         logs = {"epoch": epoch, "train_loss": train_loss}
         history.epoch.append(epoch)
         history.train_loss.append(train_loss)

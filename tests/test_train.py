@@ -87,10 +87,12 @@ def test_history_records_every_epoch_with_metrics():
     assert h.stop_reason is None
 
 
-def test_epoch_train_loss_is_the_size_weighted_mean_of_batch_losses():
+@pytest.mark.parametrize("dtype", (torch.float64, torch.float32))
+def test_epoch_train_loss_is_the_size_weighted_mean_of_batch_losses(dtype):
+    # float32 losses too: the mean is taken in Python floats (double precision)
     torch.manual_seed(0)
-    model = seed_network().double()
-    x, y = disk_task(70, 4, torch.float64)  # batches of 30, 30, 10
+    model = seed_network().to(dtype)
+    x, y = disk_task(70, 4, dtype)  # batches of 30, 30, 10
     seen: list[tuple[float, int]] = []
 
     class Record(Callback):
