@@ -69,10 +69,12 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (set them to None, as torch does by default)."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
+            if set_to_none:  # every step of every loop: the plainest loop
+                for p in group["params"]:
                     p.grad = None
-                else:
+                continue
+            for p in group["params"]:
+                if p.grad is not None:
                     p.grad = torch.zeros_like(p.data)
 
     def step(self) -> None:  # pragma: no cover
@@ -120,13 +122,18 @@ class SGD(Optimizer):
             self._validate(group)
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            params = [p for p in group["params"] if p.grad is not None]
+            # the parameters with a gradient, their data and gradients, in one pass
+            params, data, grads = [], [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    params.append(p)
+                    data.append(p.data)
+                    grads.append(g)
             if not params:
                 continue
             # torch's _foreach_ ops apply one formula to a list of tensors in one call (the
             # loop runs in C++): the same arithmetic as a Python loop of add_, without its cost
-            data = [p.data for p in params]
-            grads = [p.grad for p in params]
             if weight_decay != 0:
                 grads = torch._foreach_add(grads, data, alpha=weight_decay)
             if momentum != 0:

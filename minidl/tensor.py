@@ -356,6 +356,10 @@ class Tensor:
                     "released its saved tensors. Call backward(retain_graph=True) the first "
                     "time if you need to go through the graph twice."
                 )
+            if not retain_graph:
+                # marked before the formula runs, so that it can tell its saved tensors are at
+                # their last use and write over them (MSE's diff becomes its gradient in place)
+                node.freed = True
             grads = node.fn.backward(node, g)
             fresh = node.fn.fresh_grads
             for inp, ig in zip(node.inputs, grads, strict=False):
@@ -374,7 +378,6 @@ class Tensor:
                 node.saved = ()
                 node.inputs = ()
                 node.__dict__.clear()
-                node.freed = True
 
     # -- operators (defined in functional.py, bound below) ---------------------------------
     def __hash__(self) -> int:

@@ -112,3 +112,66 @@ def test_a_deep_copy_follows_its_own_weights() -> None:
     reference.load_state_dict(twin.state_dict())
     torch.testing.assert_close(twin(x).data, reference(x).detach(), atol=1e-10, rtol=1e-10)
     assert torch.equal(ours(x).data, before)
+
+
+def _stack_inputs(dtype=torch.float64):
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 3, generator=gen, dtype=dtype)
+    w1 = torch.randn(5, 3, generator=gen, dtype=dtype)
+    b1 = torch.randn(5, generator=gen, dtype=dtype)
+    w2 = torch.randn(2, 5, generator=gen, dtype=dtype)
+    return x, w1, b1, w2
+
+
+@pytest.mark.parametrize("frozen", (False, True))
+@pytest.mark.parametrize("x_kind", ("leaf", "constant", "torch requiring grad"))
+def test_linear_stack_records_like_separate_ops(x_kind: str, frozen: bool) -> None:
+    # linear_stack records its node itself (Function.apply written out): inputs that need no
+    # gradient (a frozen weight, a constant x, a torch tensor of torch's autograd) get none
+    x, w1, b1, w2 = _stack_inputs()
+    ours_w1 = minidl.Tensor(w1.clone(), requires_grad=not frozen)
+    ours_b1, ours_w2 = (minidl.Tensor(t.clone(), requires_grad=True) for t in (b1, w2))
+    theirs = [t.clone().requires_grad_(True) for t in (w1, b1, w2)]
+    theirs[0].requires_grad_(not frozen)
+    if x_kind == "leaf":
+        ours_x, theirs_x = minidl.Tensor(x.clone(), requires_grad=True), x.clone().requires_grad_()
+    elif x_kind == "constant":
+        ours_x, theirs_x = x, x
+    else:
+        ours_x, theirs_x = x.clone().requires_grad_(), x.clone()
+    out = minidl.functional.linear_stack(
+        ours_x, [ours_w1, ours_b1, ours_w2, None], (minidl.functional.Tanh, None)
+    )
+    expected = torch.tanh(theirs_x @ theirs[0].t() + theirs[1]) @ theirs[2].t()
+    torch.testing.assert_close(out.data, expected.detach())
+    (out * out).sum().backward()
+    (expected * expected).sum().backward()
+    if x_kind == "torch requiring grad":
+        assert ours_x.grad is None  # detached: torch's autograd never saw minidl's work
+    if x_kind == "leaf":
+        torch.testing.assert_close(ours_x.grad, theirs_x.grad)
+    assert (ours_w1.grad is None) == frozen
+    for mine, ref in zip((ours_w1, ours_b1, ours_w2), theirs, strict=True):
+        if ref.requires_grad:
+            torch.testing.assert_close(mine.grad, ref.grad)
+    assert not out.data.requires_grad
+
+
+def test_linear_stack_of_constants_or_under_no_grad_records_nothing() -> None:
+    x, w1, b1, w2 = _stack_inputs()
+    params = [w1, b1, w2, None]
+    assert minidl.functional.linear_stack(x, params, (None, None)).grad_fn is None
+    leaf = minidl.Tensor(w1, requires_grad=True)
+    with minidl.no_grad():
+        out = minidl.functional.linear_stack(x, [leaf, b1, w2, None], (None, None))
+    assert out.grad_fn is None and not out.requires_grad
+
+
+def test_the_unit_seed_does_not_touch_the_models_output() -> None:
+    # MSE's backward writes its gradient over its own saved difference, never over the output
+    ours, _ = pair()
+    x, y = torch.randn(6, 2, dtype=torch.float64), torch.rand(6, 4, dtype=torch.float64)
+    out = ours(x)
+    kept = out.data.clone()
+    nn.MSELoss()(out, y).backward()
+    assert torch.equal(out.data, kept)
