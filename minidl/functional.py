@@ -703,7 +703,7 @@ class MSELoss(Function):
         # the reduction in saved, not as ctx.reduction: an attribute would give the node a
         # __dict__ of its own, one more allocation per step
         ctx.save(diff, reduction)
-        return _reduce(diff * diff, reduction)
+        return (diff * diff).mean() if reduction == "mean" else _reduce(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, g):
@@ -1254,6 +1254,17 @@ def mse_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
     if reduction not in _REDUCTIONS or xd.shape != td.shape:
         _check_reduction(reduction)
         _check_same_shape("MSELoss", x, target)
+    if (
+        _state.enabled
+        and type(target) is torch.Tensor
+        and not target.requires_grad
+        and isinstance(x, Tensor)
+        and x.requires_grad
+    ):
+        # a training step's case (a network's output against a plain target), recorded here as
+        # Function.apply would: no generic pass over the arguments at every step
+        node = Node(MSELoss, (x, None), (True, False))
+        return _result(MSELoss.forward(node, xd, td, reduction), node)
     return MSELoss.apply(x, target, reduction=reduction)
 
 

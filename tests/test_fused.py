@@ -175,3 +175,26 @@ def test_the_unit_seed_does_not_touch_the_models_output() -> None:
     kept = out.data.clone()
     nn.MSELoss()(out, y).backward()
     assert torch.equal(out.data, kept)
+
+
+@pytest.mark.parametrize("target_kind", ("plain", "torch requiring grad", "minidl leaf"))
+def test_mse_loss_records_every_kind_of_target_like_torch(target_kind: str) -> None:
+    # mse_loss records a plain target's case itself; the others go through Function.apply
+    gen = torch.Generator().manual_seed(2)
+    x, t = torch.randn(4, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    ours_x, theirs_x = minidl.Tensor(x.clone(), requires_grad=True), x.clone().requires_grad_()
+    ours_t = {"plain": t, "torch requiring grad": t.clone().requires_grad_()}.get(
+        target_kind, minidl.Tensor(t.clone(), requires_grad=True)
+    )
+    theirs_t = t.clone().requires_grad_(target_kind == "minidl leaf")
+    loss = minidl.functional.mse_loss(ours_x, ours_t)
+    expected = torch.nn.functional.mse_loss(theirs_x, theirs_t)
+    loss.backward()
+    expected.backward()
+    torch.testing.assert_close(loss.data, expected.detach())
+    torch.testing.assert_close(ours_x.grad, theirs_x.grad)
+    if target_kind == "minidl leaf":
+        torch.testing.assert_close(ours_t.grad, theirs_t.grad)
+    elif target_kind == "torch requiring grad":
+        assert ours_t.grad is None  # torch's autograd never saw minidl's work
+    assert not loss.data.requires_grad
