@@ -301,7 +301,7 @@ class LinearStack(Function):
                 else:  # the g we were given belongs to the caller: never written over
                     g = activation.grad_from_output(g, ys[i + 1])
             if needs[2 * i + 1]:
-                grads[2 * i + 1] = torch.mm(g.t(), ys[i])
+                grads[2 * i + 1] = torch.mm(g.mT, ys[i])  # .mT: the same view as .t(), cheaper
             if needs[2 * i + 2]:
                 grads[2 * i + 2] = g.sum(0)
             if i > 0 or needs[0]:
@@ -1125,13 +1125,14 @@ def linear_stack(
     if not _state.enabled:
         return LinearStack.apply(x, *params, activations=activations, weights_t=weights_t)
     if isinstance(x, Tensor):
-        raw = [x.data]
+        xd = x.data
         inputs = [x if x.requires_grad else None]
     elif isinstance(x, torch.Tensor):
-        raw = [x.detach() if x.requires_grad else x]
+        xd = x.detach() if x.requires_grad else x
         inputs = [None]
     else:
         return LinearStack.apply(x, *params, activations=activations, weights_t=weights_t)
+    raw = []  # the parameters' torch tensors
     for p in params:
         if isinstance(p, Tensor):
             raw.append(p.data)
@@ -1145,7 +1146,7 @@ def linear_stack(
     if True not in needs:
         return LinearStack.apply(x, *params, activations=activations, weights_t=weights_t)
     node = Node(LinearStack, tuple(inputs), needs)
-    return _result(LinearStack.run(node, raw[0], raw[1:], activations, weights_t), node)
+    return _result(LinearStack.run(node, xd, raw, activations, weights_t), node)
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
