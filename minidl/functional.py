@@ -292,13 +292,13 @@ class LinearStack(Function):
         if g.dim() != 2:
             g = g.reshape(-1, g.shape[-1])
         grads: list = [None] * len(needs)
-        own = False  # whether g is a tensor this backward made (then it may be written over)
+        own = ctx.owned  # whether g is ours alone (made here, or given owned): written over
         for i in range(len(activations) - 1, -1, -1):
             activation = activations[i]
             if activation is not None:
-                if own:  # g @ W of the layer after: ours alone, so no new tensor for act'·g
+                if own:  # ours alone (g @ W of the layer after, or an owned g): no new tensor
                     g = activation.grad_from_output_(g, ys[i + 1])
-                else:  # the g we were given belongs to the caller: never written over
+                else:  # the g we were given is held elsewhere too: never written over
                     g = activation.grad_from_output(g, ys[i + 1])
             if needs[2 * i + 1]:
                 grads[2 * i + 1] = torch.mm(g.mT, ys[i])  # .mT: the same view as .t(), cheaper
@@ -696,6 +696,7 @@ class MSELoss(Function):
     """L = reduce((x - t)²);  dx = 2 (x - t) · g  (/ n for the mean)."""
 
     number_grad = True  # g only scales: backward() seeds it with 1.0
+    owned_grads = True  # diff·scale (or diff itself at its last use) and its negation
 
     @staticmethod
     def forward(ctx, x, target, reduction="mean"):

@@ -84,8 +84,8 @@ class Node:
     other attribute set in forward (a slope, a shape) is there in backward.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "grad", "freed", "seq", "__dict__",
-                 "__weakref__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "grad", "owned", "freed", "seq",
+                 "__dict__", "__weakref__")
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -93,6 +93,9 @@ class Node:
         self.needs_input_grad = needs_input_grad
         self.saved: tuple = ()
         self.grad: torch.Tensor | None = None  # gradient flowing into this node's output
+        # whether grad is a tensor nobody else holds, which backward may write over (set by the
+        # walk: an op's owned_grads, or a sum the walk made)
+        self.owned = False
         self.freed = False
         self.seq = next(_recording_order)  # see _topological_order
 
@@ -134,6 +137,11 @@ class Function:
     # gradients unchecked. Otherwise a gradient may be g passed through (add), a view of
     # something else (sum's expand) or not yet summed over broadcast dims: it is checked first
     fresh_grads = False
+
+    # True for an op whose backward returns, for each input, a tensor nobody else will hold
+    # (made there, or a saved tensor of its own at its last use): the op that receives it may
+    # write over it instead of making another (LinearStack's activation gradient)
+    owned_grads = False
 
     # True for an op whose backward is correct when g is the Python number 1.0 instead of a
     # tensor (its formula only multiplies or divides by g, which then broadcasts). ``backward()``
@@ -345,6 +353,7 @@ class Tensor:
             return
         order = _topological_order(root)
         root.grad = grad
+        root.owned = False  # 1.0 or the caller's tensor; the node may have owned one before
         for node in order:
             g = node.grad
             if g is None:
@@ -367,7 +376,12 @@ class Tensor:
                     continue
                 parent = inp._node
                 if parent is not None:
-                    parent.grad = ig if parent.grad is None else parent.grad + ig
+                    if parent.grad is None:
+                        parent.grad = ig
+                        parent.owned = node.fn.owned_grads
+                    else:
+                        parent.grad = parent.grad + ig
+                        parent.owned = True
                 elif inp.grad is None and (fresh or _is_fresh(ig, g, inp)):
                     inp.grad = ig  # the leaf's first gradient, a tensor of its own: no copy
                 else:

@@ -198,3 +198,30 @@ def test_mse_loss_records_every_kind_of_target_like_torch(target_kind: str) -> N
     elif target_kind == "torch requiring grad":
         assert ours_t.grad is None  # torch's autograd never saw minidl's work
     assert not loss.data.requires_grad
+
+
+def test_a_gradient_the_stack_owned_once_does_not_make_a_callers_its_own() -> None:
+    # MSE hands the stack a gradient of its own (written over in place); when the same node is
+    # later the root of backward(g), the caller's g must stay untouched
+    ours, theirs = pair()
+    x, y = torch.randn(5, 2, dtype=torch.float64), torch.rand(5, 4, dtype=torch.float64)
+    out, expected = ours(x), theirs(x)
+    nn.MSELoss()(out, y).backward(retain_graph=True)
+    torch.nn.MSELoss()(expected, y).backward(retain_graph=True)
+    g = torch.randn(5, 4, dtype=torch.float64)
+    kept = g.clone()
+    out.backward(g)
+    expected.backward(g)
+    assert torch.equal(g, kept)
+    assert_same_gradients(ours, theirs)
+
+
+def test_two_losses_on_one_output_accumulate_like_torch() -> None:
+    # the stack's gradient is then the walk's sum of the two losses' (owned, written over)
+    ours, theirs = pair()
+    x = torch.randn(5, 2, dtype=torch.float64)
+    y1, y2 = torch.rand(5, 4, dtype=torch.float64), torch.rand(5, 4, dtype=torch.float64)
+    out, expected = ours(x), theirs(x)
+    (nn.MSELoss()(out, y1) + nn.MSELoss()(out, y2)).backward()
+    (torch.nn.MSELoss()(expected, y1) + torch.nn.MSELoss()(expected, y2)).backward()
+    assert_same_gradients(ours, theirs)
