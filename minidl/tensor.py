@@ -369,16 +369,17 @@ class Tensor:
                 # marked before the formula runs, so that it can tell its saved tensors are at
                 # their last use and write over them (MSE's diff becomes its gradient in place)
                 node.freed = True
-            grads = node.fn.backward(node, g)
-            fresh = node.fn.fresh_grads
-            for inp, ig in zip(node.inputs, grads, strict=False):
+            fn = node.fn
+            grads = fn.backward(node, g)
+            fresh = fn.fresh_grads
+            for inp, ig in zip(node.inputs, grads):  # noqa: B905 - grads may be shorter
                 if inp is None or ig is None:
                     continue
                 parent = inp._node
                 if parent is not None:
                     if parent.grad is None:
                         parent.grad = ig
-                        parent.owned = node.fn.owned_grads
+                        parent.owned = fn.owned_grads
                     else:
                         parent.grad = parent.grad + ig
                         parent.owned = True
