@@ -86,10 +86,11 @@ def test_a_grid_drawn_from_a_snapshots_weights_equals_the_sessions_own(trained):
         assert torch.equal(value, before[key]), key
     assert not np.array_equal(other.decision_grid(), trained.decision_grid())
     # the snapshot's weights are a copy: training on does not change them
-    trained_weights = {k: v.clone() for k, v in snap.weights.items()}
+    trained_weights = {k: v.copy() for k, v in snap.weights.items()}
     trained.step()
     for key, value in snap.weights.items():
-        assert torch.equal(value, trained_weights[key]), key
+        assert isinstance(value, np.ndarray)  # numpy: cheap to pickle between processes
+        np.testing.assert_array_equal(value, trained_weights[key], err_msg=key)
     # the viewer model is a cache that never travels with the session
     assert "_viewer" not in trained.__getstate__() and "_viewer" not in other.__getstate__()
 
