@@ -88,10 +88,20 @@ def bench_training(
     for name, key in (("minidl fit()", "fit"), ("minidl loop", "loop")):
         rows.append([
             f"{label}, {name}", f"{steps} steps", _ms(m[key]), _ms(m["torch"]),
-            _ms(m["hand"]) if hand else "–", f"{m[key] / m['torch']:.2f}",
-            f"{m[key] / m['hand']:.2f}" if hand else "–",
+            _ms(m["hand"]) if hand else "–", f"{paired_ratio(times, key, 'torch'):.2f}",
+            f"{paired_ratio(times, key, 'hand'):.2f}" if hand else "–",
         ])
     return rows
+
+
+def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over rounds of a's time / b's time in the same round.
+
+    Runs of one round follow each other within a second or two; this machine's speed drifts by
+    ±15–30 % over tens of seconds, which a ratio of the two medians (taken from different
+    moments) would carry into the ratio.
+    """
+    return median([x / y for x, y in zip(times[a], times[b], strict=True)])
 
 
 def bench_grid(repeats: int, quick: bool) -> list[list[str]]:
@@ -251,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         *app_lines,
         "",
         "Times are medians of the timed runs (CPU time of this process, so a busy machine "
-        "disturbs them less); each ratio is a ratio of medians from runs interleaved in one "
-        "process. Targets: " + "; ".join(f"{k}: {v}" for k, v in TARGETS.items()) + ".",
+        "disturbs them less); the contenders run round-robin in one process, and each training "
+        "ratio is the median over rounds of the ratio within a round (the grid's: a ratio of "
+        "medians). Targets: " + "; ".join(f"{k}: {v}" for k, v in TARGETS.items()) + ".",
     ])
     print(report)
     if args.write:
