@@ -241,16 +241,8 @@ class Session:
         self._build_model()
 
     def __getstate__(self) -> dict:
-        # Dropout draws from torch's global generator: the run's stream of it travels with the
-        # session, so a run continued in another process (the app's worker) draws what it
-        # would have drawn here. The grid's viewer model is a cache: it stays behind
-        state = {k: v for k, v in self.__dict__.items() if k != "_viewer"}
-        return {**state, "_torch_rng": torch.get_rng_state()}
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        torch.set_rng_state(state.pop("_torch_rng"))
-        self.__dict__.update(state)
+        # the grid's viewer model is a cache: it stays behind
+        return {k: v for k, v in self.__dict__.items() if k != "_viewer"}
 
     # -- building -------------------------------------------------------------------------
 
@@ -325,6 +317,10 @@ class Session:
         self._epoch_offset = 0
         self._patience = _Patience(patience=spec.patience) if spec.patience else None
         self._good: tuple[dict[str, torch.Tensor], int, int] | None = None
+        # Dropout draws from torch's global generator. The run keeps its own stream of it: set
+        # before each step and kept after it, so a run trains alike whatever else used the
+        # generator in between, and in another process (the app's worker) as here
+        self._torch_rng = torch.get_rng_state()
 
     # -- training ---------------------------------------------------------------------------
 
@@ -369,7 +365,23 @@ class Session:
         before = len(self.history.epoch)
         self.divergence = None
         self._remember_good()
-        history = fit(
+        torch.set_rng_state(self._torch_rng)
+        try:
+            history = self._fit(epochs, callbacks)
+        finally:
+            self._torch_rng = torch.get_rng_state()
+        self.steps += (len(history.epoch) - before) * self.steps_per_epoch
+        reason = history.stop_reason
+        if history.train_loss and not math.isfinite(history.train_loss[-1]):
+            reason = self._roll_back()
+        elif reason is None and spec.max_epochs is not None and self.epoch >= spec.max_epochs:
+            reason = f"reached the epoch limit ({spec.max_epochs:,} epochs)"
+        self.stop_reason = reason
+        return reason
+
+    def _fit(self, epochs: int, callbacks: Sequence[Callback]) -> History:
+        spec = self.experiment.train
+        return fit(
             self.model,
             self._loss_fn,
             self.optimizer,
@@ -382,14 +394,6 @@ class Session:
             history=self.history,
             callbacks=[*callbacks, *self._stop_conditions(), _KeepLastGood(self)],
         )
-        self.steps += (len(history.epoch) - before) * self.steps_per_epoch
-        reason = history.stop_reason
-        if history.train_loss and not math.isfinite(history.train_loss[-1]):
-            reason = self._roll_back()
-        elif reason is None and spec.max_epochs is not None and self.epoch >= spec.max_epochs:
-            reason = f"reached the epoch limit ({spec.max_epochs:,} epochs)"
-        self.stop_reason = reason
-        return reason
 
     def _roll_back(self) -> str:
         assert self._good is not None

@@ -14,11 +14,13 @@ pickler, so tensors travel by value, never as memory shared between the processe
 Window to worker: ``("play", session)``, ``("step", session)``, ``("pause",)``, ``("drop",)``,
 ``("train", TrainSpec)``, ``("consumed",)``, ``("lend", token)``, ``("quit",)``.
 Worker to window: ``("snapshot", Snapshot)``, ``("idle", session_id, session, reason,
-diverged)``, ``("lent", token, session)``.
+diverged)``, ``("lent", token, session)``, and ``("error", text)`` just before it ends because
+something went wrong in the worker itself (the window then keeps its own copy of the session).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import queue
@@ -125,6 +127,9 @@ class Trainer:
             self._send(("lent", message[1], self._session))  # pickled: a copy
         elif kind == "quit":
             return False
+        elif kind == "fail":
+            self._send(("error", message[1]))
+            return False
         return True
 
     def _take(self, session: Any) -> None:
@@ -214,9 +219,18 @@ def serve(conn: Any) -> None:
                 trainer.command(loads(conn.recv_bytes()))
         except (EOFError, OSError):
             trainer.command(("quit",))
+        except Exception as e:  # a message that does not unpickle here: the protocol is broken
+            trainer.command(("fail", f"it could not read the window's message ({_text(e)})"))
 
     threading.Thread(target=read, name="commands", daemon=True).start()
     try:
         trainer.run()
+    except Exception as e:  # say why to the window, which then keeps its copy of the session
+        with contextlib.suppress(Exception):
+            conn.send_bytes(dumps(("error", _text(e))))
     finally:
         conn.close()
+
+
+def _text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import multiprocessing
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,7 +33,12 @@ from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 from .experiment import TrainSpec
 from .trainer import SNAPSHOT_RATE, dumps, loads, serve
 
-__all__ = ["SNAPSHOT_RATE", "TrainingController", "WorkerGoneError", "start_method"]
+__all__ = ["SNAPSHOT_RATE", "WAIT_LIMIT", "TrainingController", "WorkerGoneError", "start_method"]
+
+WAIT_LIMIT = 30.0
+"""Seconds the window waits for the worker to hand the session back (or lend a copy) before it
+gives up on that worker: an epoch longer than this while exporting is the price of never
+hanging the window on a worker that stopped answering."""
 
 
 class WorkerGoneError(RuntimeError):
@@ -114,7 +120,8 @@ class TrainingController(QObject):
         self._drop()
         self._session = session
         self._train_spec = session.experiment.train
-        warm_up()
+        with contextlib.suppress(OSError, RuntimeError):  # Play says so if it really fails
+            warm_up()
 
     def play(self) -> None:
         """Train continuously."""
@@ -132,8 +139,8 @@ class TrainingController(QObject):
         self.playing_changed.emit(False)
 
     def step(self) -> None:
-        """Train one epoch (when paused)."""
-        if self._session is None or self._playing:
+        """Train one epoch (when paused; ignored while a step or a pause is on its way)."""
+        if self._session is None or self._playing or self._worker_has_it:
             return
         self._hand_over("step")
 
@@ -210,7 +217,10 @@ class TrainingController(QObject):
         self._worker_has_it = False
         if self._train_spec is not None and session.experiment.train != self._train_spec:
             # settings changed while the session was on its way back
-            session.apply_training(self._train_spec)
+            try:
+                session.apply_training(self._train_spec)
+            except ValueError as e:  # the worker turned them down too: say so, keep the run
+                reason = reason or f"the new settings could not be used: {e}"
         was_playing, self._playing = self._playing, False
         if was_playing:
             self.playing_changed.emit(False)
@@ -225,6 +235,7 @@ class TrainingController(QObject):
         Other messages are handled as they come. If the worker dies, the window keeps the
         session it handed over and says so.
         """
+        deadline = time.monotonic() + WAIT_LIMIT
         while True:
             try:
                 message = self._receive(timeout=0.1)
@@ -232,6 +243,12 @@ class TrainingController(QObject):
                 self._worker_gone(str(e))
                 return self._session
             if message is None:
+                if time.monotonic() > deadline:  # alive but not answering: never hang here
+                    self._worker_gone(
+                        f"the training process did not answer for {WAIT_LIMIT:g} s and was "
+                        "stopped"
+                    )
+                    return self._session
                 continue
             if message[0] == "lent" and message[1] == token:
                 return message[2]
@@ -285,14 +302,25 @@ class TrainingController(QObject):
             raise WorkerGoneError("the training process is not running")
         try:
             if conn.poll(timeout):
-                return loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            pass
-        else:
-            if process is not None and process.is_alive():
+                data = conn.recv_bytes()
+            elif process is not None and process.is_alive():
                 return None
-        code = process.exitcode if process is not None else None
-        raise WorkerGoneError(f"the training process ended unexpectedly (exit code {code})")
+            else:
+                raise EOFError
+        except (EOFError, OSError):
+            code = None
+            if process is not None:
+                process.join(0.5)  # the pipe closes a moment before the process has exited
+                code = process.exitcode
+            raise WorkerGoneError(
+                f"the training process ended unexpectedly (exit code {code})"
+            ) from None
+        try:
+            return loads(data)
+        except Exception as e:  # its message does not unpickle here: the protocol is broken
+            raise WorkerGoneError(
+                f"a message of the training process could not be read ({type(e).__name__}: {e})"
+            ) from None
 
     @Slot()
     def _on_readable(self) -> None:
@@ -325,11 +353,22 @@ class TrainingController(QObject):
             _, session_id, session, reason, diverged = message
             if session_id == current and self._worker_has_it:
                 self._take_back(session, reason, diverged)
+        elif kind == "error":
+            self._worker_gone(f"the training process stopped: {message[1]}")
         # a "lent" copy nobody waits for any more is dropped
 
     def _worker_gone(self, why: str) -> None:
+        """The worker ended (or must): the window goes on with its own copy of the session,
+        shows it as it is (the epochs trained since Play are lost) and says why."""
+        process = self._process
         self._close_pipe()
         self._process = None
+        if process is not None and process.is_alive():
+            process.kill()  # given up on: SIGKILL, which also ends a stopped process
+            process.join(1.0)
         if self._worker_has_it:
-            epoch = self._session.epoch
-            self._take_back(self._session, f"{why}; the weights are those of epoch {epoch}", False)
+            session = self._session
+            self._worker_has_it = False
+            self.snapshot.emit(session.snapshot())  # all of its history: the plots go back too
+            reason = f"{why}; the weights are those of epoch {session.epoch}"
+            self._take_back(session, reason, False)

@@ -134,8 +134,9 @@ def test_play_says_why_when_no_training_process_starts(window, qtbot, monkeypatc
 
 
 def test_step_trains_one_epoch_and_reset_starts_over(window, qtbot):
-    with qtbot.waitSignal(window.controller.snapshot, timeout=5000):
+    with qtbot.waitSignal(window.controller.snapshot, timeout=30_000):
         window.controls.step_action.trigger()
+    assert "Starting the training process" not in window.statusBar().currentMessage()
     assert window.last_snapshot.epoch == 1
     assert window.controls.epoch_label.text() == "Epoch 000,001"
     window.controls.reset_action.trigger()

@@ -66,21 +66,23 @@ def test_worker_trains_the_disk_to_093(qtbot, controller):
 def test_training_in_the_worker_equals_training_here(qtbot, controller):
     # play, pause, step, play again: the hand-overs lose nothing, and Dropout's draws from
     # torch's global generator travel with the session
-    exp = dropout_experiment(max_epochs=30)
+    exp = dropout_experiment(max_epochs=60)
     controller.start(Session(exp))
     controller.step()
     qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
     assert controller.session.epoch == 1
+    snaps = collect(controller)
     controller.play()
-    controller.pause()  # read between two epochs: long before the limit
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)  # trained while playing
+    controller.pause()
     with controller.locked_session() as session:
         paused_at = session.epoch
-    assert 1 <= paused_at < 30
+    assert 2 <= paused_at < 60
     with qtbot.waitSignal(controller.stopped, timeout=30_000):
         controller.play()
     here = Session(exp)
-    here.step(30)
-    assert controller.session.epoch == 30
+    here.step(60)
+    assert controller.session.epoch == 60
     assert_same_weights(controller.session, here)
     assert controller.session.history.train_loss == here.history.train_loss
 
@@ -113,8 +115,9 @@ def test_pause_resume_step_and_shutdown(qtbot, controller):
     qtbot.waitUntil(lambda: controller.is_idle, timeout=5000)
     paused_at = controller.session.epoch
     assert snaps[-1].epoch == paused_at
+    shown = len(snaps)
     qtbot.wait(150)
-    assert controller.session.epoch == paused_at and len(snaps) == len(set(map(id, snaps)))
+    assert controller.session.epoch == paused_at and len(snaps) == shown  # paused means paused
 
     with qtbot.waitSignal(controller.snapshot, timeout=5000) as blocker:
         controller.step()
@@ -152,9 +155,9 @@ def test_learning_rate_applies_live_and_copies_come_from_the_worker(qtbot, contr
 
 def test_settings_changed_during_a_pause_reach_the_returned_session(qtbot, controller):
     controller.start(Session(Experiment()))
+    snaps = collect(controller)
     controller.play()
-    qtbot.waitUntil(lambda: controller.is_playing, timeout=5000)
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
     controller.pause()
     controller.apply_training(TrainSpec(learning_rate=0.02, batch_size=25))  # before it is back
     qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
@@ -193,11 +196,62 @@ def test_a_worker_that_cannot_start_says_so(qtbot, controller, monkeypatch):
     assert not controller.is_playing and controller.is_idle
 
 
+class Unloadable:
+    """Pickles fine here; unpickling it anywhere raises (int("not a number"))."""
+
+    def __reduce__(self):
+        return (int, ("not a number",))
+
+
+def test_a_worker_that_cannot_read_the_session_ends_and_says_why(qtbot, controller):
+    session = Session(Experiment())
+    session.extra = Unloadable()
+    controller.start(session)
+    with qtbot.waitSignal(controller.stopped, timeout=30_000) as blocker:
+        controller.play()
+    reason = blocker.args[0]
+    assert "training process stopped" in reason and "could not read" in reason
+    assert "ValueError" in reason and "epoch 0" in reason
+    assert not controller.is_playing and controller.is_idle and controller.session is session
+    assert controller.worker_pid is None  # gone; the next Play starts a new one
+
+
+def test_a_worker_that_stops_answering_is_given_up(qtbot, controller, monkeypatch):
+    monkeypatch.setattr("playground.worker.WAIT_LIMIT", 1.0)
+    controller.start(Session(Experiment()))
+    snaps = collect(controller)
+    controller.play()
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    process = controller._process
+    os.kill(process.pid, signal.SIGSTOP)  # alive, but answers nothing
+    stopped = []
+    controller.stopped.connect(stopped.append)
+    start = time.perf_counter()
+    with controller.locked_session() as session:  # an export while training
+        assert session is controller.session and session.epoch == 0  # the window's own copy
+    assert time.perf_counter() - start < 5.0
+    assert stopped and "did not answer for 1 s" in stopped[0]
+    process.join(5.0)
+    assert not process.is_alive()  # killed, not left stopped
+    assert not controller.is_playing and controller.is_idle
+
+
+def test_a_step_while_one_is_on_its_way_is_ignored(qtbot, controller):
+    controller.start(Session(Experiment()))
+    controller.step()
+    controller.step()  # the first has not come back yet: nothing queues up behind it
+    controller.step()
+    qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
+    qtbot.wait(100)
+    assert controller.is_idle and controller.session.epoch == 1
+
+
 def test_shutdown_mid_epoch_is_quick(qtbot, controller):
     exp = Experiment(data=replace(Experiment().data, points=20_000))  # long epochs
     controller.start(Session(exp))
+    snaps = collect(controller)
     controller.play()
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)  # in the middle of the next one
     start = time.perf_counter()
     controller.shutdown()
     assert time.perf_counter() - start < 2.0
@@ -268,6 +322,30 @@ def test_trainer_lends_copies_drops_and_reports_bad_settings():
     assert script.wait_for("lent", count=2)[2] is None
     script.quit()
     assert sum(m[0] == "idle" for m in script.sent) == 1
+
+
+def test_trainer_ends_with_an_error_message_when_a_message_fails():
+    script = Script()
+    script.trainer.command(("fail", "it could not read the window's message (ValueError: x)"))
+    script.thread.join(10)
+    assert not script.thread.is_alive()
+    assert script.sent == [("error", "it could not read the window's message (ValueError: x)")]
+
+
+def test_each_session_keeps_its_own_dropout_stream():
+    exp = dropout_experiment()
+    alone = Session(exp)
+    alone.step(4)
+    a, other = Session(exp), Session(replace(exp, train=TrainSpec(seed=5)))
+    a.step(2)
+    other.step(3)  # draws from torch's global generator in between
+    torch.manual_seed(99)
+    a.step(2)
+    assert_same_weights(a, alone)
+    # unpickling a session (a copy lent by the worker, a stale message) touches nothing here
+    state = torch.get_rng_state()
+    loads(dumps(other))
+    assert torch.equal(state, torch.get_rng_state())
 
 
 def test_a_session_pickles_and_trains_on_identically():

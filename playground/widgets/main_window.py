@@ -723,15 +723,20 @@ class MainWindow(QMainWindow):
             return
         if self.session is None and not self.rebuild_session("Stepping."):
             return
-        self._announce_worker_start()
+        announced = self._announce_worker_start()
         self.controller.step()
+        if announced and self.statusBar().currentMessage() == announced:
+            self.statusBar().clearMessage()  # started (a failure would have said so instead)
 
-    def _announce_worker_start(self) -> None:
+    def _announce_worker_start(self) -> str | None:
         """Say so before the first Play or Step starts the training process (~1.5 s if torch
-        is still loading into the fork server, milliseconds after)."""
-        if self.controller.worker_pid is None:
-            self.status("Starting the training process…")
-            self.statusBar().repaint()
+        is still loading into the fork server, milliseconds after); the message, if shown."""
+        if self.controller.worker_pid is not None:
+            return None
+        message = "Starting the training process…"
+        self.status(message)
+        self.statusBar().repaint()
+        return message
 
     @Slot()
     def reset_weights(self) -> None:
@@ -1131,8 +1136,9 @@ def _freeze_startup_objects() -> None:
     Qt's wrappers, pyqtgraph, numpy and torch leave ~200,000 long-lived objects in this process,
     and a full collection walked them all: a 140 ms stall of the GUI thread every few seconds of
     training (measured with gc.callbacks). Collected, then frozen (``gc.freeze``), they are
-    skipped; objects made later are collected as before, and frozen ones are still freed when
-    their last reference goes.
+    skipped; objects made later are collected as before. A frozen object is still freed when
+    its last reference goes, but one that later ends up in a reference cycle is not: start-up's
+    objects (modules, the first window) live as long as the app anyway.
     """
     global _startup_frozen
     if not _startup_frozen:
