@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     app_lines: list[str] = []
     if "app" in only:
         print("the app, training with live plots ...", file=sys.stderr)
-        app_lines = app_run(0.5 if args.quick else 4.0, repeats if args.quick else 3)
+        app_lines = app_run(0.5 if args.quick else 4.0, repeats if args.quick else 5)
     table = markdown_table(header, rows) if rows else ""
     today = datetime.date.today().isoformat()
     report = "\n".join([
