@@ -179,8 +179,8 @@ class TrainingController(QObject):
         self._close_pipe()
         self._process = None
         process.join(2.0)
-        if process.is_alive():  # only if an epoch ignores the interrupt
-            process.terminate()
+        if process.is_alive():  # only if it does not answer: SIGKILL ends even a stopped one
+            process.kill()
             process.join()
 
     def forget_session(self) -> None:
