@@ -156,7 +156,7 @@ class Trainer:
         try:
             reason = session.step(epochs, callbacks=[self._stop_check])
         except Exception as e:  # an engine error ends this run, never the process
-            reason = f"training stopped: {type(e).__name__}: {e}"
+            reason = f"training stopped: {_text(e)}"
         if self._interrupt.is_set():
             return  # a "drop" or "quit" is waiting in the queue
         now = time.perf_counter()

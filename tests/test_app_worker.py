@@ -32,6 +32,15 @@ def collect(controller) -> list:
     return snaps
 
 
+def play_until_shown(qtbot, controller) -> list:
+    """Play and wait for the first snapshot (the worker has trained while playing); the list
+    goes on collecting every snapshot."""
+    snaps = collect(controller)
+    controller.play()
+    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    return snaps
+
+
 def dropout_experiment(**train) -> Experiment:
     """A network whose training draws from torch's global generator too (Dropout)."""
     network = NetworkSpec.parse("linear:16,relu,dropout:0.2,linear:16,tanh,linear:1,sigmoid")
@@ -71,9 +80,7 @@ def test_training_in_the_worker_equals_training_here(qtbot, controller):
     controller.step()
     qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
     assert controller.session.epoch == 1
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)  # trained while playing
+    play_until_shown(qtbot, controller)  # trained while playing
     controller.pause()
     with controller.locked_session() as session:
         paused_at = session.epoch
@@ -91,9 +98,7 @@ def test_snapshots_are_throttled_while_epochs_run_faster(qtbot, controller):
     # tiny data: hundreds of epochs a second, but at most ~30 snapshots a second
     exp = Experiment(data=replace(Experiment().data, points=40))
     controller.start(Session(exp))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    snaps = play_until_shown(qtbot, controller)
     start, first = time.perf_counter(), len(snaps)
     qtbot.wait(700)
     controller.pause()
@@ -135,9 +140,7 @@ def test_pause_resume_step_and_shutdown(qtbot, controller):
 
 def test_learning_rate_applies_live_and_copies_come_from_the_worker(qtbot, controller):
     controller.start(Session(Experiment()))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    play_until_shown(qtbot, controller)
     controller.apply_training(TrainSpec(learning_rate=0.01))
 
     def lr_in_worker() -> float:
@@ -155,9 +158,7 @@ def test_learning_rate_applies_live_and_copies_come_from_the_worker(qtbot, contr
 
 def test_settings_changed_during_a_pause_reach_the_returned_session(qtbot, controller):
     controller.start(Session(Experiment()))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    play_until_shown(qtbot, controller)
     controller.pause()
     controller.apply_training(TrainSpec(learning_rate=0.02, batch_size=25))  # before it is back
     qtbot.waitUntil(lambda: controller.is_idle, timeout=30_000)
@@ -167,9 +168,7 @@ def test_settings_changed_during_a_pause_reach_the_returned_session(qtbot, contr
 
 def test_a_dying_worker_pauses_training_and_keeps_the_session(qtbot, controller):
     controller.start(Session(Experiment()))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    play_until_shown(qtbot, controller)
     with qtbot.waitSignal(controller.stopped, timeout=10_000) as blocker:
         os.kill(controller.worker_pid, signal.SIGKILL)
     assert "training process ended unexpectedly" in blocker.args[0]
@@ -219,9 +218,7 @@ def test_a_worker_that_cannot_read_the_session_ends_and_says_why(qtbot, controll
 def test_a_worker_that_stops_answering_is_given_up(qtbot, controller, monkeypatch):
     monkeypatch.setattr("playground.worker.WAIT_LIMIT", 1.0)
     controller.start(Session(Experiment()))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)
+    play_until_shown(qtbot, controller)
     process = controller._process
     os.kill(process.pid, signal.SIGSTOP)  # alive, but answers nothing
     stopped = []
@@ -249,9 +246,7 @@ def test_a_step_while_one_is_on_its_way_is_ignored(qtbot, controller):
 def test_shutdown_mid_epoch_is_quick(qtbot, controller):
     exp = Experiment(data=replace(Experiment().data, points=20_000))  # long epochs
     controller.start(Session(exp))
-    snaps = collect(controller)
-    controller.play()
-    qtbot.waitUntil(lambda: len(snaps) >= 1, timeout=30_000)  # in the middle of the next one
+    play_until_shown(qtbot, controller)  # in the middle of the next one
     start = time.perf_counter()
     controller.shutdown()
     assert time.perf_counter() - start < 2.0
