@@ -465,9 +465,9 @@ class MainWindow(QMainWindow):
         if "torch" not in sys.modules:
             self.status("Loading minidl and torch…")
             self.statusBar().repaint()
-        import torch
+        import torch  # torch loads here, after the window is up
 
-        from ..session import Session  # torch loads here, after the window is up
+        from ..session import Session
 
         # the window's own predictions (the grid, hovering) are small: one thread, and the
         # worker process keeps the other core to itself
