@@ -33,5 +33,6 @@ __version__ = "0.1.0"
 
 from . import data, io, train  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
+from .step import TrainStep  # noqa: E402
 
-__all__ += ["data", "io", "train", "save", "load", "ModelFileError"]
+__all__ += ["data", "io", "train", "save", "load", "ModelFileError", "TrainStep"]

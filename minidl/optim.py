@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .nn.module import _changed
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -57,6 +58,7 @@ class Optimizer:
         full = {**self.defaults, **group, "params": params}
         self._validate(full)
         self.param_groups.append(full)
+        _changed()  # a compiled TrainStep knows which parameters the optimiser holds
 
     @staticmethod
     def _validate(group: dict[str, Any]) -> None:
@@ -77,7 +79,30 @@ class Optimizer:
                 if p.grad is not None:
                     p.grad = torch.zeros_like(p.data)
 
-    def step(self) -> None:  # pragma: no cover
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for group in self.param_groups:
+            self._validate(group)
+            # the parameters with a gradient, their data and gradients, in one pass
+            params, data, grads = [], [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    params.append(p)
+                    data.append(p.data)
+                    grads.append(g)
+            if params:
+                self._update(group, params, data, grads)
+
+    def _update(
+        self, group: dict[str, Any], params: list, data: list, grads: list
+    ) -> None:  # pragma: no cover
+        """The rule: update ``data`` (each parameter's tensor, in place) from ``grads``.
+
+        ``params``, ``data`` and ``grads`` line up; every parameter updates independently of
+        the others, so their order does not matter. TrainStep calls this directly with the
+        lists it already holds.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -116,38 +141,25 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            self._validate(group)
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            # the parameters with a gradient, their data and gradients, in one pass
-            params, data, grads = [], [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is not None:
-                    params.append(p)
-                    data.append(p.data)
-                    grads.append(g)
-            if not params:
-                continue
-            # torch's _foreach_ ops apply one formula to a list of tensors in one call (the
-            # loop runs in C++): the same arithmetic as a Python loop of add_, without its cost
-            if weight_decay != 0:
-                grads = torch._foreach_add(grads, data, alpha=weight_decay)
-            if momentum != 0:
-                buffers = []
-                for p, g in zip(params, grads, strict=True):
-                    state = self.state.setdefault(p, {})
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = g.clone()
-                    else:
-                        buf.mul_(momentum).add_(g, alpha=1 - dampening)
-                    buffers.append(buf)
-                grads = torch._foreach_add(grads, buffers, alpha=momentum) if nesterov else buffers
-            torch._foreach_add_(data, grads, alpha=-lr)
+    def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        # torch's _foreach_ ops apply one formula to a list of tensors in one call (the loop
+        # runs in C++): the same arithmetic as a Python loop of add_, without its cost
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, data, alpha=weight_decay)
+        if momentum != 0:
+            buffers = []
+            for p, g in zip(params, grads, strict=True):
+                state = self.state.setdefault(p, {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = g.clone()
+                else:
+                    buf.mul_(momentum).add_(g, alpha=1 - dampening)
+                buffers.append(buf)
+            grads = torch._foreach_add(grads, buffers, alpha=momentum) if nesterov else buffers
+        torch._foreach_add_(data, grads, alpha=-lr)
 
 
 class Adam(Optimizer):
@@ -170,31 +182,24 @@ class Adam(Optimizer):
             raise ValueError(f"invalid eps {eps!r}: must be >= 0")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            self._validate(group)
-            lr, (beta1, beta2) = group["lr"], group["betas"]
-            eps, weight_decay = group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                data = p.data
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {
-                        "step": 0,
-                        "exp_avg": torch.zeros_like(data),
-                        "exp_avg_sq": torch.zeros_like(data),
-                    }
-                state["step"] += 1
-                t = state["step"]
-                if weight_decay != 0:
-                    g = g.add(data, alpha=weight_decay)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(g, 1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                step_size = lr / (1 - beta1**t)
-                denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(eps)
-                data.addcdiv_(m, denom, value=-step_size)
+    def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        eps, weight_decay = group["eps"], group["weight_decay"]
+        for p, d, g in zip(params, data, grads, strict=True):
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {
+                    "step": 0,
+                    "exp_avg": torch.zeros_like(d),
+                    "exp_avg_sq": torch.zeros_like(d),
+                }
+            state["step"] += 1
+            t = state["step"]
+            if weight_decay != 0:
+                g = g.add(d, alpha=weight_decay)
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            step_size = lr / (1 - beta1**t)
+            denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(eps)
+            d.addcdiv_(m, denom, value=-step_size)

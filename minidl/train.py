@@ -1,7 +1,8 @@
 """Training loop: a Keras-like ``fit`` with callbacks, plus ``evaluate`` and ``predict``.
 
-``fit`` runs mini-batch steps (forward, loss, zero_grad, backward, step) and, at the end of each
-epoch, records the epoch's training loss (the size-weighted mean of its batch losses) and, when
+``fit`` runs mini-batch steps (forward, loss, zero_grad, backward, step: a ``TrainStep``, which
+runs them without recording a graph for the networks it knows) and, at the end of each epoch,
+records the epoch's training loss (the size-weighted mean of its batch losses) and, when
 ``metrics`` is on, the accuracy on the training set and the loss and accuracy on the test set.
 Callbacks see every epoch and can stop training; per-batch hooks cost nothing unless a callback
 defines one.
@@ -19,6 +20,7 @@ import torch
 from .data import batches, labels_from_scores
 from .nn.module import Module
 from .optim import Optimizer
+from .step import TrainStep
 from .tensor import Tensor, no_grad
 
 __all__ = [
@@ -255,15 +257,13 @@ def fit(
     for cb in callbacks:
         cb.on_train_begin(state)
     model.train()
+    step = TrainStep(model, loss_fn, optimizer)
     for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
         state.epoch = epoch
         losses: list[torch.Tensor] = []
         sizes: list[int] = []
         for xb, yb in batches(x_train, y_train, batch_size, shuffle=shuffle, generator=generator):
-            loss = loss_fn(model(xb), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = step(xb, yb)
             losses.append(loss.data)
             sizes.append(xb.shape[0])  # not len(xb): torch's __len__ is Python, per step
             state.step += 1

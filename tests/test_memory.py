@@ -63,21 +63,40 @@ def test_retain_graph_keeps_the_graph_for_a_second_backward():
     torch.testing.assert_close(a.grad, 2 * first)
 
 
-def test_fit_keeps_no_graph_between_steps():
+class _Wrapped(nn.Module):
+    """The seed network inside a module of our own: a model the compiled step does not take."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = seed_network()
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("make_model", [seed_network, _Wrapped], ids=["compiled", "eager"])
+def test_fit_keeps_no_graph_between_steps(make_model):
     torch.manual_seed(0)
-    model = seed_network()
+    model = make_model()
     x, y = minidl.data.disk(200, seed=1)
-    seen: list[weakref.ref] = []
+    seen: list = []
 
     class WatchLoss(minidl.train.Callback):
         def on_batch_end(self, state, loss):
-            seen.append(weakref.ref(loss.grad_fn))
+            # the compiled step records no graph at all; the eager one's node must die
+            node = loss.grad_fn
+            seen.append(None if node is None else weakref.ref(node))
 
     opt = minidl.optim.SGD(model.parameters(), lr=0.1)
+    compiled = minidl.TrainStep(model, nn.MSELoss(), opt).compiled
+    assert compiled == (make_model is seed_network)
     minidl.train.fit(model, nn.MSELoss(), opt, (x, y.float().unsqueeze(1)), epochs=2,
                      batch_size=50, callbacks=[WatchLoss()], metrics=False)
     assert len(seen) == 8
-    assert all(r() is None for r in seen)
+    if compiled:
+        assert all(r is None for r in seen)
+    else:
+        assert all(r is not None and r() is None for r in seen)
 
 
 def _rss() -> int:

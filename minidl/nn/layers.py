@@ -263,22 +263,30 @@ class _LinearStackStep:
 
     def __call__(self, x: Any) -> Tensor:
         self.layers[0][0].check_input(x)  # the later layers' sizes chain (checked in _plan)
-        # read the parameters now, not when the plan was made: they may have been replaced.
-        # From _parameters, as linear.weight goes through Module.__getattr__, which Python only
-        # calls after a failed lookup has raised and caught an AttributeError
+        params, weights_t = self.operands()
+        return F.linear_stack(x, params, self.activations, weights_t)
+
+    def operands(self) -> tuple[list[Parameter | None], list[torch.Tensor]]:
+        """The layers' parameters as they are now (weight, bias per layer) and each weight's
+        transposed view, which forward multiplies by.
+
+        Read at every call, not when the plan was made: a parameter may have been replaced. From
+        _parameters, as linear.weight goes through Module.__getattr__, which Python only calls
+        after a failed lookup has raised and caught an AttributeError. The views are kept between
+        calls: a view shows the optimiser's in-place updates of weight.data, and a new
+        weight.data (a new Parameter, load, .double(), p.data = ...) is a new tensor and gets a
+        new view.
+        """
         params = []
         weights_t = []
         for (linear, _), cached in zip(self.layers, self._transposed, strict=True):
             weight = linear._parameters["weight"]
             params += (weight, linear._parameters["bias"])
-            # forward multiplies by Wᵀ: keep that view instead of making it at every call. It
-            # shows the optimiser's in-place updates of weight.data; a new weight.data (a new
-            # Parameter, load, .double(), p.data = ...) is a new tensor and gets a new view
             data = weight.data
             if cached[0] is not data:
                 cached[0], cached[1] = data, data.t()
             weights_t.append(cached[1])
-        return F.linear_stack(x, params, self.activations, weights_t)
+        return params, weights_t
 
     def __getstate__(self) -> dict[str, Any]:
         # the views are not copied (a copied view might not follow its copied weight): a copy

@@ -40,6 +40,17 @@ class ShapeError(ValueError):
         return f"layer {self.layer}: {self.message}" if self.layer else self.message
 
 
+# how many times a parameter or submodule of any module has been assigned, replaced or removed,
+# or an optimiser has taken a group of parameters: a compiled TrainStep, built from a model and
+# an optimiser, stays current while this is unchanged
+_generation = 0
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
 class Module:
     """Base class for layers and models; subclasses define ``forward``."""
 
@@ -74,6 +85,8 @@ class Module:
             modules[name] = None
         else:
             object.__setattr__(self, name, value)
+            return
+        _changed()
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
@@ -90,14 +103,18 @@ class Module:
             del self._modules[name]
         else:
             object.__delattr__(self, name)
+            return
+        _changed()
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a parameter (or None, for an absent optional one such as bias=False)."""
         self._parameters[name] = param
+        _changed()
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register a submodule under ``name``."""
         self._modules[name] = module
+        _changed()
 
     # -- calling ---------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:

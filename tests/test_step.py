@@ -1,0 +1,367 @@
+"""TrainStep: the compiled step gives the eager step's numbers to the bit, and falls back to it.
+
+The oracle is the eager step (model, loss, zero_grad, backward, step), itself tested against
+torch's autograd elsewhere; the compiled step runs the same ops' formulas in the same order, so
+losses, gradients and weights must be equal, not merely close.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import minidl
+from minidl import nn, optim
+from minidl.nn.module import ShapeError
+from minidl.step import TrainStep
+
+
+def _eager_step(model, loss_fn, opt, x, y):
+    loss = loss_fn(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def _compare(make_model, loss_fn, make_opt, batches, *, expect_compiled=True):
+    """Train a model and its copy on the same batches, eagerly and through TrainStep."""
+    torch.manual_seed(0)
+    eager_model = make_model()
+    model = copy.deepcopy(eager_model)
+    eager_opt, opt = make_opt(eager_model), make_opt(model)
+    step = TrainStep(model, loss_fn, opt)
+    assert step.compiled is expect_compiled
+    for i, (x, y) in enumerate(batches):
+        torch.manual_seed(100 + i)  # Dropout draws the same masks in both
+        expected = _eager_step(eager_model, loss_fn, eager_opt, x, y)
+        torch.manual_seed(100 + i)
+        got = step(x, y)
+        assert torch.equal(got.data, expected.data), f"loss differs at step {i}"
+        for (name, p), q in zip(model.named_parameters(), eager_model.parameters(), strict=True):
+            assert torch.equal(p.data, q.data), f"{name} differs after step {i}"
+            assert (p.grad is None) == (q.grad is None)
+            if p.grad is not None:
+                assert torch.equal(p.grad, q.grad), f"{name}.grad differs after step {i}"
+    return model, step
+
+
+def _batches(n_in=2, n_out=1, target="float", count=4, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        x = torch.randn(size, n_in, generator=g)
+        if target == "float":
+            y = torch.rand(size, n_out, generator=g)
+        elif target == "index":
+            y = torch.randint(0, n_out, (size,), generator=g)
+        else:  # soft targets summing to one
+            y = torch.softmax(torch.randn(size, n_out, generator=g), dim=1)
+        out.append((x, y))
+    out.append((out[0][0][:5], out[0][1][:5]))  # a smaller last batch, as fit has
+    return out
+
+
+MODELS = {
+    "seed": lambda: nn.Sequential(
+        nn.Linear(2, 25), nn.ReLU(), nn.Linear(25, 25), nn.ReLU(),
+        nn.Linear(25, 25), nn.ReLU(), nn.Linear(25, 1), nn.Sigmoid(),
+    ),
+    "tanh, no output activation": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)
+    ),
+    "no biases": lambda: nn.Sequential(
+        nn.Linear(2, 8, bias=False), nn.ReLU(), nn.Linear(8, 1, bias=False), nn.Sigmoid()
+    ),
+    "some biases": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8, bias=False), nn.Tanh(), nn.Linear(8, 1)
+    ),
+    "leaky relu between stacks": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.LeakyReLU(0.1), nn.Linear(8, 1), nn.Sigmoid()
+    ),
+    "dropout": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 8), nn.Tanh(),
+        nn.Dropout(0.0), nn.Linear(8, 1), nn.Sigmoid(),
+    ),
+    "dropout first, activation after dropout, identity": lambda: nn.Sequential(
+        nn.Dropout(0.2), nn.Linear(2, 8), nn.Dropout(0.5), nn.Sigmoid(), nn.Identity(),
+        nn.Linear(8, 1), nn.Sigmoid(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_kind_of_chain_matches_the_eager_step(name):
+    _compare(MODELS[name], nn.MSELoss(), lambda m: optim.SGD(m.parameters(), lr=0.1), _batches())
+
+
+@pytest.mark.parametrize(
+    "loss_fn, target, outputs, last",
+    [
+        (nn.MSELoss(reduction="sum"), "float", 1, nn.Sigmoid),
+        (nn.L1Loss(), "float", 1, nn.Sigmoid),
+        (nn.BCELoss(), "float", 1, nn.Sigmoid),
+        (nn.CrossEntropyLoss(), "index", 3, None),
+        (nn.CrossEntropyLoss(reduction="sum"), "soft", 3, None),
+    ],
+    ids=["mse sum", "l1", "bce", "cross-entropy indices", "cross-entropy soft sum"],
+)
+def test_every_loss_matches_the_eager_step(loss_fn, target, outputs, last):
+    def make():
+        layers = [nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, outputs)]
+        return nn.Sequential(*layers, *([last()] if last else []))
+
+    batches = _batches(n_out=outputs, target=target)
+    _compare(make, loss_fn, lambda m: optim.SGD(m.parameters(), lr=0.1), batches)
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                            weight_decay=1e-3),
+        lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.5, dampening=0.1),
+        lambda m: optim.Adam(m.parameters(), lr=0.01, weight_decay=1e-4),
+        lambda m: optim.SGD(  # two groups: the update goes through step()
+            [{"params": list(m[0].parameters()), "lr": 0.01},
+             {"params": list(m[2].parameters())}], lr=0.1),
+    ],
+    ids=["sgd nesterov + decay", "sgd momentum + dampening", "adam", "two groups"],
+)
+def test_every_optimiser_matches_the_eager_step(make_opt):
+    _compare(MODELS["tanh, no output activation"], nn.MSELoss(), make_opt, _batches())
+
+
+def test_fit_trains_compiled_and_gives_the_eager_history():
+    x, y = minidl.data.disk(300, seed=3)
+    y = y.float().unsqueeze(1)
+    histories = []
+    for wrap in (False, True):
+        torch.manual_seed(1)
+        model = MODELS["seed"]()
+        if wrap:  # a model of our own: fit's step runs eagerly
+            model = _Eager(model)
+        opt = optim.SGD(model.parameters(), lr=0.3)
+        assert TrainStep(model, nn.MSELoss(), opt).compiled is not wrap
+        history = minidl.train.fit(model, nn.MSELoss(), opt, (x, y), epochs=3, batch_size=64,
+                                   generator=torch.Generator().manual_seed(0), metrics=False)
+        histories.append((history.train_loss, [p.data for p in model.parameters()]))
+    (compiled_loss, compiled_params), (eager_loss, eager_params) = histories
+    assert compiled_loss == eager_loss
+    assert all(torch.equal(a, b) for a, b in zip(compiled_params, eager_params, strict=True))
+
+
+class _Eager(nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_a_model_of_its_own_runs_eagerly():
+    _compare(lambda: _Eager(MODELS["seed"]()), nn.MSELoss(),
+             lambda m: optim.SGD(m.parameters(), lr=0.1), _batches(), expect_compiled=False)
+
+
+def test_a_layer_used_twice_runs_eagerly():
+    def make():
+        shared = nn.Linear(4, 4)
+        return nn.Sequential(nn.Linear(2, 4), nn.Tanh(), shared, nn.Tanh(), shared,
+                             nn.Linear(4, 1))
+
+    _compare(make, nn.MSELoss(), lambda m: optim.SGD(m.parameters(), lr=0.1), _batches(),
+             expect_compiled=False)
+
+
+def test_a_parameter_the_optimiser_does_not_hold_runs_eagerly():
+    # eager: that parameter's gradient accumulates across steps (zero_grad never clears it)
+    _compare(MODELS["tanh, no output activation"], nn.MSELoss(),
+             lambda m: optim.SGD(m[2].parameters(), lr=0.1), _batches(), expect_compiled=False)
+
+
+def test_a_frozen_parameter_stays_put_as_in_the_eager_step():
+    def make_opt(model):
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        model[0].weight.requires_grad_(False)  # frozen after the optimiser took it
+        return opt
+
+    model, _ = _compare(MODELS["tanh, no output activation"], nn.MSELoss(), make_opt,
+                        _batches())
+    assert model[0].weight.grad is None
+
+
+def _twins(make):
+    """A model and its copy, each with its SGD; the copy trained by a TrainStep."""
+    torch.manual_seed(0)
+    eager = make()
+    model = copy.deepcopy(eager)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    return eager, optim.SGD(eager.parameters(), lr=0.1), model, opt, TrainStep(
+        model, nn.MSELoss(), opt)
+
+
+def test_freezing_and_unfreezing_between_steps():
+    eager, eager_opt, model, opt, step = _twins(MODELS["seed"])
+    for i, (x, y) in enumerate(_batches(count=6)):
+        frozen = i in (2, 3)
+        for m in (eager, model):
+            m[2].bias.requires_grad = not frozen
+        _eager_step(eager, nn.MSELoss(), eager_opt, x, y)
+        step(x, y)
+        assert all(torch.equal(p.data, q.data)
+                   for p, q in zip(model.parameters(), eager.parameters(), strict=True))
+
+
+def test_changes_to_the_model_between_steps_are_followed():
+    eager, eager_opt, model, opt, step = _twins(MODELS["tanh, no output activation"])
+    batches = _batches(count=8)
+
+    def both(i):
+        x, y = batches[i]
+        expected = _eager_step(eager, nn.MSELoss(), eager_opt, x, y)
+        assert torch.equal(step(x, y).data, expected.data), f"step {i}"
+
+    both(0)
+    # weights loaded in place
+    state = {k: v + 0.5 for k, v in eager.state_dict().items()}
+    eager.load_state_dict(state)
+    model.load_state_dict(state)
+    both(1)
+    # new data tensors (the cached transposed views must follow)
+    for m in (eager, model):
+        m[0].weight.data = m[0].weight.data * 0.5
+    both(2)
+    # the learning rate changed
+    for o in (eager_opt, opt):
+        o.param_groups[0]["lr"] = 0.01
+    both(3)
+    # a new Parameter the optimiser does not hold: the step goes eager, as it must
+    for m in (eager, model):
+        m[2].bias = nn.Parameter(torch.zeros(1))
+    assert not step.compiled
+    both(4)
+    both(5)
+    assert torch.equal(model[2].bias.grad, eager[2].bias.grad)  # accumulated twice
+
+
+def test_a_model_grown_between_steps_is_recompiled():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh())
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = TrainStep(model, nn.MSELoss(), opt)
+    x = torch.randn(8, 2)
+    step(x, torch.rand(8, 4))
+    last = nn.Linear(4, 1)
+    model.append(last)
+    assert not step.compiled  # the optimiser does not hold the new layer's parameters
+    opt.add_param_group({"params": list(last.parameters())})
+    assert step.compiled  # it does now (two groups: the update goes through step())
+    eager = copy.deepcopy(model)
+    eager_opt = optim.SGD([{"params": list(eager[0].parameters())},
+                           {"params": list(eager[2].parameters())}], lr=0.1)
+    y = torch.rand(8, 1)
+    expected = _eager_step(eager, nn.MSELoss(), eager_opt, x, y)
+    assert torch.equal(step(x, y).data, expected.data)
+    assert all(torch.equal(p.data, q.data)
+               for p, q in zip(model.parameters(), eager.parameters(), strict=True))
+
+
+def test_double_precision_after_model_double():
+    def make():
+        return MODELS["seed"]().double()
+
+    batches = [(x.double(), y.double()) for x, y in _batches()]
+    _compare(make, nn.MSELoss(), lambda m: optim.SGD(m.parameters(), lr=0.1), batches)
+
+
+def test_inputs_the_compiled_step_does_not_take_run_eagerly():
+    # 3-D inputs (the Linear layers see rows) and inputs that are minidl Tensors
+    batches = [(x.reshape(4, -1, 2), y.reshape(4, -1, 1)) for x, y in _batches()[:-1]]
+    batches += [(minidl.Tensor(x), minidl.Tensor(y)) for x, y in _batches()]
+    _compare(MODELS["seed"], nn.MSELoss(), lambda m: optim.SGD(m.parameters(), lr=0.1), batches)
+
+
+def _same_error(model, loss_fn, x, y, lr=0.1):
+    """The error the eager step raises for these inputs, and TrainStep's."""
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    opt.param_groups[0]["lr"] = lr  # past the constructor's check
+    with pytest.raises(Exception) as eager:
+        _eager_step(model, loss_fn, opt, x, y)
+    step = TrainStep(model, loss_fn, opt)
+    with pytest.raises(type(eager.value)) as compiled:
+        step(x, y)
+    assert str(compiled.value) == str(eager.value)
+    return compiled.value
+
+
+def test_a_wrong_input_width_names_the_layer_and_both_shapes():
+    error = _same_error(MODELS["seed"](), nn.MSELoss(), torch.randn(8, 3), torch.rand(8, 1))
+    assert isinstance(error, ShapeError)
+    assert "(N, 2)" in str(error) and "(8, 3)" in str(error)
+
+
+@pytest.mark.parametrize(
+    "loss_fn, y",
+    [
+        (nn.MSELoss(), torch.rand(8)),
+        (nn.BCELoss(), torch.rand(8, 2)),
+        (nn.CrossEntropyLoss(), torch.tensor([0, 1, 5, 0, 0, 0, 0, 0])),
+    ],
+    ids=["target shape", "bce target", "class index"],
+)
+def test_a_bad_target_gets_the_eager_message(loss_fn, y):
+    # after a first good step, so that the compiled step is the one that meets it
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid())
+    if not isinstance(loss_fn, nn.CrossEntropyLoss):
+        model.append(nn.Linear(3, 1))
+        model.append(nn.Sigmoid())
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = TrainStep(model, loss_fn, opt)
+    x = torch.randn(8, 2)
+    good = torch.zeros(8, dtype=torch.long) if isinstance(loss_fn, nn.CrossEntropyLoss) else (
+        torch.rand(8, 1))
+    step(x, good)
+    with pytest.raises(Exception) as eager:
+        _eager_step(copy.deepcopy(model), loss_fn, optim.SGD(model.parameters(), lr=0.1), x, y)
+    with pytest.raises(type(eager.value)) as compiled:
+        step(x, y)
+    assert str(compiled.value) == str(eager.value)
+
+
+def test_a_bad_learning_rate_gets_the_eager_message():
+    error = _same_error(MODELS["seed"](), nn.MSELoss(), torch.randn(8, 2), torch.rand(8, 1),
+                        lr=float("nan"))
+    assert "learning rate" in str(error)
+
+
+def test_reduction_none_and_no_grad_get_the_eager_errors():
+    _same_error(MODELS["seed"](), nn.MSELoss(reduction="none"), torch.randn(8, 2),
+                torch.rand(8, 1))
+    with minidl.no_grad():
+        _same_error(MODELS["seed"](), nn.MSELoss(), torch.randn(8, 2), torch.rand(8, 1))
+
+
+def test_an_optimiser_with_its_own_step_is_called():
+    class Counting(optim.SGD):
+        calls = 0
+
+        def step(self):
+            Counting.calls += 1
+            super().step()
+
+    _compare(MODELS["seed"], nn.MSELoss(), lambda m: Counting(m.parameters(), lr=0.1),
+             _batches())
+    assert Counting.calls == 2 * len(_batches())  # the eager run's and the compiled run's
+
+
+def test_the_compiled_loss_has_no_graph_and_the_step_keeps_none():
+    model = MODELS["seed"]()
+    step = TrainStep(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    loss = step(torch.randn(8, 2), torch.rand(8, 1))
+    assert loss.grad_fn is None and not loss.requires_grad
+    assert loss.shape == () and torch.isfinite(loss.data)
