@@ -260,7 +260,7 @@ class LinearStack(Function):
     ``weights_t``, optional: each weight's ``.t()``, from a caller that keeps those views
     between steps (Sequential does; a view follows the in-place optimiser updates).
 
-    The layers are not walked by a Python loop: for each tuple of activations, ``_stack_kernels``
+    The layers are not walked by a Python loop: for each tuple of activations, ``stack_kernels``
     writes the forward and backward out layer by layer once (Python source, compiled and kept),
     as one would by hand. A loop's indexing and branching cost about as much as the small
     layers' arithmetic (the seed network's step: ~8 µs of ~100).
@@ -280,7 +280,7 @@ class LinearStack(Function):
             x = x.reshape(-1, shape[-1])
         if weights_t is None:
             weights_t = [w.t() for w in params[::2]]
-        kernels = _STACK_KERNELS.get(activations) or _stack_kernels(activations)
+        kernels = _STACK_KERNELS.get((activations, None)) or stack_kernels(activations)
         ys = kernels[0](x, params, weights_t)  # each layer's input, then the last one's output
         ctx.save(ys, params, kernels[1], shape)
         x = ys[-1]
@@ -302,13 +302,18 @@ class LinearStack(Function):
 _STACK_KERNELS: dict[tuple, tuple[Any, Any]] = {}
 
 
-def _stack_kernels(activations: tuple) -> tuple[Any, Any]:
+def stack_kernels(activations: tuple, needs: tuple[bool, ...] | None = None) -> tuple[Any, Any]:
     """LinearStack's forward and backward for this tuple of activations, written out per layer.
 
     forward(x, params, weights_t) -> [x, y_1, ..., y_k] (each layer's input, then the output);
     backward(g, ys, params, needs, own) -> gradients for x, W_1, b_1, ..., W_k, b_k (None where
-    ``needs`` says no). Made once per tuple and kept in _STACK_KERNELS.
+    ``needs`` says no). Given ``needs`` here, backward is written for it alone (it then ignores
+    its own ``needs`` argument): no test of it at every step. Made once per (activations, needs)
+    and kept in _STACK_KERNELS.
     """
+    kernels = _STACK_KERNELS.get((activations, needs))
+    if kernels is not None:
+        return kernels
     n = len(activations)
     names: dict[str, Any] = {"mm": torch.mm, "addmm": torch.addmm}
     forward = ["def forward(x, params, weights_t):", "    y0 = x"]
@@ -325,6 +330,12 @@ def _stack_kernels(activations: tuple) -> tuple[Any, Any]:
             forward.append(f"    y{i + 1} = act{i}(y{i + 1})")
     forward.append(f"    return [{', '.join(f'y{i}' for i in range(n + 1))}]")
 
+    def gradient(k: int, expression: str, indent: str = "    ") -> list[str]:
+        """grads[k] = expression, if input k needs a gradient (tested at each call, or now)."""
+        if needs is None:
+            return [f"{indent}if needs[{k}]:", f"{indent}    grads[{k}] = {expression}"]
+        return [f"{indent}grads[{k}] = {expression}"] if needs[k] else []
+
     backward = [
         "def backward(g, ys, params, needs, own):",
         f"    {', '.join(f'y{i}' for i in range(n + 1))}, = ys",
@@ -338,19 +349,15 @@ def _stack_kernels(activations: tuple) -> tuple[Any, Any]:
                 )
             else:  # g is g @ W of the layer after, made here: written over
                 backward.append(f"    g = grad{i}_(g, y{i + 1})")
-        backward += [
-            f"    if needs[{2 * i + 1}]:",
-            f"        grads[{2 * i + 1}] = mm(g.mT, y{i})",  # .mT: the view .t() is, cheaper
-            f"    if needs[{2 * i + 2}]:",
-            f"        grads[{2 * i + 2}] = g.sum(0)",
-        ]
+        backward += gradient(2 * i + 1, f"mm(g.mT, y{i})")  # .mT: the view .t() is, cheaper
+        backward += gradient(2 * i + 2, "g.sum(0)")
         if i > 0:
             backward.append(f"    g = mm(g, params[{2 * i}])")
-    backward += ["    if needs[0]:", "        grads[0] = mm(g, params[0])", "    return grads"]
+    backward += [*gradient(0, "mm(g, params[0])"), "    return grads"]
 
     source = "\n".join(forward + [""] + backward) + "\n"
     exec(compile(source, f"<LinearStack kernels {n} layers>", "exec"), names)  # noqa: S102
-    kernels = _STACK_KERNELS[activations] = (names["forward"], names["backward"])
+    kernels = _STACK_KERNELS[activations, needs] = (names["forward"], names["backward"])
     return kernels
 
 

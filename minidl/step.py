@@ -20,6 +20,7 @@ submodules are reassigned (``nn.module._generation``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
 from operator import attrgetter, is_
 from typing import Any
 
@@ -67,6 +68,7 @@ class _Ctx:
 
 _requires_grad = attrgetter("requires_grad")
 _data = attrgetter("data")
+_GRAD = repeat("grad")
 _LOSS_NEEDS = (True, False)  # the network's output needs a gradient, the target none
 
 Compiled = Callable[[Any, Any], "Tensor | None"]
@@ -209,6 +211,9 @@ def _compile(model: Module, loss_fn: Module, optimizer: Optimizer) -> Compiled |
     if len(chain) == 1:  # a plain MLP: the stack alone, the common case, written out
         _, _, item, stack, needs, trainable, every_bias, cache = chain[0]
         needs, trainable_list = needs[0], list(trainable)
+        # LinearStack's own forward and backward, written out for these activations: called
+        # here without the op's wrapper (x is a 2-D batch, the views are at hand, no ctx)
+        forward, backward = F.stack_kernels(item.activations, needs)
 
         def mlp(x: Any, y: Any) -> Tensor | None:
             if not accepts(x, y) or stack_operands(item, stack, trainable, cache) is None:
@@ -217,18 +222,18 @@ def _compile(model: Module, loss_fn: Module, optimizer: Optimizer) -> Compiled |
             if direct and group is None:
                 return None
             reduction = loss_fn.reduction
-            ctx = _Ctx(needs)
-            h = run_stack(ctx, x, cache[1], item.activations, cache[2])
+            ys = forward(x, cache[1], cache[2])
+            h = ys[-1]
             check(h, y, reduction)
             loss_ctx = _Ctx(_LOSS_NEEDS)
             loss = loss_forward(loss_ctx, h, y, reduction)
             if not direct:
                 optimizer.zero_grad()
-            ctx.owned = loss_owned
-            grads = stack_backward(ctx, loss_backward(loss_ctx, 1.0)[0])
+            g = loss_backward(loss_ctx, 1.0)[0]
+            grads = backward(g, ys, cache[1], needs, loss_owned)
             grads = grads[1:] if every_bias else [g for g in grads[1:] if g is not None]
-            for p, g in zip(trainable, grads, strict=True):
-                p.grad = g  # a fresh tensor (LinearStack.fresh_grads), as eager's
+            # p.grad = g for each: fresh tensors (LinearStack.fresh_grads), as eager's are
+            list(map(setattr, trainable, _GRAD, grads))
             if direct:
                 optimizer._update(group, trainable_list, cache[0], grads)
             else:

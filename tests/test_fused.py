@@ -225,3 +225,39 @@ def test_two_losses_on_one_output_accumulate_like_torch() -> None:
     (nn.MSELoss()(out, y1) + nn.MSELoss()(out, y2)).backward()
     (torch.nn.MSELoss()(expected, y1) + torch.nn.MSELoss()(expected, y2)).backward()
     assert_same_gradients(ours, theirs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kernels_written_for_one_needs_pattern_match_torch(seed) -> None:
+    # stack_kernels(activations, needs) drops the needs tests: every pattern of which inputs
+    # need a gradient (x, each weight and bias; an absent bias never does) against autograd
+    g = torch.Generator().manual_seed(seed)
+    activations = (minidl.functional.ReLU, None, minidl.functional.Sigmoid)
+    sizes = [(3, 4), (4, 5), (5, 2)]
+    params, leaves = [], []
+    for i, (a, b) in enumerate(sizes):
+        w = torch.randn(b, a, dtype=torch.float64, generator=g)
+        bias = None if i == 1 else torch.randn(b, dtype=torch.float64, generator=g)
+        params += [w, bias]
+    x = torch.randn(7, 3, dtype=torch.float64, generator=g)
+    needs = tuple(
+        p is not None and bool(torch.rand((), generator=g) < 0.7) for p in [x, *params]
+    )
+    forward, backward = minidl.functional.stack_kernels(activations, needs)
+    ys = forward(x, params, [w.t() for w in params[::2]])
+    upstream = torch.randn(7, 2, dtype=torch.float64, generator=g)
+    grads = backward(upstream.clone(), ys, params, None, False)
+
+    leaves = [t.clone().requires_grad_(need) if t is not None else None
+              for t, need in zip([x, *params], needs, strict=True)]
+    h = leaves[0]
+    for i, act in enumerate((torch.relu, None, torch.sigmoid)):
+        h = torch.nn.functional.linear(h, leaves[1 + 2 * i], leaves[2 + 2 * i])
+        h = act(h) if act is not None else h
+    torch.testing.assert_close(ys[-1], h.detach(), rtol=1e-12, atol=1e-12)
+    h.backward(upstream)
+    for k, (leaf, need) in enumerate(zip(leaves, needs, strict=True)):
+        if need:
+            torch.testing.assert_close(grads[k], leaf.grad, rtol=1e-10, atol=1e-10)
+        else:
+            assert grads[k] is None
