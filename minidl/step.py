@@ -20,7 +20,6 @@ submodules are reassigned (``nn.module._generation``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
 from operator import attrgetter, is_
 from typing import Any
 
@@ -68,7 +67,6 @@ class _Ctx:
 
 _requires_grad = attrgetter("requires_grad")
 _data = attrgetter("data")
-_GRAD = repeat("grad")
 _LOSS_NEEDS = (True, False)  # the network's output needs a gradient, the target none
 
 Compiled = Callable[[Any, Any], "Tensor | None"]
@@ -232,8 +230,8 @@ def _compile(model: Module, loss_fn: Module, optimizer: Optimizer) -> Compiled |
             g = loss_backward(loss_ctx, 1.0)[0]
             grads = backward(g, ys, cache[1], needs, loss_owned)
             grads = grads[1:] if every_bias else [g for g in grads[1:] if g is not None]
-            # p.grad = g for each: fresh tensors (LinearStack.fresh_grads), as eager's are
-            list(map(setattr, trainable, _GRAD, grads))
+            for p, g in zip(trainable, grads, strict=True):
+                p.grad = g  # a fresh tensor (LinearStack.fresh_grads), as eager's
             if direct:
                 optimizer._update(group, trainable_list, cache[0], grads)
             else:
