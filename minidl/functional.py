@@ -10,13 +10,12 @@ Notation in the comments: ``g`` is the incoming gradient dL/dy, ``y`` the op's o
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import Any
 
 import torch
 from torch.nn.functional import fold  # col2im: adds columns back onto their windows
 
-from .tensor import Function, Node, Parameter, Tensor, _result, _state
+from .tensor import Function, Node, Tensor, _result, _state
 
 # ----------------------------------------------------------------------------------------------
 # helpers
@@ -1215,10 +1214,6 @@ def linear_activation(x: Any, weight: Any, bias: Any = None, activation: Any = R
     return LinearActivation.apply(x, weight, bias, activation=activation)
 
 
-_requires_grad = attrgetter("requires_grad")
-_data_of = attrgetter("data")
-
-
 def linear_stack(
     x: Any, params: list, activations: tuple, weights_t: list | None = None
 ) -> Tensor:
@@ -1239,13 +1234,6 @@ def linear_stack(
         inputs = [None]
     else:
         return LinearStack.apply(x, *params, activations=activations, weights_t=weights_t)
-    if type(x) is not Tensor or not x.requires_grad:  # x needs no gradient (data): the usual
-        kinds = set(map(type, params))
-        if len(kinds) == 1 and Parameter in kinds and False not in map(_requires_grad, params):
-            # every parameter is a Parameter that trains: read in C (map), no loop in Python
-            node = Node(LinearStack, (None, *params), (False,) + (True,) * len(params))
-            raw = list(map(_data_of, params))
-            return _result(LinearStack.run(node, xd, raw, activations, weights_t), node)
     raw = []  # the parameters' torch tensors
     for p in params:
         if isinstance(p, Tensor):
