@@ -5,8 +5,8 @@ graph only to walk it straight back. For a ``Sequential`` whose plan is a chain 
 (Linear stacks with their activations, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, Identity) and one
 of the four loss modules, that graph is known before the step runs. TrainStep runs the same
 ops' forward and backward formulas (functional.py) in the order backward would walk them, on
-torch tensors, with one context object per op: no Module call, Tensor, Node or graph walk per
-step. The arithmetic and its order are the eager step's, so the results are the same to the bit
+torch tensors, with at most one context object per op: no Module call, Tensor, Node or graph
+walk per step. The arithmetic and its order are the eager step's, so the results are the same to the bit
 (tests/test_step.py), in less time (benchmarks/RESULTS.md). ``fit`` trains with it.
 
 Everything else takes the eager step, as written: other models, modules or losses, a loss with
@@ -14,7 +14,7 @@ Everything else takes the eager step, as written: other models, modules or losse
 optimiser, inputs that require gradients or are not 2-D (N, features) batches of the network's
 width and dtype (so a wrong shape gets the eager step's error, a ShapeError naming the layer and
 both shapes), ``no_grad()``. The compiled chain is rebuilt when any module's parameters or
-submodules are reassigned (``nn.module._generation``).
+submodules are reassigned or an optimiser takes a new group (``nn.module._generation``).
 """
 
 from __future__ import annotations
