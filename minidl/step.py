@@ -6,8 +6,8 @@ graph only to walk it straight back. For a ``Sequential`` whose plan is a chain 
 of the four loss modules, that graph is known before the step runs. TrainStep runs the same
 ops' forward and backward formulas (functional.py) in the order backward would walk them, on
 torch tensors, with at most one context object per op: no Module call, Tensor, Node or graph
-walk per step. The arithmetic and its order are the eager step's, so the results are the same to the bit
-(tests/test_step.py), in less time (benchmarks/RESULTS.md). ``fit`` trains with it.
+walk per step. The arithmetic and its order are the eager step's, so the results are the same
+to the bit (tests/test_step.py), in less time (benchmarks/RESULTS.md). ``fit`` trains with it.
 
 Everything else takes the eager step, as written: other models, modules or losses, a loss with
 ``reduction="none"``, parameters that are frozen, shared between layers or missing from the
