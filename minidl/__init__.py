@@ -31,6 +31,23 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+
+def formula(layer: object) -> tuple[str, str]:
+    """(forward, backward) formulas of a layer (module or class) or op, from the op's docstring.
+
+    ``minidl.formula(nn.ReLU())`` -> ``("y = max(0, x)", "dx = g where x > 0, else 0")``.
+    Raises TypeError for a module that records no single op (a Sequential, Features).
+    """
+    op = layer if isinstance(layer, type) and issubclass(layer, Function) else getattr(
+        layer, "op", None
+    )
+    if op is None:
+        raise TypeError(f"{layer!r} records no single op: it has no formula")
+    return op.formula()
+
+
+__all__ += ["formula"]
+
 from . import data, io, train  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
 from .step import TrainStep  # noqa: E402

@@ -180,9 +180,9 @@ class MatMul(Function):
 
 
 class Linear(Function):
-    """y = x @ Wᵀ + b, fused (one addmm);  dx = g @ W,  dW = gᵀ @ x,  db = Σ_rows g.
+    """y = x @ Wᵀ + b;  dx = g @ W,  dW = gᵀ @ x,  db = Σ_rows g.
 
-    W is (out, in) as in torch; x is (N, in) or any (*, in).
+    W is (out, in) as in torch; x is (N, in) or any (*, in). Forward is one addmm.
     """
 
     fresh_grads = True  # every gradient is a new mm or sum result (or a reshape of one)
@@ -816,7 +816,6 @@ _BCE_EPSILON = float(torch.tensor(1e-12, dtype=torch.float32))
 
 class BCELoss(Function):
     """L = -reduce(t·log p + (1-t)·log(1-p)), logs clamped at -100 as torch does;
-
     dp = (p - t) / max(p (1 - p), 1e-12) · g  (torch's formula, finite at p = 0 or 1).
     """
 
@@ -854,7 +853,6 @@ class BCELoss(Function):
 
 class CrossEntropyLoss(Function):
     """L = reduce(-log softmax(x)[target]) for class indices (or soft targets);
-
     dx = (softmax(x) · Σ_c t - t) · g  (/ N for the mean; Σ_c t = 1 for class indices),
     dt = -log softmax(x) · g  (soft targets).
     """

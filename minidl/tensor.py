@@ -10,6 +10,7 @@ torch is only our array library here: no torch tensor we create ever has ``requi
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from collections.abc import Iterator
@@ -156,6 +157,19 @@ class Function:
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:  # pragma: no cover
         raise NotImplementedError
+
+    @classmethod
+    def formula(cls) -> tuple[str, str]:
+        """The op's forward and backward formulas as text, read from its docstring.
+
+        An op's docstring opens with ``forward;  backward`` (``"y = max(0, x);  dx = g where
+        x > 0, else 0."``), possibly over several lines up to the first blank line: that one
+        paragraph is the only place the maths is written, for readers and for the app alike.
+        """
+        doc = inspect.getdoc(cls) or ""
+        paragraph = " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
+        forward, _, backward = paragraph.partition(";")
+        return forward.strip(), backward.strip().rstrip(".")
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:

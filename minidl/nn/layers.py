@@ -41,6 +41,8 @@ class Linear(Module):
     ``init="torch"``: PyTorch's default, W and b ~ U(±1/√in).
     """
 
+    op = F.Linear  # the op its forward records: its maths (Function.formula)
+
     def __init__(
         self,
         in_features: int,
@@ -106,12 +108,16 @@ class Linear(Module):
 class ReLU(Module):
     """max(0, x) elementwise."""
 
+    op = F.ReLU  # the op its forward records: its maths (Function.formula)
+
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
 
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope·x otherwise (seed 002)."""
+
+    op = F.LeakyReLU  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -130,6 +136,8 @@ class LeakyReLU(Module):
 class Tanh(Module):
     """Hyperbolic tangent elementwise."""
 
+    op = F.Tanh  # the op its forward records: its maths (Function.formula)
+
     def forward(self, x: Any) -> Tensor:
         return F.tanh(x)
 
@@ -137,12 +145,16 @@ class Tanh(Module):
 class Sigmoid(Module):
     """Logistic sigmoid elementwise, stable for large |x|."""
 
+    op = F.Sigmoid  # the op its forward records: its maths (Function.formula)
+
     def forward(self, x: Any) -> Tensor:
         return F.sigmoid(x)
 
 
 class Softmax(Module):
     """Softmax along ``dim``."""
+
+    op = F.Softmax  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
@@ -161,6 +173,8 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """log(softmax(x)) along ``dim``."""
 
+    op = F.LogSoftmax  # the op its forward records: its maths (Function.formula)
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
@@ -177,6 +191,8 @@ class LogSoftmax(Module):
 
 class Dropout(Module):
     """Zero inputs with probability p in training mode (scaling the rest by 1/(1-p))."""
+
+    op = F.Dropout  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()

@@ -25,12 +25,16 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Squared error (output - target)², averaged or summed; shapes must match."""
 
+    op = F.MSELoss
+
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.mse_loss(output, target, self.reduction)
 
 
 class L1Loss(_Loss):
     """Absolute error |output - target| (the seeds' MAE), averaged or summed."""
+
+    op = F.L1Loss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.l1_loss(output, target, self.reduction)
@@ -39,12 +43,16 @@ class L1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities (after a Sigmoid) against 0/1 targets."""
 
+    op = F.BCELoss
+
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(output, target, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of raw scores (N, C) against class indices (N,)."""
+
+    op = F.CrossEntropyLoss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.cross_entropy(output, target, self.reduction)

@@ -55,6 +55,8 @@ class Module:
     """Base class for layers and models; subclasses define ``forward``."""
 
     training: bool
+    op: Any = None
+    """The Function a layer's forward records (its maths: ``op.formula()``); None for a model."""
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
