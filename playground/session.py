@@ -21,7 +21,7 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -466,7 +466,7 @@ class Session:
         if seed is not None:
             train = self.experiment.train
             self.experiment = self.experiment.replace(
-                train=TrainSpec(**{**train.to_dict(), "seed": seed})
+                train=replace(train, seed=seed)
             )
         self._build_model()
 
@@ -733,6 +733,6 @@ def read_model(path: str | os.PathLike, current_loss: str = "mse") -> ImportedMo
 
 def experiment_with_model(experiment: Experiment, imported: ImportedModel) -> Experiment:
     """The experiment with an imported model's stack, input features and loss."""
-    data = DataSpec(**{**experiment.data.to_dict(), "features": imported.features})
-    train = TrainSpec(**{**experiment.train.to_dict(), "loss": imported.loss})
+    data = replace(experiment.data, features=tuple(imported.features))
+    train = replace(experiment.train, loss=imported.loss)
     return experiment.replace(network=imported.network, data=data, train=train)
