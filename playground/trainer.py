@@ -6,16 +6,17 @@ process would share its GIL, and Qt paints the plots while holding it, so live p
 training by a third; a process trains on a core of its own at headless speed.
 
 Whoever trains holds the Session. The window holds it while paused (and may read or change it);
-``play`` and ``step`` hand it to the worker with the command; the worker hands it back, with the
-reason, whenever it stops (paused, a stop condition, one epoch stepped). While it trains, the
-window can ask for a copy (``lend``) for exports. Messages are tuples pickled with the standard
-pickler, so tensors travel by value, never as memory shared between the processes.
+``Play`` and ``Step`` hand it to the worker with the command; the worker hands it back
+(``Idle``, with the reason) whenever it stops (paused, a stop condition, one epoch stepped).
+While it trains, the window can ask for a copy (``Lend``) for exports. The messages are the
+dataclasses of playground/messages.py (plus ``Snapshot``), pickled with the standard pickler,
+so tensors travel by value, never as memory shared between the processes.
 
-Window to worker: ``("play", session)``, ``("step", session)``, ``("pause",)``, ``("drop",)``,
-``("train", TrainSpec)``, ``("consumed",)``, ``("lend", token)``, ``("quit",)``.
-Worker to window: ``("snapshot", Snapshot)``, ``("idle", session_id, session, reason,
-diverged)``, ``("lent", token, session)``, and ``("error", text)`` just before it ends because
-something went wrong in the worker itself (the window then keeps its own copy of the session).
+Window to worker: ``Play(session)``, ``Step(session)``, ``Pause()``, ``Drop()``,
+``Train(spec)``, ``Consumed()``, ``Lend(token)``, ``Quit()``.
+Worker to window: ``Snapshot``, ``Idle(session_id, session, reason, diverged)``,
+``Lent(token, session)``, and ``Error(text)`` just before it ends because something went wrong
+in the worker itself (the window then keeps its own copy of the session).
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from .messages import (
+    Consumed,
+    Drop,
+    Error,
+    Fail,
+    Idle,
+    Lend,
+    Lent,
+    Pause,
+    Play,
+    Quit,
+    Step,
+    Train,
+)
 
 __all__ = ["SNAPSHOT_RATE", "Trainer", "dumps", "loads", "serve"]
 
@@ -59,11 +75,11 @@ class Trainer:
     (``consumed``), so snapshots never pile up in the window's event queue.
     """
 
-    def __init__(self, send: Callable[[tuple], None], max_rate: float = SNAPSHOT_RATE) -> None:
+    def __init__(self, send: Callable[[Any], None], max_rate: float = SNAPSHOT_RATE) -> None:
         self._send = send
         self._interval = 1.0 / max_rate
-        self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
-        # set for "drop" and "quit": ends the current epoch after its batch (closing never waits)
+        self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # set for Drop and Quit: ends the current epoch after its batch (closing never waits)
         self._interrupt = threading.Event()
         self._session: Any = None
         self._playing = False
@@ -75,16 +91,16 @@ class Trainer:
         self._recent: deque[tuple[float, int]] = deque(maxlen=64)
         self._epoch_seconds = 0.0  # the last chunk's time per epoch
 
-    def command(self, message: tuple) -> None:
-        """Queue a message from the window; "drop" and "quit" also cut the running epoch short."""
-        if message[0] in ("drop", "quit"):
+    def command(self, message: Any) -> None:
+        """Queue a message from the window; Drop and Quit also cut the running epoch short."""
+        if isinstance(message, Drop | Quit):
             self._interrupt.set()
         self._commands.put(message)
 
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Handle commands and train until "quit" (or the window is gone)."""
+        """Handle commands and train until Quit (or the window is gone)."""
         import torch
 
         from .session import StopWhenSet
@@ -101,35 +117,35 @@ class Trainer:
             if not self._handle(message):
                 return
 
-    def _handle(self, message: tuple) -> bool:
-        """Act on one command; False for "quit"."""
-        kind = message[0]
-        if kind in ("play", "step"):
-            self._take(message[1])
-            self._playing = kind == "play"
-            self._step_pending = kind == "step"
-        elif kind == "pause":
-            self._playing = False
-            if self._session is not None and not self._step_pending:
-                self._give_back(None)
-        elif kind == "drop":
-            self._interrupt.clear()
-            self._session, self._playing, self._step_pending = None, False, False
-        elif kind == "train" and self._session is not None:
-            try:
-                self._session.apply_training(message[1])
-            except ValueError as e:  # the window checks settings first; never lose the run
-                self._playing = self._step_pending = False
-                self._give_back(f"the new settings could not be used: {e}")
-        elif kind == "consumed":
-            self._consumed = True
-        elif kind == "lend":
-            self._send(("lent", message[1], self._session))  # pickled: a copy
-        elif kind == "quit":
-            return False
-        elif kind == "fail":
-            self._send(("error", message[1]))
-            return False
+    def _handle(self, message: Any) -> bool:
+        """Act on one command; False for Quit (and Fail)."""
+        match message:
+            case Play(session) | Step(session):
+                self._take(session)
+                self._playing = isinstance(message, Play)
+                self._step_pending = isinstance(message, Step)
+            case Pause():
+                self._playing = False
+                if self._session is not None and not self._step_pending:
+                    self._give_back(None)
+            case Drop():
+                self._interrupt.clear()
+                self._session, self._playing, self._step_pending = None, False, False
+            case Train(spec) if self._session is not None:
+                try:
+                    self._session.apply_training(spec)
+                except ValueError as e:  # the window checks settings first; never lose the run
+                    self._playing = self._step_pending = False
+                    self._give_back(f"the new settings could not be used: {e}")
+            case Consumed():
+                self._consumed = True
+            case Lend(token):
+                self._send(Lent(token, self._session))  # pickled: a copy
+            case Quit():
+                return False
+            case Fail(text):
+                self._send(Error(text))
+                return False
         return True
 
     def _take(self, session: Any) -> None:
@@ -158,7 +174,7 @@ class Trainer:
         except Exception as e:  # an engine error ends this run, never the process
             reason = f"training stopped: {_text(e)}"
         if self._interrupt.is_set():
-            return  # a "drop" or "quit" is waiting in the queue
+            return  # a Drop or Quit is waiting in the queue
         now = time.perf_counter()
         if session.epoch > before:
             self._epoch_seconds = (now - start) / (session.epoch - before)
@@ -187,7 +203,7 @@ class Trainer:
         self._sent_epoch = snap.epoch
         self._consumed = False
         self._last_emit = time.perf_counter()
-        self._send(("snapshot", snap))
+        self._send(snap)
 
     def _give_back(self, reason: str | None) -> None:
         """Show where training stopped, then hand the session back to the window."""
@@ -196,20 +212,20 @@ class Trainer:
             self._emit()
         diverged = session.divergence is not None
         self._session = None
-        self._send(("idle", session.session_id, session, reason, diverged))
+        self._send(Idle(session.session_id, session, reason, diverged))
 
 
 def serve(conn: Any) -> None:
     """The worker process's entry point: a Trainer fed by a thread reading ``conn``.
 
-    Ends on "quit" or when the window's end of the pipe closes (the window exited or died).
+    Ends on Quit or when the window's end of the pipe closes (the window exited or died).
     """
 
-    def send(message: tuple) -> None:
+    def send(message: Any) -> None:
         try:
             conn.send_bytes(dumps(message))
         except OSError:  # the window closed its end: nobody to train for
-            trainer.command(("quit",))
+            trainer.command(Quit())
 
     trainer = Trainer(send)
 
@@ -218,16 +234,16 @@ def serve(conn: Any) -> None:
             while True:
                 trainer.command(loads(conn.recv_bytes()))
         except (EOFError, OSError):
-            trainer.command(("quit",))
+            trainer.command(Quit())
         except Exception as e:  # a message that does not unpickle here: the protocol is broken
-            trainer.command(("fail", f"it could not read the window's message ({_text(e)})"))
+            trainer.command(Fail(f"it could not read the window's message ({_text(e)})"))
 
     threading.Thread(target=read, name="commands", daemon=True).start()
     try:
         trainer.run()
     except Exception as e:  # say why to the window, which then keeps its copy of the session
         with contextlib.suppress(Exception):
-            conn.send_bytes(dumps(("error", _text(e))))
+            conn.send_bytes(dumps(Error(_text(e))))
     finally:
         conn.close()
 

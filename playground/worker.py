@@ -31,6 +31,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
+from .messages import Consumed, Drop, Error, Idle, Lend, Lent, Pause, Play, Quit, Step, Train
 from .trainer import SNAPSHOT_RATE, dumps, loads, serve
 
 __all__ = ["SNAPSHOT_RATE", "WAIT_LIMIT", "TrainingController", "WorkerGoneError", "start_method"]
@@ -125,7 +126,7 @@ class TrainingController(QObject):
 
     def play(self) -> None:
         """Train continuously."""
-        if self._session is None or self._playing or not self._hand_over("play"):
+        if self._session is None or self._playing or not self._hand_over(Play):
             return
         self._playing = True
         self.playing_changed.emit(True)
@@ -135,14 +136,14 @@ class TrainingController(QObject):
         if not self._playing:
             return
         self._playing = False
-        self._send(("pause",))
+        self._send(Pause())
         self.playing_changed.emit(False)
 
     def step(self) -> None:
         """Train one epoch (when paused; ignored while a step or a pause is on its way)."""
         if self._session is None or self._playing or self._worker_has_it:
             return
-        self._hand_over("step")
+        self._hand_over(Step)
 
     def apply_training(self, spec: TrainSpec) -> None:
         """Use new training settings from the next epoch on (keeps the weights)."""
@@ -150,7 +151,7 @@ class TrainingController(QObject):
         if self._session is None:
             return
         if self._worker_has_it:
-            self._send(("train", spec))
+            self._send(Train(spec))
         else:
             self._session.apply_training(spec)
 
@@ -166,7 +167,7 @@ class TrainingController(QObject):
             yield self._session
             return
         token = next(self._tokens)
-        self._send(("lend", token))
+        self._send(Lend(token))
         yield self._wait_for_session(token)
 
     def shutdown(self) -> None:
@@ -175,7 +176,7 @@ class TrainingController(QObject):
         process = self._process
         if process is None:
             return
-        self._send(("quit",))
+        self._send(Quit())
         self._close_pipe()
         self._process = None
         process.join(2.0)
@@ -190,8 +191,8 @@ class TrainingController(QObject):
 
     # -- the hand-over --------------------------------------------------------------------------
 
-    def _hand_over(self, kind: str) -> bool:
-        """Send the session with "play" or "step"; False (and ``stopped``) if no worker starts."""
+    def _hand_over(self, command: type[Play] | type[Step]) -> bool:
+        """Send the session with Play or Step; False (and ``stopped``) if no worker starts."""
         if self._worker_has_it:  # a pause is on its way back
             self._wait_for_session()
         try:
@@ -200,13 +201,13 @@ class TrainingController(QObject):
             self.stopped.emit(f"could not start the training process: {e}")
             return False
         self._worker_has_it = True
-        self._send((kind, self._session))
+        self._send(command(self._session))
         return True
 
     def _drop(self) -> None:
         """The worker forgets the current session; the window keeps its copy."""
         if self._worker_has_it:
-            self._send(("drop",))
+            self._send(Drop())
             self._worker_has_it = False
         if self._playing:
             self._playing = False
@@ -250,8 +251,8 @@ class TrainingController(QObject):
                     )
                     return self._session
                 continue
-            if message[0] == "lent" and message[1] == token:
-                return message[2]
+            if isinstance(message, Lent) and message.token == token:
+                return message.session
             self._dispatch(message)
             if not self._worker_has_it:
                 return self._session
@@ -289,13 +290,13 @@ class TrainingController(QObject):
             self._conn.close()
             self._conn = None
 
-    def _send(self, message: tuple) -> None:
+    def _send(self, message: Any) -> None:
         if self._conn is None:
             return
         with contextlib.suppress(OSError):  # the worker is gone: the next read says so
             self._conn.send_bytes(dumps(message))
 
-    def _receive(self, timeout: float) -> tuple | None:
+    def _receive(self, timeout: float) -> Any:
         """The next message, or None after ``timeout`` seconds; WorkerGoneError if it died."""
         conn, process = self._conn, self._process
         if conn is None:
@@ -334,28 +335,29 @@ class TrainingController(QObject):
                 return
             self._dispatch(message)
 
-    def _dispatch(self, message: tuple) -> None:
-        kind = message[0]
+    def _dispatch(self, message: Any) -> None:
+        from .session import Snapshot
+
         current = self._session.session_id if self._session is not None else None
-        if kind == "snapshot":
-            snap = message[1]
-            if snap.session_id == current and self._worker_has_it:
-                if snap.grid is None and snap.weights is not None:
-                    # the decision grid of the snapshot's weights, drawn here on the window's
-                    # core rather than on the worker's
-                    grid = self._session.decision_grid(snap.weights)
-                    snap = dataclasses.replace(snap, grid=grid, weights=None)
-                self.snapshot.emit(snap)
-            # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
-            # after other timers: the GUI thread keeps time for input, timers and painting
-            QTimer.singleShot(0, lambda: self._send(("consumed",)))
-        elif kind == "idle":
-            _, session_id, session, reason, diverged = message
-            if session_id == current and self._worker_has_it:
-                self._take_back(session, reason, diverged)
-        elif kind == "error":
-            self._worker_gone(f"the training process stopped: {message[1]}")
-        # a "lent" copy nobody waits for any more is dropped
+        match message:
+            case Snapshot():
+                snap = message
+                if snap.session_id == current and self._worker_has_it:
+                    if snap.grid is None and snap.weights is not None:
+                        # the decision grid of the snapshot's weights, drawn here on the
+                        # window's core rather than on the worker's
+                        grid = self._session.decision_grid(snap.weights)
+                        snap = dataclasses.replace(snap, grid=grid, weights=None)
+                    self.snapshot.emit(snap)
+                # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
+                # after other timers: the GUI thread keeps time for input, timers and painting
+                QTimer.singleShot(0, lambda: self._send(Consumed()))
+            case Idle(session_id, session, reason, diverged):
+                if session_id == current and self._worker_has_it:
+                    self._take_back(session, reason, diverged)
+            case Error(text):
+                self._worker_gone(f"the training process stopped: {text}")
+        # a Lent copy nobody waits for any more is dropped
 
     def _worker_gone(self, why: str) -> None:
         """The worker ended (or must): the window goes on with its own copy of the session,

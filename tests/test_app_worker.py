@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from playground.experiment import Experiment, NetworkSpec, TrainSpec
-from playground.session import Session
+from playground.messages import Drop, Error, Fail, Idle, Lend, Lent, Play, Quit, Step, Train
+from playground.session import Session, Snapshot
 from playground.trainer import Trainer, dumps, loads
 from playground.worker import SNAPSHOT_RATE, TrainingController
 
@@ -261,20 +262,23 @@ class Script:
     def __init__(self) -> None:
         import threading
 
-        self.sent: list[tuple] = []
+        self.sent: list = []
         self.trainer = Trainer(lambda m: self.sent.append(loads(dumps(m))), max_rate=1000)
         self.thread = threading.Thread(target=self.trainer.run)
         self.thread.start()
 
-    def wait_for(self, kind: str, count: int = 1) -> tuple:
+    def count(self, kind: type) -> int:
+        return sum(isinstance(m, kind) for m in self.sent)
+
+    def wait_for(self, kind: type, count: int = 1):
         deadline = time.monotonic() + 30
-        while sum(m[0] == kind for m in self.sent) < count:
-            assert time.monotonic() < deadline, f"no {kind!r} message: {self.sent}"
+        while self.count(kind) < count:
+            assert time.monotonic() < deadline, f"no {kind.__name__} message: {self.sent}"
             time.sleep(0.005)
-        return [m for m in self.sent if m[0] == kind][count - 1]
+        return [m for m in self.sent if isinstance(m, kind)][count - 1]
 
     def quit(self) -> None:
-        self.trainer.command(("quit",))
+        self.trainer.command(Quit())
         self.thread.join(10)
         assert not self.thread.is_alive()
 
@@ -282,15 +286,16 @@ class Script:
 def test_trainer_steps_one_epoch_and_hands_the_session_back():
     script = Script()
     session = Session(Experiment())
-    script.trainer.command(("step", session))
-    _, session_id, back, reason, diverged = script.wait_for("idle")
+    script.trainer.command(Step(session))
+    idle = script.wait_for(Idle)
+    session_id, back, reason, diverged = idle.session_id, idle.session, idle.reason, idle.diverged
     script.quit()
     assert (session_id, reason, diverged) == (session.session_id, None, False)
     here = Session(Experiment())
     here.step()
     assert back.epoch == 1
     assert_same_weights(back, here)
-    [snap] = [m[1] for m in script.sent if m[0] == "snapshot"]
+    [snap] = [m for m in script.sent if isinstance(m, Snapshot)]
     assert snap.epoch == 1 and list(snap.history.epoch) == [1]
     # the worker sends the weights; the window draws the grid from them on its own core
     assert snap.grid is None
@@ -299,32 +304,34 @@ def test_trainer_steps_one_epoch_and_hands_the_session_back():
 
 def test_trainer_lends_copies_drops_and_reports_bad_settings():
     script = Script()
-    script.trainer.command(("play", Session(Experiment())))
-    script.wait_for("snapshot")
-    script.trainer.command(("lend", 7))
-    _, token, copy = script.wait_for("lent")
+    script.trainer.command(Play(Session(Experiment())))
+    script.wait_for(Snapshot)
+    script.trainer.command(Lend(7))
+    lent = script.wait_for(Lent)
+    token, copy = lent.token, lent.session
     assert token == 7 and copy.epoch >= 1
     bad = TrainSpec(batch_size=0)
-    script.trainer.command(("train", bad))
-    _, _, back, reason, _ = script.wait_for("idle")
+    script.trainer.command(Train(bad))
+    idle = script.wait_for(Idle)
+    back, reason = idle.session, idle.reason
     assert "could not be used" in reason and "batch" in reason.lower()
     assert back.experiment.train.batch_size == TrainSpec().batch_size  # the run is kept
-    # "drop" forgets a session mid-run: nothing more comes of it
-    script.trainer.command(("play", back))
-    script.wait_for("snapshot", count=sum(m[0] == "snapshot" for m in script.sent) + 1)
-    script.trainer.command(("drop",))
-    script.trainer.command(("lend", 8))
-    assert script.wait_for("lent", count=2)[2] is None
+    # Drop forgets a session mid-run: nothing more comes of it
+    script.trainer.command(Play(back))
+    script.wait_for(Snapshot, count=script.count(Snapshot) + 1)
+    script.trainer.command(Drop())
+    script.trainer.command(Lend(8))
+    assert script.wait_for(Lent, count=2).session is None
     script.quit()
-    assert sum(m[0] == "idle" for m in script.sent) == 1
+    assert script.count(Idle) == 1
 
 
 def test_trainer_ends_with_an_error_message_when_a_message_fails():
     script = Script()
-    script.trainer.command(("fail", "it could not read the window's message (ValueError: x)"))
+    script.trainer.command(Fail("it could not read the window's message (ValueError: x)"))
     script.thread.join(10)
     assert not script.thread.is_alive()
-    assert script.sent == [("error", "it could not read the window's message (ValueError: x)")]
+    assert script.sent == [Error("it could not read the window's message (ValueError: x)")]
 
 
 def test_each_session_keeps_its_own_dropout_stream():
