@@ -27,6 +27,7 @@ __all__ = [
     "Train",
 ]
 
+
 class _Message:
     """Pickles as (class, fields): about a third of the default dataclass pickling's time."""
 

@@ -465,9 +465,7 @@ class Session:
         """Start again with fresh weights (drawn with ``seed``, default the experiment's)."""
         if seed is not None:
             train = self.experiment.train
-            self.experiment = self.experiment.replace(
-                train=replace(train, seed=seed)
-            )
+            self.experiment = self.experiment.replace(train=replace(train, seed=seed))
         self._build_model()
 
     # -- looking at it -------------------------------------------------------------------------

@@ -36,16 +36,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..experiment import (
-    MAX_FILE_BYTES,
-    DataSpec,
-    Experiment,
-    ExperimentError,
-    SavedWeights,
-    TrainSpec,
-    dump_experiment,
-    load_experiment,
+from ..document import (
+    MAX_RECENT,
+    Action,
+    Change,
+    Document,
+    Edit,
+    points_key,
+    problem_text,
+    read_experiment,
+    read_text,
+    recent_with,
+    recent_without,
 )
+from ..experiment import DataSpec, Experiment, ExperimentError, SavedWeights, TrainSpec
 from ..files import save_picture, write_text
 from ..pointfile import PointsFileError, points_to_csv, read_points_csv
 from ..worker import TrainingController
@@ -64,37 +68,38 @@ MODEL_FILTER = "minidl model (*.safetensors);;All files (*)"
 EXPERIMENT_FILTER = "Playground experiment (*.json);;All files (*)"
 CSV_FILTER = "Points (*.csv);;All files (*)"
 PNG_FILTER = "PNG image (*.png)"
-MAX_RECENT = 8
 REMOVE_RADIUS_PX = 15
 """Ctrl+click removes the nearest point only if it lies within this many pixels."""
 
 
-def _points_key(experiment: Experiment) -> tuple:
-    """What decides the points themselves (features and scaling do not move them)."""
-    d = experiment.data
-    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed, d.added, d.removed, d.domain)
+class _DocumentEdit(QUndoCommand):
+    """One undoable edit of the document (your points added, removed, imported, cleared)."""
 
-
-class _SetData(QUndoCommand):
-    """One undoable edit of the data: a point added or removed, points imported."""
-
-    def __init__(self, window: MainWindow, old: DataSpec, new: DataSpec, text: str, done: str):
-        super().__init__(text)
-        self._window, self._old, self._new, self._done = window, old, new, done
+    def __init__(self, window: MainWindow, edit: Edit):
+        super().__init__(edit.text)
+        self._window, self._edit = window, edit
 
     def redo(self) -> None:
-        self._window._apply_data(self._new, self._done)
+        self._window._show_edit(self._edit.apply(self._window.document))
 
     def undo(self) -> None:
-        self._window._apply_data(
-            self._old, f"Undone: {self.text().lower()}; the weights were reset."
-        )
+        self._window._show_edit(self._edit.revert(self._window.document))
 
 
 class MainWindow(QMainWindow):
     """The playground's window. ``session_rebuilt`` fires after each new session is running."""
 
     session_rebuilt = Signal()
+
+    @property
+    def experiment(self) -> Experiment:
+        """The current experiment (the document's)."""
+        return self.document.experiment
+
+    @property
+    def file_path(self) -> Path | None:
+        """The experiment's file (None while untitled)."""
+        return self.document.path
 
     def __init__(
         self,
@@ -108,15 +113,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("main_window")
         self.setWindowIcon(icon("app"))
-        self.experiment = experiment or Experiment()
+        self.document = Document(experiment, path)
+        """The application's state: the experiment, its file, clean or modified."""
         self._settings = settings
         self._shown_points: tuple | None = None
         self._updating = False
         self._arrays: Any = None
         self._pending_weights = weights
         self.last_snapshot: Any = None
-        self.file_path: Path | None = Path(path) if path is not None else None
-        self._clean = (self.experiment, 0)
         self._recent: list[str] = []
         self.ask_before_closing = True
         """Whether closing with unsaved changes asks first (a scripted run turns it off)."""
@@ -452,6 +456,7 @@ class MainWindow(QMainWindow):
         """
         was_playing = self.controller.is_playing
         self.controller.forget_session()
+        self.document.built = False
         self._update_title()
         problems = self.experiment.problems()
         network_problems = set(self.experiment.network.problems(self.experiment.train.loss))
@@ -483,13 +488,14 @@ class MainWindow(QMainWindow):
             self.controls.set_trainable(False)
             self.status(f"Cannot train: {e}")
             return False
-        if _points_key(self.experiment) != self._shown_points:
+        if points_key(self.experiment) != self._shown_points:
             self._arrays = session.data_arrays()
             self.plots.set_dataset(self._arrays)
-            self._shown_points = _points_key(self.experiment)
+            self._shown_points = points_key(self.experiment)
         self.plots.clear_history()
         self._on_snapshot(session.snapshot())
         self.controller.start(session)
+        self.document.built = True
         self.controls.set_trainable(True)
         self.controls.set_playing(False)
         self.status(message)
@@ -507,7 +513,7 @@ class MainWindow(QMainWindow):
         from ..session import DataArrays
 
         data = self.experiment.data
-        if not data.is_custom or _points_key(self.experiment) == self._shown_points:
+        if not data.is_custom or points_key(self.experiment) == self._shown_points:
             return
         rows = [p for p in data.added if p.problem() is None]
         ids = np.array([-1 - j for j in range(len(rows))], dtype=np.int64)
@@ -524,85 +530,56 @@ class MainWindow(QMainWindow):
             ids[test],
         )
         self.plots.set_dataset(self._arrays)
-        self._shown_points = _points_key(self.experiment)
+        self._shown_points = points_key(self.experiment)
 
     @Slot()
     def _on_network_changed(self) -> None:
-        self.experiment = self.experiment.replace(network=self.builder.model.network())
+        change = self.document.change(self.experiment.replace(network=self.builder.model.network()))
         self.builder.refresh()
-        if not self._updating:
-            self.rebuild_session("Network changed: the weights were reset.")
+        self._act_on(change)
 
     @Slot(object)
-    def _on_data_changed(self, spec: Any) -> None:
-        old = self.experiment.data
-        self.experiment = self.experiment.replace(data=spec)
+    def _on_data_changed(self, spec: DataSpec) -> None:
+        change = self.document.change(self.experiment.replace(data=spec))
         self._update_builder_context()
-        if self._updating:
-            return
-        if spec.features != old.features or spec.standardize != old.standardize:
-            self.rebuild_session("Input features changed: the weights were reset.")
-        else:
-            self.rebuild_session("Data changed: new points, the weights were reset.")
+        self._act_on(change)
 
     @Slot(object)
     def _on_train_changed(self, spec: TrainSpec) -> None:
-        old = self.experiment.train
-        self.experiment = self.experiment.replace(train=spec)
+        change = self.document.change(self.experiment.replace(train=spec))
         self._update_title()
+        if change.rebuild:
+            self._update_builder_context()
+        self._act_on(change)
+
+    def _act_on(self, change: Change) -> None:
+        """Do what a change of the experiment asks: a new session, or the settings live."""
         if self._updating:
             return
-        if spec.loss != old.loss:
-            self._update_builder_context()
-            self.rebuild_session(
-                f"Loss changed to {self.controls.loss.currentText().lower()}: "
-                "the weights were reset."
-            )
-            return
-        if self.session is None or self.experiment.problems():
-            self.rebuild_session("Settings changed.")
-            return
-        self.controller.apply_training(spec)
-        changes = []
-        if spec.learning_rate != old.learning_rate:
-            changes.append(f"learning rate {spec.learning_rate:g}")
-        if spec.batch_size != old.batch_size:
-            changes.append(f"batch size {spec.batch_size}")
-        if spec.weight_decay != old.weight_decay:
-            changes.append(f"L2 decay {spec.weight_decay:g}")
-        if spec.optimizer != old.optimizer:
-            changes.append(f"optimizer {self.controls.optimizer.currentText()} (fresh state)")
-        stops = []
-        if spec.max_epochs is not None:
-            stops.append(f"after {spec.max_epochs:,} epochs")
-        if spec.target_test_loss is not None:
-            stops.append(f"at test loss ≤ {spec.target_test_loss:g}")
-        if spec.patience is not None:
-            stops.append(f"after {spec.patience} epochs without a better test loss")
-        if (spec.max_epochs, spec.target_test_loss, spec.patience) != (
-            old.max_epochs,
-            old.target_test_loss,
-            old.patience,
-        ):
-            changes.append("stopping " + (", or ".join(stops) if stops else "only when paused"))
-        self.status("Now training with " + ", ".join(changes) + ".")
+        if change.action is Action.REBUILD:
+            self.rebuild_session(change.message)
+        elif change.action is Action.APPLY_TRAINING:
+            self.controller.apply_training(self.experiment.train)
+            self.status(change.message)
 
     # -- your points --------------------------------------------------------------------------
 
     def _edit_data(self, spec: DataSpec, text: str, done: str) -> None:
         """Change the data as one undoable step (it resets the weights, like any data change)."""
-        if spec != self.experiment.data:
-            self.undo_stack.push(_SetData(self, self.experiment.data, spec, text, done))
+        edit = self.document.edit("data", spec, text, done)
+        if edit is not None:
+            self.undo_stack.push(_DocumentEdit(self, edit))
 
-    def _apply_data(self, spec: DataSpec, message: str) -> None:
+    def _show_edit(self, change: Change) -> None:
+        """Show the document after an edit was applied or reverted, and act on it."""
         self._updating = True
         try:
-            self.data_panel.set_spec(spec)
-            self.experiment = self.experiment.replace(data=spec)
+            self.data_panel.set_spec(self.experiment.data)
+            self.controls.set_spec(self.experiment.train)
             self._update_builder_context()
         finally:
             self._updating = False
-        self.rebuild_session(message)
+        self._act_on(change)
 
     @Slot(float, float, object)
     def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
@@ -649,10 +626,10 @@ class MainWindow(QMainWindow):
         name = Path(path).name
         data = self.experiment.data
         try:
-            text = self._read_text(path)
+            text = read_text(path)
             points = read_points_csv(text, test_fraction=data.test_fraction, seed=data.seed)
         except (OSError, UnicodeDecodeError, PointsFileError) as e:
-            problem = _problem(e)
+            problem = problem_text(e)
             QMessageBox.warning(self, "Import Points", f"Could not import {name}:\n\n{problem}")
             self.status(f"Import failed: {name}: {problem.splitlines()[0]}")
             return False
@@ -676,7 +653,9 @@ class MainWindow(QMainWindow):
         try:
             write_text(path, points_to_csv(self._arrays.rows()))
         except OSError as e:
-            QMessageBox.warning(self, "Export Points", f"Could not write {path}:\n\n{_problem(e)}")
+            QMessageBox.warning(
+                self, "Export Points", f"Could not write {path}:\n\n{problem_text(e)}"
+            )
             return False
         self.status(f"Exported {len(self._arrays.rows())} points to {path}.")
         return True
@@ -689,7 +668,9 @@ class MainWindow(QMainWindow):
         try:
             save_picture(self.plots.picture(), path)
         except OSError as e:
-            QMessageBox.warning(self, "Export Plot", f"Could not write {path}:\n\n{_problem(e)}")
+            QMessageBox.warning(
+                self, "Export Plot", f"Could not write {path}:\n\n{problem_text(e)}"
+            )
             return False
         self.status(f"Saved the plots to {path}.")
         return True
@@ -742,11 +723,16 @@ class MainWindow(QMainWindow):
     def reset_weights(self) -> None:
         """Start again with new random weights (the next seed)."""
         train = self.experiment.train
-        new = replace(train, seed=train.seed + 1)
-        self.experiment = self.experiment.replace(train=new)
-        self.controls.set_spec(new)
+        change = self.document.change(
+            self.experiment.replace(train=replace(train, seed=train.seed + 1))
+        )
+        self._updating = True
+        try:
+            self.controls.set_spec(self.experiment.train)
+        finally:
+            self._updating = False
         self.notice.hide()
-        self.rebuild_session(f"Reset: new random weights (seed {new.seed}).")
+        self._act_on(change)
 
     @Slot(object)
     def _on_snapshot(self, snap: Any) -> None:
@@ -902,30 +888,22 @@ class MainWindow(QMainWindow):
         self._remember_folder(path)
         return path
 
-    @staticmethod
-    def _read_text(path: str | os.PathLike) -> str:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ExperimentError(f"the file is {size / 2**20:.0f} MB; the limit is 64 MB")
-        return Path(path).read_text(encoding="utf-8-sig")
+    def _trained_epoch(self) -> int:
+        return self.last_snapshot.epoch if self.last_snapshot is not None else 0
 
     def is_modified(self) -> bool:
         """Whether the setup (or, when experiments carry weights, the training) changed since
         the experiment was opened or saved."""
-        experiment, epoch = self._clean
-        if self.experiment != experiment:
-            return True
-        trained = self.last_snapshot.epoch if self.last_snapshot is not None else 0
-        return self.include_weights_action.isChecked() and trained != epoch
+        return self.document.is_modified(
+            self._trained_epoch(), with_weights=self.include_weights_action.isChecked()
+        )
 
     def _mark_clean(self) -> None:
-        trained = self.last_snapshot.epoch if self.last_snapshot is not None else 0
-        self._clean = (self.experiment, trained)
+        self.document.mark_clean(self._trained_epoch())
         self._update_title()
 
     def _update_title(self) -> None:
-        name = self.file_path.name if self.file_path is not None else "Untitled"
-        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.setWindowTitle(f"{self.document.name}[*] — {APP_TITLE}")
         self.setWindowModified(self.is_modified())
 
     def maybe_discard(self) -> bool:
@@ -965,13 +943,13 @@ class MainWindow(QMainWindow):
             with self.controller.locked_session() as session:
                 weights = session.saved_weights()
         try:
-            write_text(path, dump_experiment(self.experiment, weights))
+            self.document.save(path, weights, self._trained_epoch())
         except OSError as e:
-            QMessageBox.warning(self, "Save Experiment", f"Could not save {path}:\n\n{_problem(e)}")
-            self.status(f"Save failed: {path}: {_problem(e)}")
+            problem = problem_text(e)
+            QMessageBox.warning(self, "Save Experiment", f"Could not save {path}:\n\n{problem}")
+            self.status(f"Save failed: {path}: {problem}")
             return False
-        self.file_path = Path(path)
-        self._mark_clean()
+        self._update_title()
         self._add_recent(path)
         with_weights = f" with the weights of epoch {weights.epoch}" if weights else ""
         self.status(f"Saved the experiment{with_weights} to {path}.")
@@ -982,7 +960,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_discard():
             return False
         self.set_experiment(Experiment(), "New experiment")
-        self.file_path = None
+        self.document.path = None
         self.rebuild_session("New experiment: the seed network on the disk.")
         self._mark_clean()
         return True
@@ -999,9 +977,9 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         try:
-            experiment, weights = load_experiment(self._read_text(path))
+            experiment, weights = read_experiment(path)
         except (OSError, UnicodeDecodeError, ExperimentError) as e:
-            problem = _problem(e)
+            problem = problem_text(e)
             QMessageBox.critical(self, "Open Experiment", f"Could not open {path}:\n\n{problem}")
             self.status(f"Open failed: {path}: {problem}")
             if isinstance(e, FileNotFoundError):
@@ -1009,7 +987,7 @@ class MainWindow(QMainWindow):
             return False
         name = Path(path).name
         self.set_experiment(experiment, f"Open {name}")
-        self.file_path = None if example else Path(path)
+        self.document.path = None if example else Path(path)
         if not example:
             self._add_recent(path)
         self.notice.hide()
@@ -1025,7 +1003,7 @@ class MainWindow(QMainWindow):
         self.controller.pause()
         self._updating = True
         try:
-            self.experiment = experiment
+            self.document.change(experiment)
             self.data_panel.set_spec(experiment.data)
             self.controls.set_spec(experiment.train)
             self._update_builder_context()
@@ -1033,7 +1011,7 @@ class MainWindow(QMainWindow):
                 self.builder.model.replace_layers(list(experiment.network.layers), undo_text)
         finally:
             self._updating = False
-        self.experiment = experiment
+        self.document.change(experiment)
 
     # -- recent files -------------------------------------------------------------------------
 
@@ -1053,12 +1031,10 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
     def _add_recent(self, path: str | os.PathLike) -> None:
-        full = str(Path(path).resolve())
-        self._set_recent([full, *(p for p in self.recent_files() if p != full)])
+        self._set_recent(recent_with(self.recent_files(), path))
 
     def _forget_recent(self, path: str | os.PathLike) -> None:
-        full = str(Path(path).resolve())
-        self._set_recent([p for p in self.recent_files() if p != full])
+        self._set_recent(recent_without(self.recent_files(), path))
 
     def _rebuild_recent_menu(self) -> None:
         menu: QMenu = self.recent_menu
@@ -1145,12 +1121,3 @@ def _freeze_startup_objects() -> None:
         _startup_frozen = True
         gc.collect()
         gc.freeze()
-
-
-def _problem(error: BaseException) -> str:
-    """A user's sentence for a file error: the OS's reason, or the parser's message."""
-    if isinstance(error, UnicodeDecodeError):
-        return "not a text file (it is not UTF-8)"
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    return str(error)

@@ -1,0 +1,255 @@
+"""The application's state without a window: the experiment, its file, clean/dirty, edits.
+
+A ``Document`` holds the current ``Experiment`` (plain data), the file it came from and the
+state it was last saved or opened in. ``Document.change(new)`` is the one rule of what an edit
+needs: a new session (the network, the data, the loss or the seed changed: the weights are
+reset), the new training settings applied live to the running session, or nothing. Undoable
+edits (``Edit``) know how to apply and revert themselves; the window's QUndoStack commands wrap
+them. Reading and writing experiment files lives here too; the dialogs stay in the window.
+No Qt, no torch: everything here is tested headlessly (tests/test_document.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .experiment import (
+    LOSSES,
+    MAX_FILE_BYTES,
+    OPTIMIZERS,
+    Experiment,
+    ExperimentError,
+    SavedWeights,
+    TrainSpec,
+    dump_experiment,
+    load_experiment,
+)
+from .files import write_text
+
+__all__ = [
+    "MAX_RECENT",
+    "Action",
+    "Change",
+    "Document",
+    "Edit",
+    "classify",
+    "points_key",
+    "problem_text",
+    "read_experiment",
+    "read_text",
+    "recent_with",
+    "recent_without",
+]
+
+MAX_RECENT = 8
+"""How many recent experiments the File menu keeps."""
+
+
+class Action(enum.Enum):
+    """What a change of the experiment asks of the running session."""
+
+    NOTHING = "nothing"
+    APPLY_TRAINING = "apply-training-live"
+    REBUILD = "rebuild-session"
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of a change: what to do, and the status-bar sentence that says so."""
+
+    action: Action
+    message: str = ""
+
+    @property
+    def rebuild(self) -> bool:
+        """Whether a new session (fresh weights) is needed."""
+        return self.action is Action.REBUILD
+
+
+def classify(old: Experiment, new: Experiment, *, built: bool = True) -> Change:
+    """The rule: which change of the experiment needs a new session, which applies live.
+
+    ``built`` says whether a session of ``old`` is running; without one every change of the
+    settings builds one (which shows why it cannot train, if it cannot).
+    """
+    if new.network != old.network:
+        return Change(Action.REBUILD, "Network changed: the weights were reset.")
+    if new.data != old.data:
+        a, b = old.data, new.data
+        if (a.features, a.standardize) != (b.features, b.standardize):
+            return Change(Action.REBUILD, "Input features changed: the weights were reset.")
+        return Change(Action.REBUILD, "Data changed: new points, the weights were reset.")
+    a, b = old.train, new.train
+    if a == b:
+        return Change(Action.NOTHING)
+    if b.loss != a.loss:
+        title = LOSSES.get(b.loss, b.loss).lower()
+        return Change(Action.REBUILD, f"Loss changed to {title}: the weights were reset.")
+    if b.seed != a.seed:
+        return Change(Action.REBUILD, f"Reset: new random weights (seed {b.seed}).")
+    if not built or new.problems():
+        return Change(Action.REBUILD, "Settings changed.")
+    return Change(Action.APPLY_TRAINING, _training_message(a, b))
+
+
+def _training_message(old: TrainSpec, new: TrainSpec) -> str:
+    """What a live change of the training settings now does, as one sentence."""
+    changes = []
+    if new.learning_rate != old.learning_rate:
+        changes.append(f"learning rate {new.learning_rate:g}")
+    if new.batch_size != old.batch_size:
+        changes.append(f"batch size {new.batch_size}")
+    if new.weight_decay != old.weight_decay:
+        changes.append(f"L2 decay {new.weight_decay:g}")
+    if new.optimizer != old.optimizer:
+        changes.append(f"optimizer {OPTIMIZERS.get(new.optimizer, new.optimizer)} (fresh state)")
+    stops = []
+    if new.max_epochs is not None:
+        stops.append(f"after {new.max_epochs:,} epochs")
+    if new.target_test_loss is not None:
+        stops.append(f"at test loss ≤ {new.target_test_loss:g}")
+    if new.patience is not None:
+        stops.append(f"after {new.patience} epochs without a better test loss")
+    if (new.max_epochs, new.target_test_loss, new.patience) != (
+        old.max_epochs,
+        old.target_test_loss,
+        old.patience,
+    ):
+        changes.append("stopping " + (", or ".join(stops) if stops else "only when paused"))
+    return "Now training with " + ", ".join(changes) + "."
+
+
+def points_key(experiment: Experiment) -> tuple:
+    """What decides the points themselves (features and scaling do not move them)."""
+    d = experiment.data
+    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed, d.added, d.removed, d.domain)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One undoable edit of one part of the experiment ("network", "data" or "train").
+
+    ``text`` is the undo text ("Add class-1 point"), ``done`` the sentence shown when it is
+    applied; reverting says "Undone: ...". Applied to the document's current experiment, so
+    edits of other parts made in between are kept.
+    """
+
+    part: str
+    old: Any
+    new: Any
+    text: str
+    done: str
+
+    def apply(self, document: Document) -> Change:
+        """Make the edit; the Change it asks for, with ``done`` as its message."""
+        change = document.change(document.experiment.replace(**{self.part: self.new}))
+        return replace(change, message=self.done)
+
+    def revert(self, document: Document) -> Change:
+        """Undo the edit; the Change it asks for."""
+        change = document.change(document.experiment.replace(**{self.part: self.old}))
+        return replace(change, message=f"Undone: {self.text.lower()}; the weights were reset.")
+
+
+class Document:
+    """The experiment being worked on, the file it belongs to, and whether it changed since.
+
+    ``built`` is whether a session of the current experiment runs (the window sets it); it
+    decides whether new training settings can apply live.
+    """
+
+    def __init__(
+        self, experiment: Experiment | None = None, path: str | os.PathLike | None = None
+    ) -> None:
+        self.experiment = experiment or Experiment()
+        self.path: Path | None = Path(path) if path is not None else None
+        self.built = False
+        self._clean = (self.experiment, 0)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def change(self, new: Experiment) -> Change:
+        """Make ``new`` the experiment; what that asks of the session (see ``classify``)."""
+        change = classify(self.experiment, new, built=self.built)
+        self.experiment = new
+        return change
+
+    def edit(self, part: str, new: Any, text: str, done: str) -> Edit | None:
+        """An undoable edit of ``part`` of the experiment to ``new`` (None if nothing changes).
+        Nothing is changed until it is applied."""
+        old = getattr(self.experiment, part)
+        return None if new == old else Edit(part, old, new, text, done)
+
+    # -- clean or modified ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The file's name, or "Untitled"."""
+        return self.path.name if self.path is not None else "Untitled"
+
+    def is_modified(self, trained_epoch: int = 0, *, with_weights: bool = False) -> bool:
+        """Whether the setup (or, when files carry the weights, the training: the epoch)
+        changed since the experiment was opened or saved."""
+        experiment, epoch = self._clean
+        if self.experiment != experiment:
+            return True
+        return with_weights and trained_epoch != epoch
+
+    def mark_clean(self, trained_epoch: int = 0) -> None:
+        """The experiment as it is now (trained to ``trained_epoch``) is what its file holds."""
+        self._clean = (self.experiment, trained_epoch)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def save(
+        self, path: str | os.PathLike, weights: SavedWeights | None = None, trained_epoch: int = 0
+    ) -> None:
+        """Write the experiment (and ``weights``) as JSON, atomically; it is then clean.
+        Raises OSError."""
+        write_text(path, dump_experiment(self.experiment, weights))
+        self.path = Path(path)
+        self.mark_clean(trained_epoch)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A text file's contents (UTF-8, a BOM allowed), refusing files over the size limit.
+
+    Raises OSError, UnicodeDecodeError, or ExperimentError for a file that is too big.
+    """
+    size = Path(path).stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ExperimentError(f"the file is {size / 2**20:.0f} MB; the limit is 64 MB")
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
+def read_experiment(path: str | os.PathLike) -> tuple[Experiment, SavedWeights | None]:
+    """An experiment file's experiment and weights (if it has them).
+
+    Raises OSError, UnicodeDecodeError or ExperimentError (``problem_text`` words them).
+    """
+    return load_experiment(read_text(path))
+
+
+def problem_text(error: BaseException) -> str:
+    """A user's sentence for a file error: the OS's reason, or the parser's message."""
+    if isinstance(error, UnicodeDecodeError):
+        return "not a text file (it is not UTF-8)"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def recent_with(paths: list[str], path: str | os.PathLike) -> list[str]:
+    """The recent files with ``path`` first (once), at most MAX_RECENT."""
+    full = str(Path(path).resolve())
+    return [full, *(p for p in paths if p != full)][:MAX_RECENT]
+
+
+def recent_without(paths: list[str], path: str | os.PathLike) -> list[str]:
+    """The recent files without ``path``."""
+    full = str(Path(path).resolve())
+    return [p for p in paths if p != full]
