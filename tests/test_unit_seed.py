@@ -122,8 +122,8 @@ def test_explicit_gradient_and_retain_graph_still_work(
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_network_trained_with_the_unit_seed_matches_torch(dtype: torch.dtype) -> None:
-    # the seed's path: MSE's gradient (made from the number 1.0) flows into Sequential's
-    # fused LinearStack, whose parameters get gradients of torch's values and dtype
+    # the seed's path: MSE's gradient flows through a node per layer into the parameters,
+    # which get gradients of torch's values and dtype
     ours = nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid()).to(dtype)
     theirs = torch.nn.Sequential(
         torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
