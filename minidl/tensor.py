@@ -411,7 +411,7 @@ class Tensor:
                 if isinstance(source, Node):
                     grads[source] = grads[source] + ig if source in grads else ig
                 else:
-                    _accumulate(source, ig)
+                    _accumulate(source, ig, made_here=ig is not g and ig._base is None)
 
     # -- Python operators: each one op of the functional interface -------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -552,13 +552,16 @@ class Tensor:
         return F.log_softmax(self, dim)
 
 
-def _accumulate(leaf: Tensor, g: torch.Tensor) -> None:
-    """Add g to a leaf's ``.grad``; the first gradient becomes a tensor of the leaf's own, as
-    torch gives (g may be the caller's tensor, a view, or shared with another input)."""
+def _accumulate(leaf: Tensor, g: torch.Tensor, made_here: bool = False) -> None:
+    """Add g to a leaf's ``.grad``. The first gradient becomes ``.grad`` as it is when the op's
+    backward made it for this input (``made_here``: a new tensor, not the g it received passed
+    on, nor a view of another tensor); otherwise ``.grad`` is a copy, a tensor of the leaf's
+    own, as torch gives (g may be the caller's tensor, a view, or shared with another input)."""
     if g.shape != leaf.data.shape:  # defensive: the ops already sum broadcasting away
-        g = g.sum_to_size(leaf.data.shape)
+        g, made_here = g.sum_to_size(leaf.data.shape), False
     if leaf.grad is None:
-        leaf.grad = g.clone(memory_format=torch.contiguous_format)
+        own = made_here and g.is_contiguous()
+        leaf.grad = g if own else g.clone(memory_format=torch.contiguous_format)
     else:
         leaf.grad = leaf.grad + g
 

@@ -17,6 +17,7 @@ whenever any module's parameters or submodules are reassigned or an optimiser ta
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import torch
@@ -114,6 +115,9 @@ class TrainStep:
         return self._plan
 
 
+_requires_grad = attrgetter("requires_grad")
+
+
 class _Plan:
     """The fast step of one model, loss and optimiser (while none of them is rebuilt)."""
 
@@ -185,7 +189,7 @@ class _Plan:
             and x.shape[1] == first.in_features
             and x.dtype == first.weight.data.dtype
             and self.loss_fn.reduction != "none"
-            and all(p.requires_grad for p in self.params)
+            and False not in map(_requires_grad, self.params)  # a frozen one: eagerly
             and all(0 <= m.p < 1 for m in self.dropouts)  # else F.dropout's error, eagerly
         )
 
