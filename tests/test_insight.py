@@ -445,3 +445,16 @@ def test_layer_matrices_are_the_weights_and_the_last_gradient():
     w, b, dw = session.layer_matrices(2, snap.weights, snap.grads)
     assert w.shape == dw.shape == (5, 6) and b.shape == (5,)
     np.testing.assert_array_equal(dw, dict(session.model.named_parameters())["2.weight"].grad)
+
+
+def test_switched_off_units_travel_with_the_session_to_the_worker():
+    import pickle
+
+    session = small()
+    session.set_unit_enabled(2, 4, False)
+    grid = session.decision_grid(session.snapshot(weights=True).weights)  # fills the caches
+    copied = pickle.loads(pickle.dumps(session))
+    assert copied.disabled_units == {(2, 4)}
+    np.testing.assert_array_equal(copied.decision_grid(), grid)
+    copied.step(1)
+    assert not copied.column_maps(4)[2][4].any()
