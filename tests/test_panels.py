@@ -1,0 +1,319 @@
+"""The maths panel, the gradient-norm plot and the hidden-space view (issue 12, items 4-6).
+
+Columns and hidden spaces are stand-ins with the fields of playground.insight's Column and
+HiddenSpace; the formulas in them come from minidl.formula, the oracle the panel must show.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+import minidl
+from minidl import nn
+from playground.widgets.gradient_plot import GradientPlot
+from playground.widgets.hidden_view import HiddenSpaceView, polyline_arrays
+from playground.widgets.maths_panel import MathsPanel, symmetric_level
+
+
+def make_column(index: int, layers: list, title: str, names: list[str] | None = None):
+    """A Column stand-in whose formulas are the engine's own for ``layers`` (modules)."""
+    formulas = [minidl.formula(layer) for layer in layers]
+    units = layers[0].weight.shape[0] if layers else len(names or [])
+    return SimpleNamespace(
+        index=index,
+        layers=tuple(range(len(layers))),
+        title=title,
+        units=units,
+        activation=None,
+        weight_key="0.weight" if layers else None,
+        bias_key="0.bias" if layers else None,
+        formula="h = f(Σ w·x + b)" if layers else "",
+        forward=tuple(f for f, _ in formulas),
+        backward=tuple(b for _, b in formulas),
+        names=tuple(names or (f"h{index},{k + 1}" for k in range(units))),
+    )
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = MathsPanel()
+    qtbot.addWidget(widget)
+    widget.resize(700, 500)
+    return widget
+
+
+# -- maths panel ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("activation", "name"), [(nn.ReLU(), "ReLU"), (nn.Tanh(), "Tanh"), (nn.Sigmoid(), "Sigmoid")]
+)
+def test_maths_panel_shows_the_engines_formulas_one_op_a_line(panel, activation, name):
+    linear = nn.Linear(2, 3)
+    column = make_column(1, [linear, activation], f"Linear 3 + {name}")
+    panel.show_column(column, np.zeros((3, 2)), np.zeros(3), None)
+    lines = panel.formula_lines()
+    forward, backward = lines.index("Forward"), lines.index("Backward")
+    width = max(len("Linear"), len(name))
+    for offset, module, label in ((1, linear, "Linear"), (2, activation, name)):
+        fwd, bwd = minidl.formula(module)
+        assert lines[forward + offset] == f"{label.ljust(width)}  {fwd}"
+        assert lines[backward + offset] == f"{label.ljust(width)}  {bwd}"
+
+
+def test_maths_panel_heatmaps_are_w_b_and_dw_with_symmetric_levels(panel):
+    rng = np.random.default_rng(0)
+    w, b, dw = rng.normal(size=(8, 2)), rng.normal(size=8), 1e-3 * rng.normal(size=(8, 2))
+    panel.show_column(make_column(1, [nn.Linear(2, 8), nn.Tanh()], "Linear 8 + Tanh"), w, b, dw)
+    assert panel.heatmaps.isVisibleTo(panel)
+    for plot, matrix in ((panel.weight_plot, w), (panel.grad_plot, dw), (panel.bias_plot, b)):
+        shown = plot.image.image
+        np.testing.assert_array_equal(shown, np.asarray(matrix, np.float32).reshape(shown.shape))
+        low, high = plot.image.getLevels()
+        assert low == -high and high >= np.abs(matrix).max()
+        assert tuple(plot.colorbar.levels()) == (low, high)
+    assert panel.grad_plot.level < 0.01 < panel.weight_plot.level  # each matrix its own scale
+
+
+def test_maths_panel_hover_tooltip_names_the_cell_and_follows_new_values(panel):
+    w = np.arange(6.0).reshape(3, 2) - 2.5
+    column = make_column(1, [nn.Linear(2, 3), nn.ReLU()], "Linear 3 + ReLU")
+    panel.show_column(column, w, np.zeros(3), None)
+    image = panel.weight_plot.image
+
+    class Hover:
+        def isExit(self):  # noqa: N802
+            return False
+
+        def pos(self):
+            return QPointF(1.5, 2.5)  # x = input unit 1, y = unit 2
+
+    image.hoverEvent(Hover())
+    assert image.toolTip() == f"W[2, 1] = {w[2, 1]:.4g}"
+    panel.show_column(column, 10 * w, np.zeros(3), None)  # a new snapshot under the mouse
+    assert image.toolTip() == f"W[2, 1] = {10 * w[2, 1]:.4g}"
+    assert panel.weight_plot.describe(3, 0) == ""  # outside the matrix
+
+
+def test_maths_panel_lists_the_input_features_and_clears(panel):
+    inputs = make_column(0, [], "Inputs", names=["x1", "x2", "x1^2"])
+    panel.show_column(inputs, None, None, None)
+    assert "x1, x2, x1^2" in " ".join(panel.formula_lines())
+    assert not panel.heatmaps.isVisibleTo(panel)
+    panel.clear()
+    assert "Select a layer" in " ".join(panel.formula_lines())
+    assert panel.weight_plot.matrix is None
+
+
+def test_maths_panel_survives_a_diverged_matrix(panel):
+    w = np.array([[np.nan, 1.0], [np.inf, -np.inf]])
+    panel.show_column(make_column(1, [nn.Linear(2, 2)], "Linear 2"), w, np.zeros(2), w)
+    assert np.isfinite(panel.weight_plot.image.image).all()
+    assert panel.weight_plot.level == 1.0
+    assert panel.weight_plot.describe(0, 0) == "W[0, 0] = nan"
+
+
+def test_symmetric_level_steps_and_keeps_its_level_while_it_fits():
+    assert symmetric_level(np.array([0.3, -0.7])) == 1.0
+    assert symmetric_level(np.array([3.0])) == 5.0
+    assert symmetric_level(np.array([0.3]), current=1.0) == 1.0  # within a quarter: kept
+    assert symmetric_level(np.array([0.1]), current=1.0) == 0.1
+    assert symmetric_level(np.array([0.0, np.nan])) == 1.0
+
+
+# -- gradient plot -------------------------------------------------------------------------
+
+
+def path_points(curve) -> np.ndarray:
+    """The distinct (x, y) points of a curve's path, in order."""
+    path = curve.path()
+    points = [(path.elementAt(i).x, path.elementAt(i).y) for i in range(path.elementCount())]
+    distinct = [p for k, p in enumerate(points) if k == 0 or p != points[k - 1]]
+    return np.array(distinct).reshape(-1, 2)
+
+
+@pytest.fixture
+def grads(qtbot):
+    widget = GradientPlot()
+    qtbot.addWidget(widget)
+    widget.set_labels(["Linear 1 (2→8)", "Linear 2 (8→1)"])
+    return widget
+
+
+def test_gradient_curves_are_the_appended_norms_on_a_log_axis(grads):
+    epochs = np.arange(1, 6, dtype=float)
+    g = np.column_stack([10.0 ** -np.arange(5), np.linspace(1, 3, 5)])
+    w = np.column_stack([np.linspace(2, 4, 5), np.full(5, 7.0)])
+    grads.append(epochs, g, w)
+    for k in range(2):
+        np.testing.assert_allclose(
+            path_points(grads.grad_curves[k]), np.c_[epochs, np.log10(g[:, k])]
+        )
+        np.testing.assert_allclose(
+            path_points(grads.weight_curves[k]), np.c_[epochs, np.log10(w[:, k])]
+        )
+    assert grads.plot.getPlotItem().ctrl.logYCheck.isChecked()
+    legend = [label.text for _, label in grads.legend.items]
+    assert legend == ["Linear 1 (2→8)", "Linear 2 (8→1)"]
+
+
+def test_gradient_plot_drops_zero_nan_and_inf_from_the_log_axis(grads):
+    epochs = np.arange(6, dtype=float)
+    g = np.array([[1.0, 0.0], [np.nan, 2.0], [np.inf, 3.0], [-1.0, 4.0], [0.5, -np.inf], [2, 1]])
+    grads.append(epochs, g, np.ones_like(g))
+    first = path_points(grads.grad_curves[0])
+    np.testing.assert_allclose(first, [[0, 0.0], [4, np.log10(0.5)], [5, np.log10(2)]])
+    assert len(path_points(grads.grad_curves[1])) == 4
+    view = grads.plot.getPlotItem().getViewBox()
+    view.updateAutoRange()
+    assert np.isfinite(np.array(view.viewRange())).all()
+
+
+def test_gradient_plot_appends_incrementally_and_a_reset_replaces(grads):
+    rng = np.random.default_rng(1)
+    g, w = rng.uniform(0.1, 1, (30, 2)), rng.uniform(1, 2, (30, 2))
+    for start in range(0, 30, 7):  # the snapshot rate: a few epochs at a time
+        part = slice(start, start + 7)
+        grads.append(np.arange(30.0)[part], g[part], w[part])
+    np.testing.assert_array_equal(grads.epochs(), np.arange(30.0))
+    np.testing.assert_array_equal(grads.grad_norms(), g)
+    np.testing.assert_array_equal(grads.weight_norms(), w)
+    grads.append(np.array([0.0, 1.0]), g[:2] * 2, w[:2])  # a new run from epoch 0
+    np.testing.assert_array_equal(grads.epochs(), [0.0, 1.0])
+    np.testing.assert_allclose(path_points(grads.grad_curves[1])[:, 1], np.log10(2 * g[:2, 1]))
+    grads.append(np.arange(2.0, 600.0), np.ones((598, 2)), np.ones((598, 2)))  # grows
+    assert grads.size == 600
+    grads.clear()
+    assert grads.size == 0 and len(path_points(grads.grad_curves[0])) == 0
+
+
+def test_gradient_plot_says_what_is_wrong_with_bad_shapes(grads):
+    with pytest.raises(ValueError, match="2 labelled"):
+        grads.append(np.arange(3.0), np.ones((3, 3)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="norms"):
+        grads.append(np.arange(3.0), np.ones((3, 2)), np.ones((2, 2)))
+
+
+def test_gradient_plot_without_labels_names_the_layers(qtbot):
+    widget = GradientPlot()
+    qtbot.addWidget(widget)
+    widget.append(np.arange(2.0), np.ones((2, 3)), np.ones((2, 3)))
+    assert widget.labels == ["Linear 1", "Linear 2", "Linear 3"]
+
+
+def test_mark_divergence_thickens_that_layer_and_shows_the_note(grads, qtbot):
+    grads.show()
+    grads.append(np.arange(3.0), np.array([[1, 1], [1, 1e9], [1, np.inf]]), np.ones((3, 2)))
+    grads.mark_divergence(1, "Training diverged: Linear 2's gradient blew up")
+    assert grads.highlighted == 1
+    assert grads.grad_curves[1].pen().widthF() > grads.grad_curves[0].pen().widthF()
+    assert grads.grad_curves[0].pen().color().alpha() < 255
+    assert grads.note.isVisible() and "Linear 2" in grads.note.text()
+    grads.mark_divergence(None, "")
+    assert grads.highlighted is None and not grads.note.isVisible()
+    assert grads.grad_curves[0].pen().color().alpha() == 255
+
+
+# -- hidden space --------------------------------------------------------------------------
+
+
+def hidden_space(n: int = 40, lines: int = 5, m: int = 9, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-1, 1, m)
+    grid = np.empty((2, lines, m, 2))
+    for k, c in enumerate(np.linspace(-1, 1, lines)):
+        grid[0, k] = np.tanh(np.c_[np.full(m, c), t] * 1.5)  # x1 = c, warped
+        grid[1, k] = np.tanh(np.c_[t, np.full(m, c)] * 1.5)
+    return SimpleNamespace(
+        points=rng.uniform(-1, 1, (n, 2)),
+        labels=rng.integers(0, 2, n),
+        is_test=rng.random(n) < 0.3,
+        grid=grid,
+        axis_labels=("h1,1", "h1,2"),
+    )
+
+
+@pytest.fixture
+def hidden(qtbot):
+    widget = HiddenSpaceView()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def columns_of_seed():
+    return [
+        make_column(0, [], "Inputs", names=["x1", "x2"]),
+        make_column(1, [nn.Linear(2, 8), nn.Tanh()], "Linear 8 + Tanh"),
+        make_column(2, [nn.Linear(8, 4), nn.Tanh()], "Linear 4 + Tanh"),
+        make_column(3, [nn.Linear(4, 1), nn.Sigmoid()], "Linear 1 + Sigmoid"),
+    ]
+
+
+def test_hidden_view_draws_the_points_and_the_grid_lines(hidden):
+    space = hidden_space()
+    hidden.show(space)
+    x, y = hidden.train_points.getData()
+    np.testing.assert_array_equal(np.c_[x, y], space.points[~space.is_test])
+    x, y = hidden.test_points.getData()
+    np.testing.assert_array_equal(np.c_[x, y], space.points[space.is_test])
+    for curve, family in ((hidden.grid_x1, space.grid[0]), (hidden.grid_x2, space.grid[1])):
+        x, y = curve.getData()
+        np.testing.assert_array_equal(np.c_[x, y], family.reshape(-1, 2))
+        connect = curve.opts["connect"].reshape(family.shape[:2])
+        assert connect[:, :-1].all() and not connect[:, -1].any()  # one polyline per line
+    item = hidden.plot.getPlotItem()
+    assert item.getAxis("bottom").labelText == "h1,1"
+    assert item.getAxis("left").labelText == "h1,2"
+    test_pens = hidden.test_points.data["pen"]
+    assert all(p.color().alpha() == 255 for p in test_pens)
+    assert all(b is None or b.style() == 0 for b in hidden.test_points.data["brush"])  # rings
+
+
+def test_hidden_view_updates_in_place_and_skips_non_finite_grid_points(hidden):
+    space = hidden_space()
+    hidden.show(space)
+    items = list(hidden.plot.getPlotItem().items)
+    space.grid[0, 1, 4] = np.nan
+    space.points = space.points * 3
+    hidden.show(space)
+    assert list(hidden.plot.getPlotItem().items) == items  # no item made anew
+    x, _ = hidden.train_points.getData()
+    np.testing.assert_array_equal(x, space.points[~space.is_test, 0])
+    _, _, connect = polyline_arrays(space.grid[0])
+    np.testing.assert_array_equal(hidden.grid_x1.opts["connect"], connect)
+    assert not connect[1 * 9 + 3] and not connect[1 * 9 + 4]  # neither side of the NaN point
+    x_range, y_range = hidden.plot.getPlotItem().getViewBox().viewRange()
+    assert x_range[0] <= space.points[:, 0].min() and space.points[:, 0].max() <= x_range[1]
+
+
+def test_hidden_view_pickers_emit_the_choice(hidden, qtbot):
+    seen = []
+    hidden.choiceChanged.connect(lambda column, units: seen.append((column, units)))
+    hidden.set_columns(columns_of_seed())
+    assert seen == [(1, (0, 1))]  # the first hidden column, its first two units
+    assert hidden.column_box.count() == 3  # the 1-unit output column cannot be drawn
+    hidden.unit_b.setCurrentIndex(5)
+    assert seen[-1] == (1, (0, 5))
+    assert hidden.unit_b.currentText() == "h1,6"
+    hidden.pca.setChecked(True)
+    assert seen[-1] == (1, None) and not hidden.unit_a.isEnabled()
+    hidden.column_box.setCurrentIndex(2)
+    assert seen[-1] == (2, None)
+    hidden.pca.setChecked(False)
+    assert seen[-1] == (2, (0, 1))
+    hidden.unit_a.setCurrentIndex(3)
+    hidden.set_columns(columns_of_seed())  # a snapshot of the same network keeps the choice
+    assert seen[-1] == (2, (3, 1))
+
+
+def test_hidden_view_without_a_drawable_layer_says_so(hidden):
+    seen = []
+    hidden.choiceChanged.connect(lambda column, units: seen.append((column, units)))
+    hidden.set_columns([columns_of_seed()[3]])
+    assert seen == [] and hidden.choice() is None
+    assert "two or more units" in hidden.empty.toPlainText()
+    assert not hidden.column_box.isEnabled()
