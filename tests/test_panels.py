@@ -118,10 +118,11 @@ def test_maths_panel_survives_a_diverged_matrix(panel):
 
 
 def test_symmetric_level_steps_and_keeps_its_level_while_it_fits():
-    assert symmetric_level(np.array([0.3, -0.7])) == 1.0
-    assert symmetric_level(np.array([3.0])) == 5.0
-    assert symmetric_level(np.array([0.3]), current=1.0) == 1.0  # within a quarter: kept
-    assert symmetric_level(np.array([0.1]), current=1.0) == 0.1
+    assert symmetric_level(np.array([0.3, -0.7])) == pytest.approx(0.7)
+    assert symmetric_level(np.array([2.4])) == 3.0
+    assert symmetric_level(np.array([-12.0])) == pytest.approx(15.0)
+    assert symmetric_level(np.array([0.6]), current=1.0) == 1.0  # within half: kept
+    assert symmetric_level(np.array([0.3]), current=1.0) == pytest.approx(0.3)
     assert symmetric_level(np.array([0.0, np.nan])) == 1.0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .plots import _Curve, _draw_once, _drawable, _ThemedPlot, _thin_pen, nice_ceiling
@@ -45,6 +45,11 @@ class GradientPlot(QWidget):
         self.note = QLabel(self)
         self.note.setObjectName("gradient_note")
         self.note.setWordWrap(True)
+        # the notice bar's amber (notice.py), over the palette's colours: reads in both themes
+        self.note.setStyleSheet(
+            "#gradient_note { background: rgba(240, 170, 0, 0.22);"
+            " border: 1px solid rgba(200, 130, 0, 0.8); border-radius: 4px; padding: 3px 6px; }"
+        )
         self.note.hide()
         self.plot = _ThemedPlot(self)
         item = self.plot.getPlotItem()
@@ -202,9 +207,6 @@ class GradientPlot(QWidget):
             weight.setPen(dashed)
         self.note.setText(text)
         self.note.setVisible(bool(text))
-        if text:
-            warning = self.palette().color(QPalette.ColorRole.BrightText).name()
-            self.note.setStyleSheet(f"QLabel {{ color: {warning}; }}")
 
 
 def _grown(array: np.ndarray, capacity: int, keep: int) -> np.ndarray:

@@ -31,21 +31,28 @@ WEIGHT_MAP = pg.ColorMap(
     [CLASS0.getRgb()[:3], (235, 235, 235), CLASS1.getRgb()[:3]],
 )
 
+LEVEL_STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
+
 
 def symmetric_level(values: np.ndarray, current: float = 0.0) -> float:
-    """The colour level L (levels -L..L) for ``values``: a 1/2/5 x 10^k step above max |value|.
+    """The colour level L (levels -L..L) for ``values``: a round step above max |value|.
 
-    ``current`` is kept while it still fits (max |value| between a quarter of it and it), so
-    the levels do not change with every frame. Non-finite values are ignored; all-zero or
-    empty data gives 1.
+    The steps are 1, 1.5, 2, 3, 5, 7 x 10^k, fine enough that the largest weight is strongly
+    coloured. ``current`` is kept while it still fits (max |value| between half of it and
+    it), so the levels do not change with every frame. Non-finite values are ignored; all-zero
+    or empty data gives 1.
     """
     finite = np.abs(values[np.isfinite(values)]) if values.size else values
     peak = float(finite.max()) if finite.size else 0.0
     if peak <= 0.0:
         return current if current > 0 else 1.0
-    if current > 0 and current / 4 <= peak <= current:
+    if current > 0 and current / 2 <= peak <= current:
         return current
-    return nice_ceiling(peak)
+    power = 10.0 ** math.floor(math.log10(peak))
+    for step in LEVEL_STEPS:
+        if step * power >= peak * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
 
 
 def _index_ticks(n: int) -> list[tuple[float, str]]:
@@ -94,8 +101,7 @@ class MatrixPlot(_ThemedPlot):
         plot.getViewBox().setMouseEnabled(x=False, y=False)
         plot.getViewBox().invertY(True)  # row 0 at the top, as a matrix is written
         plot.setTitle(name, size="9pt")
-        if x_label:
-            plot.setLabel("bottom", x_label)
+        plot.setLabel("bottom", x_label or " ")  # a blank label keeps rows level with W's
         plot.setLabel("left", y_label)
         self.image = _HoverImage(self)
         plot.addItem(self.image)
@@ -145,7 +151,8 @@ class MatrixPlot(_ThemedPlot):
         if data.shape != self._shape:
             self._shape = data.shape
             plot.getAxis("left").setTicks([_index_ticks(rows)])
-            plot.getAxis("bottom").setTicks([[] if self._vector else _index_ticks(cols)])
+            # a vector keeps one blank tick, so its axis is as tall as a matrix's
+            plot.getAxis("bottom").setTicks([[(0.5, " ")] if self._vector else _index_ticks(cols)])
             plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
         self.image.refresh_tooltip()
 
