@@ -21,15 +21,25 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+import minidl
 from minidl import ModelFileError, nn, optim
 from minidl import data as mdata
 from minidl import io as mio
-from minidl.train import Callback, EarlyStopping, History, StopAtLoss, TrainState, fit, predict
+from minidl.train import (
+    Callback,
+    EarlyStopping,
+    History,
+    StopAtLoss,
+    TrainState,
+    evaluate,
+    fit,
+    predict,
+)
 
 from .experiment import (
     LOSSES,
@@ -41,6 +51,7 @@ from .experiment import (
     SavedWeights,
     TrainSpec,
 )
+from .insight import Column, HiddenSpace, MaskedNetwork, columns, layer_outputs, principal_axes
 
 __all__ = [
     "GRID_SIZE",
@@ -73,6 +84,10 @@ class HistoryRows:
     test_loss: np.ndarray
     train_accuracy: np.ndarray
     test_accuracy: np.ndarray
+    grad_norms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """(epochs, Linear layers): ‖∇W‖₂ of each Linear's weight after the epoch's last step."""
+    weight_norms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """(epochs, Linear layers): ‖W‖₂ (Frobenius) of each Linear's weight at the epoch's end."""
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -89,6 +104,8 @@ class Snapshot:
     instead of the grid, and the window draws the grid from them
     (``Session.decision_grid(weights)``) on its own core, which would otherwise take the worker
     ~5 % of its training time. numpy, as torch tensors unpickle ~20x slower (0.25 ms each).
+    ``grads`` come with the weights: each parameter's gradient of the last step (None before
+    the first step).
     """
 
     session_id: int
@@ -102,6 +119,7 @@ class Snapshot:
     grid: np.ndarray | None
     steps_per_second: float = math.nan
     weights: dict[str, np.ndarray] | None = None
+    grads: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +245,16 @@ class _KeepLastGood(Callback):
             self.session._remember_good()
 
 
+class _RecordNorms(Callback):
+    """Keeps each Linear layer's gradient and weight norm at every epoch's end."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        self.session._record_norms()
+
+
 class Session:
     """One experiment made real: data, model, optimiser and the history of its training.
 
@@ -238,11 +266,19 @@ class Session:
         self.session_id = next(_session_ids)
         self._build_data(experiment.data)
         self._loss_fn = _loss_function(experiment.train.loss)
+        self.columns: list[Column] = columns(
+            self.experiment.network, self.experiment.data.features, self.experiment.out_width
+        )
+        """The neuron columns of the network view (playground.insight)."""
+        self._disabled: set[tuple[int, int]] = set()
+        self._masks: dict[int, torch.Tensor] = {}  # stack index -> 0/1 of its output's units
         self._build_model()
 
+    _CACHES = ("_viewer", "_probe", "_wrappers", "_grid_cache")
+
     def __getstate__(self) -> dict:
-        # the grid's viewer model is a cache: it stays behind
-        return {k: v for k, v in self.__dict__.items() if k != "_viewer"}
+        # the viewer models, wrappers and grid inputs are caches: they stay behind
+        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
 
     # -- building -------------------------------------------------------------------------
 
@@ -283,11 +319,21 @@ class Session:
         self._y_test = self._targets(y_test)
         x0, x1, y0, y1 = spec.plot_domain()
         self.domain = (x0, x1, y0, y1)
-        # pixel centres, so that ImageItem's rect = domain puts each value over its own cell
-        gx = x0 + (torch.arange(GRID_SIZE, dtype=torch.float32) + 0.5) * (x1 - x0) / GRID_SIZE
-        gy = y0 + (torch.arange(GRID_SIZE, dtype=torch.float32) + 0.5) * (y1 - y0) / GRID_SIZE
+        self._grid_inputs = self._inputs(torch.from_numpy(self.grid_points(GRID_SIZE)))
+
+    def grid_points(self, size: int) -> np.ndarray:
+        """(size*size, 2) float32 raw (x1, x2) pixel centres over the domain, rows along x2:
+        point ``i2 * size + i1``, the order of ``decision_grid`` (for size GRID_SIZE, its points).
+
+        Pixel centres, so that ImageItem's rect = domain puts each value over its own cell.
+        """
+        if size < 1:
+            raise ExperimentError(f"a grid needs at least 1 point a side, got {size}")
+        x0, x1, y0, y1 = self.domain
+        gx = x0 + (torch.arange(size, dtype=torch.float32) + 0.5) * (x1 - x0) / size
+        gy = y0 + (torch.arange(size, dtype=torch.float32) + 0.5) * (y1 - y0) / size
         g2, g1 = torch.meshgrid(gy, gx, indexing="ij")
-        self._grid_inputs = self._inputs(torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=1))
+        return torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=1).numpy()
 
     def _inputs(self, points: torch.Tensor) -> torch.Tensor:
         features = self._features(points).data
@@ -314,6 +360,10 @@ class Session:
         self.stop_reason: str | None = None
         self.divergence: tuple[int, float] | None = None
         """(epoch, loss) of the last divergence the session rolled back from, else None."""
+        self.divergence_layer: str | None = None
+        """The Linear layer (a ``norm_labels`` entry) whose gradient blew up, else None."""
+        self._linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        self._norms: list[torch.Tensor] = []  # per history row: (2, Linear layers) grad, weight
         self._epoch_offset = 0
         self._patience = _Patience(patience=spec.patience) if spec.patience else None
         self._good: tuple[dict[str, torch.Tensor], int, int] | None = None
@@ -364,6 +414,7 @@ class Session:
             epochs = min(epochs, spec.max_epochs - self.epoch)
         before = len(self.history.epoch)
         self.divergence = None
+        self.divergence_layer = None
         self._remember_good()
         torch.set_rng_state(self._torch_rng)
         try:
@@ -382,7 +433,7 @@ class Session:
     def _fit(self, epochs: int, callbacks: Sequence[Callback]) -> History:
         spec = self.experiment.train
         return fit(
-            self.model,
+            self._forward_model(self.model),
             self._loss_fn,
             self.optimizer,
             (self._x_train, self._y_train),
@@ -392,21 +443,66 @@ class Session:
             generator=self._generator,
             initial_epoch=self.epoch,
             history=self.history,
-            callbacks=[*callbacks, *self._stop_conditions(), _KeepLastGood(self)],
+            callbacks=[
+                _RecordNorms(self),
+                *callbacks,
+                *self._stop_conditions(),
+                _KeepLastGood(self),
+            ],
         )
+
+    def _record_norms(self) -> None:
+        weights = [m.weight.data for m in self._linears]
+        grads = [
+            m.weight.grad if m.weight.grad is not None else w * math.nan
+            for m, w in zip(self._linears, weights, strict=True)
+        ]
+        norms = torch._foreach_norm(grads + weights) if weights else []
+        self._norms.append(torch.stack(norms).reshape(2, -1) if weights else torch.zeros(2, 0))
+
+    @property
+    def norm_labels(self) -> list[str]:
+        """One label per Linear layer, as HistoryRows' norm columns: "Linear 1 (2→8)"."""
+        return [
+            f"Linear {n} ({m.in_features}→{m.out_features})"
+            for n, m in enumerate(self._linears, start=1)
+        ]
+
+    def _blown_up_layer(self, row: int, good_row: int) -> tuple[str, float] | None:
+        """The Linear layer whose gradient norm at history row ``row`` is non-finite or the
+        largest (ties among non-finite ones go to the largest at row ``good_row``)."""
+        if not self._linears or row >= len(self._norms):
+            return None
+        grads = self._norms[row][0].double()
+        bad = ~torch.isfinite(grads)
+        if not bad.any():
+            choice = int(torch.argmax(grads))
+        else:
+            good = self._norms[good_row][0].double() if 0 <= good_row < row else grads * 0
+            good = torch.where(bad, torch.nan_to_num(good, nan=0.0, posinf=0.0), -1.0)
+            choice = int(torch.argmax(good))
+        return self.norm_labels[choice], float(grads[choice])
 
     def _roll_back(self) -> str:
         assert self._good is not None
         epoch, loss = self.history.epoch[-1], self.history.train_loss[-1]
         state, rows, steps = self._good
         self.model.load_state_dict(state)
+        blown = self._blown_up_layer(len(self.history.epoch) - 1, rows - 1)
         h = self.history
         for values in (h.epoch, h.train_loss, h.train_accuracy, h.test_loss, h.test_accuracy):
             del values[rows:]
+        del self._norms[rows:]
+        for p in self.model.parameters():
+            p.grad = None  # the blown-up step's: no gradient of the restored weights
         self.steps = steps
         self.optimizer = _optimizer(self.model, self.experiment.train)
         self.divergence = (epoch, loss)
-        return f"training diverged: the loss became {loss} at epoch {epoch}"
+        text = f"training diverged: the loss became {loss} at epoch {epoch}"
+        if blown is not None:
+            self.divergence_layer = blown[0]
+            text += f"; the gradient of {blown[0]} blew up (norm {blown[1]:.3g})"
+        return text
 
     def play_blocker(self) -> str | None:
         """Why Play would stop at once (a stop condition already met), else None.
@@ -475,7 +571,7 @@ class Session:
     def probabilities(self, inputs: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
         """P(class 1) for rows of already-transformed inputs (float32, shape (n,)), by the
         session's model or the given one."""
-        out = predict(self.model if model is None else model, inputs).float()
+        out = predict(self._forward_model(self.model if model is None else model), inputs).float()
         if out.shape[1] == 2:
             return torch.softmax(out, dim=1)[:, 1]
         return out[:, 0].clamp(0.0, 1.0)  # a linear output under MSE can leave [0, 1]
@@ -491,14 +587,7 @@ class Session:
         With ``weights`` (a Snapshot's), the grid of those weights, drawn by a copy of the
         model kept for this: the session's own weights stay as they are.
         """
-        model = self.model
-        if weights is not None:
-            viewer = self.__dict__.get("_viewer")
-            if viewer is None:
-                viewer = self._viewer = copy.deepcopy(self.model)
-            viewer.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
-            model = viewer
-        p = self.probabilities(self._grid_inputs, model)
+        p = self.probabilities(self._grid_inputs, self._model_with(weights))
         return p.numpy().reshape(GRID_SIZE, GRID_SIZE).copy()
 
     def confusion(self, split: str = "test") -> np.ndarray:
@@ -508,7 +597,7 @@ class Session:
         x, labels = (self._x_test, y_test) if split == "test" else (self._x_train, y_train)
         if not len(x):
             return np.zeros((2, 2), dtype=np.int64)
-        predicted = mdata.labels_from_scores(predict(self.model, x))
+        predicted = mdata.labels_from_scores(predict(self._forward_model(self.model), x))
         return confusion_matrix(labels.numpy(), predicted.numpy())
 
     def history_rows(self, start: int = 0) -> HistoryRows:
@@ -519,6 +608,10 @@ class Session:
             part = values[start:]
             return np.array(part if part else [], dtype=np.float64)
 
+        norms = self._norms[start:]
+        both = (
+            torch.stack(norms).double().numpy() if norms else np.zeros((0, 2, len(self._linears)))
+        )
         return HistoryRows(
             start,
             np.array(h.epoch[start:], dtype=np.int64),
@@ -526,6 +619,8 @@ class Session:
             col(h.test_loss),
             col(h.train_accuracy),
             col(h.test_accuracy),
+            both[:, 0].copy(),
+            both[:, 1].copy(),
         )
 
     def snapshot(
@@ -551,7 +646,17 @@ class Session:
             grid=self.decision_grid() if grid else None,
             steps_per_second=steps_per_second,
             weights={k: v.numpy() for k, v in self._weights_copy().items()} if weights else None,
+            grads=self._grads_copy() if weights else None,
         )
+
+    def _grads_copy(self) -> dict[str, np.ndarray] | None:
+        named = list(self.model.named_parameters())
+        if all(p.grad is None for _, p in named):
+            return None
+        return {
+            k: p.grad.numpy().copy() if p.grad is not None else np.zeros_like(p.data.numpy())
+            for k, p in named
+        }
 
     def _weights_copy(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -568,6 +673,260 @@ class Session:
             self._ids[0].copy(),
             self._ids[1].copy(),
         )
+
+    # -- inside the network (the network view's numbers; playground.insight) -------------------
+
+    def _model_with(self, weights: dict[str, np.ndarray] | None) -> nn.Sequential:
+        """The session's model, or with ``weights`` a copy kept for viewing loaded with them."""
+        if weights is None:
+            return self.model
+        viewer = self.__dict__.get("_viewer")
+        if viewer is None:
+            viewer = self._viewer = copy.deepcopy(self.model)
+        viewer.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()})
+        return viewer
+
+    def _forward_model(self, model: nn.Sequential) -> nn.Module:
+        """``model`` itself while every unit is on; else it wrapped to hold the off ones at 0."""
+        if not self._masks:
+            return model
+        wrappers = self.__dict__.setdefault("_wrappers", {})
+        wrapper = wrappers.get(id(model))
+        if wrapper is None or wrapper.network is not model:
+            wrapper = wrappers[id(model)] = MaskedNetwork(model, self._masks)
+        return wrapper
+
+    def _layer_values(self, inputs: torch.Tensor, weights: dict | None) -> list[torch.Tensor]:
+        """[masked inputs, output of stack layer 0, 1, ...] in eval mode, without a graph."""
+        model = self._model_with(weights)
+        was_training = model.training
+        model.eval()
+        try:
+            with minidl.no_grad():
+                outputs = layer_outputs(model, inputs, self._masks)
+        finally:
+            model.train(was_training)
+        return [o.data if isinstance(o, minidl.Tensor) else o for o in outputs]
+
+    def _column_values(self, inputs: torch.Tensor, weights: dict | None) -> list[torch.Tensor]:
+        """Each column's units, (n, units) per column, for rows of transformed inputs."""
+        values = self._layer_values(inputs, weights)
+        return [values[c.mask_key + 1] for c in self.columns]
+
+    def _grid_inputs_of(self, size: int) -> torch.Tensor:
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        found = cache.get(size)
+        if found is None:
+            if len(cache) >= 4:
+                cache.clear()
+            found = cache[size] = self._inputs(torch.from_numpy(self.grid_points(size)))
+        return found
+
+    @staticmethod
+    def _as_maps(values: torch.Tensor, size: int) -> np.ndarray:
+        return values.T.reshape(-1, size, size).float().numpy().copy()
+
+    def neuron_maps(
+        self, size: int, weights: dict[str, np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Each stack layer's output on ``grid_points(size)``: one (units, size, size) float32
+        array per layer, ``maps[layer][unit, i2, i1]``; eval mode, switched-off units at 0."""
+        values = self._layer_values(self._grid_inputs_of(size), weights)
+        return [self._as_maps(v, size) for v in values[1:]]
+
+    def column_maps(
+        self, size: int, weights: dict[str, np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Each neuron column's units on ``grid_points(size)``: (units, size, size) float32 per
+        column; column 0 is the input features as the network sees them (standardised)."""
+        values = self._column_values(self._grid_inputs_of(size), weights)
+        return [self._as_maps(v, size) for v in values]
+
+    def _point_inputs(self, point: tuple[float, float]) -> torch.Tensor:
+        try:
+            xy = torch.tensor([[float(point[0]), float(point[1])]], dtype=torch.float32)
+        except (TypeError, ValueError, IndexError):
+            raise ExperimentError(f"{point!r} is not a point (x1, x2)") from None
+        return self._inputs(xy)
+
+    def activations_at(
+        self, point: tuple[float, float], weights: dict[str, np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Each column's unit values (units,) at one raw (x1, x2) point."""
+        values = self._column_values(self._point_inputs(point), weights)
+        return [v[0].float().numpy().copy() for v in values]
+
+    def point_gradients(
+        self,
+        point: tuple[float, float],
+        label: int,
+        weights: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """dLoss/dparameter for one point of class ``label`` under the session's loss (eval
+        mode), per state-dict key; computed on a copy, so the model's own .grad stays."""
+        if label not in (0, 1):
+            raise ExperimentError(f"a point's class is 0 or 1, got {label!r}")
+        probe = self.__dict__.get("_probe")
+        if probe is None:
+            probe = self._probe = copy.deepcopy(self.model)
+        state = (
+            {k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()}
+            if weights is not None
+            else self.model.state_dict()
+        )
+        probe.load_state_dict(state)
+        probe.eval()
+        for p in probe.parameters():
+            p.grad = None
+        target = self._targets(torch.tensor([int(label)]))
+        loss = self._loss_fn(self._forward_model(probe)(self._point_inputs(point)), target)
+        loss.backward()
+        return {
+            k: p.grad.numpy().copy() if p.grad is not None else np.zeros_like(p.data.numpy())
+            for k, p in probe.named_parameters()
+        }
+
+    def set_parameter(self, key: str, index: tuple[int, ...], value: float) -> float:
+        """Set one weight or bias of the model in place (e.g. ``("2.weight", (3, 0), 0.5)``);
+        returns the old value, which set back undoes the edit. ExperimentError if it's wrong."""
+        params = dict(self.model.named_parameters())
+        if key not in params:
+            raise ExperimentError(
+                f"The model has no parameter {key!r}; it has {', '.join(params)}."
+            )
+        data = params[key].data
+        shape = tuple(data.shape)
+        try:
+            where = tuple(int(i) for i in index)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"{index!r} is not an index of {key}") from None
+        if len(where) != len(shape) or not all(
+            0 <= i < n for i, n in zip(where, shape, strict=True)
+        ):
+            raise ExperimentError(f"{key} has shape {shape}: there is no entry {tuple(index)}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ExperimentError(f"A weight must be a finite number, not {number}.")
+        old = float(data[where])
+        data[where] = number
+        return old
+
+    @property
+    def disabled_units(self) -> frozenset[tuple[int, int]]:
+        """The switched-off units as (column, unit) pairs."""
+        return frozenset(self._disabled)
+
+    def set_unit_enabled(self, column: int, unit: int, enabled: bool) -> None:
+        """Switch a unit on or off; an off unit's output is 0 in every forward (training too)."""
+        if not 0 <= column < len(self.columns):
+            raise ExperimentError(f"There is no column {column} (0 to {len(self.columns) - 1}).")
+        col = self.columns[column]
+        if not 0 <= unit < col.units:
+            raise ExperimentError(f"{col.title} has {col.units} units: there is no unit {unit}.")
+        if enabled:
+            self._disabled.discard((column, unit))
+        else:
+            self._disabled.add((column, unit))
+        mask = torch.ones(col.units)
+        for c, u in self._disabled:
+            if c == column:
+                mask[u] = 0.0
+        if bool(mask.all()):
+            self._masks.pop(col.mask_key, None)
+        else:
+            self._masks[col.mask_key] = mask
+
+    def current_loss(self) -> tuple[float, float]:
+        """(train loss, test loss) at the current weights; the test loss is NaN without a test
+        set."""
+        model = self._forward_model(self.model)
+        train = evaluate(model, self._loss_fn, (self._x_train, self._y_train))[0]
+        if not self.has_test_points:
+            return train, math.nan
+        return train, evaluate(model, self._loss_fn, (self._x_test, self._y_test))[0]
+
+    def hidden_space(
+        self,
+        column: int,
+        units: tuple[int, int] | None,
+        lines: int = 11,
+        weights: dict[str, np.ndarray] | None = None,
+        *,
+        samples: int = 41,
+    ) -> HiddenSpace:
+        """The data and the input grid in the space of two units of ``column`` (or, with
+        ``units`` None, of the first two principal components of its training activations).
+
+        ``lines`` lines of constant x1 and as many of constant x2 span the domain, each
+        sampled at ``samples`` points.
+        """
+        if not 0 <= column < len(self.columns):
+            raise ExperimentError(f"There is no column {column} (0 to {len(self.columns) - 1}).")
+        if lines < 2 or samples < 2:
+            raise ExperimentError("The hidden-space grid needs at least 2 lines of 2 points.")
+        col = self.columns[column]
+        x_train, y_train, x_test, y_test = self._raw
+        x0, x1, y0, y1 = self.domain
+        across = torch.linspace(0.0, 1.0, lines)
+        along = torch.linspace(0.0, 1.0, samples)
+        c1, t2 = torch.meshgrid(x0 + across * (x1 - x0), y0 + along * (y1 - y0), indexing="ij")
+        c2, t1 = torch.meshgrid(y0 + across * (y1 - y0), x0 + along * (x1 - x0), indexing="ij")
+        grid_raw = torch.cat(
+            [torch.stack([c1, t2], -1).reshape(-1, 2), torch.stack([t1, c2], -1).reshape(-1, 2)]
+        )
+        inputs = torch.cat([self._x_train, self._x_test, self._inputs(grid_raw)])
+        values = self._column_values(inputs, weights)[column].double().numpy()
+        n_train, n_data = len(x_train), len(x_train) + len(x_test)
+        if units is not None:
+            a, b = (int(u) for u in units)
+            if not (0 <= a < col.units and 0 <= b < col.units):
+                raise ExperimentError(f"{col.title} has {col.units} units: no units {units}.")
+            space = values[:, [a, b]]
+            labels = (col.names[a], col.names[b])
+        else:
+            mean, axes = principal_axes(values[:n_train])
+            space = (values - mean) @ axes.T
+            labels = ("PC 1", "PC 2" if col.units >= 2 else "PC 2 (none: 1 unit)")
+        return HiddenSpace(
+            points=space[:n_data].copy(),
+            labels=torch.cat([y_train, y_test]).numpy().copy(),
+            is_test=np.arange(n_data) >= n_train,
+            grid=space[n_data:].reshape(2, lines, samples, 2).copy(),
+            axis_labels=labels,
+        )
+
+    def layer_matrices(
+        self,
+        column: int,
+        weights: dict[str, np.ndarray] | None = None,
+        grads: dict[str, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """(W (out, in), b (out,), dW (out, in)) of a column's Linear, each None when absent.
+
+        From ``weights`` / ``grads`` (a Snapshot's) when given, else the model's own weights
+        and last gradient.
+        """
+        if not 0 <= column < len(self.columns):
+            raise ExperimentError(f"There is no column {column} (0 to {len(self.columns) - 1}).")
+        col = self.columns[column]
+        if col.weight_key is None or col.bias_key is None:
+            return None, None, None
+        params = dict(self.model.named_parameters())
+        if weights is not None:
+            w, b = np.asarray(weights[col.weight_key]), np.asarray(weights[col.bias_key])
+        else:
+            w = params[col.weight_key].data.numpy().copy()
+            b = params[col.bias_key].data.numpy().copy()
+        if grads is not None:
+            dw = np.asarray(grads[col.weight_key])
+        elif weights is None and params[col.weight_key].grad is not None:
+            dw = params[col.weight_key].grad.numpy().copy()
+        else:
+            dw = None
+        return w, b, dw
 
     # -- weights in experiment files ------------------------------------------------------------
 
@@ -588,6 +947,7 @@ class Session:
         state = {k: torch.tensor(v, dtype=torch.float32) for k, v in saved.tensors.items()}
         self.model.load_state_dict(state, strict=True)
         self.history = History()
+        self._norms = []
         self.steps = 0
         self._epoch_offset = saved.epoch
         self.optimizer = _optimizer(self.model, self.experiment.train)
@@ -628,6 +988,7 @@ class Session:
                     state["0.bias"] = state["0.bias"] + w @ mean
         self.model.load_state_dict(state, strict=True)
         self.history = History()
+        self._norms = []
         self.steps = 0
         self.optimizer = _optimizer(self.model, self.experiment.train)
 
