@@ -1,12 +1,12 @@
 """The maths panel, the gradient-norm plot and the hidden-space view (issue 12, items 4-6).
 
-Columns and hidden spaces are stand-ins with the fields of playground.insight's Column and
-HiddenSpace; the formulas in them come from minidl.formula, the oracle the panel must show.
+The columns are playground.insight's own; the formulas the panel must show are minidl.formula's
+text for the same modules, the oracle.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,28 +14,16 @@ from PySide6.QtCore import QPointF
 
 import minidl
 from minidl import nn
+from playground.experiment import NetworkSpec
+from playground.insight import Column, HiddenSpace, columns
 from playground.widgets.gradient_plot import GradientPlot
 from playground.widgets.hidden_view import HiddenSpaceView, polyline_arrays
 from playground.widgets.maths_panel import MathsPanel, symmetric_level
 
 
-def make_column(index: int, layers: list, title: str, names: list[str] | None = None):
-    """A Column stand-in whose formulas are the engine's own for ``layers`` (modules)."""
-    formulas = [minidl.formula(layer) for layer in layers]
-    units = layers[0].weight.shape[0] if layers else len(names or [])
-    return SimpleNamespace(
-        index=index,
-        layers=tuple(range(len(layers))),
-        title=title,
-        units=units,
-        activation=None,
-        weight_key="0.weight" if layers else None,
-        bias_key="0.bias" if layers else None,
-        formula="h = f(Σ w·x + b)" if layers else "",
-        forward=tuple(f for f, _ in formulas),
-        backward=tuple(b for _, b in formulas),
-        names=tuple(names or (f"h{index},{k + 1}" for k in range(units))),
-    )
+def stack_columns(text: str, features=("x1", "x2")) -> list[Column]:
+    """The real neuron columns (playground.insight) of a stack written as the CLI writes it."""
+    return columns(NetworkSpec.parse(text), features, 1)
 
 
 @pytest.fixture
@@ -50,25 +38,35 @@ def panel(qtbot):
 
 
 @pytest.mark.parametrize(
-    ("activation", "name"), [(nn.ReLU(), "ReLU"), (nn.Tanh(), "Tanh"), (nn.Sigmoid(), "Sigmoid")]
+    ("stack", "modules", "names"),
+    [
+        ("linear:3,relu", [nn.Linear(2, 3), nn.ReLU()], ["Linear", "ReLU"]),
+        ("linear:3,tanh", [nn.Linear(2, 3), nn.Tanh()], ["Linear", "Tanh"]),
+        ("linear:3,sigmoid", [nn.Linear(2, 3), nn.Sigmoid()], ["Linear", "Sigmoid"]),
+        (
+            "linear:3,leaky_relu:0.1,dropout:0.5",
+            [nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Dropout(0.5)],
+            ["Linear", "LeakyReLU", "Dropout"],
+        ),
+    ],
 )
-def test_maths_panel_shows_the_engines_formulas_one_op_a_line(panel, activation, name):
-    linear = nn.Linear(2, 3)
-    column = make_column(1, [linear, activation], f"Linear 3 + {name}")
+def test_maths_panel_shows_the_engines_formulas_one_op_a_line(panel, stack, modules, names):
+    column = stack_columns(stack + ",linear:1")[1]
     panel.show_column(column, np.zeros((3, 2)), np.zeros(3), None)
     lines = panel.formula_lines()
     forward, backward = lines.index("Forward"), lines.index("Backward")
-    width = max(len("Linear"), len(name))
-    for offset, module, label in ((1, linear, "Linear"), (2, activation, name)):
+    width = max(len(name) for name in names)
+    for offset, (module, name) in enumerate(zip(modules, names, strict=True), start=1):
         fwd, bwd = minidl.formula(module)
-        assert lines[forward + offset] == f"{label.ljust(width)}  {fwd}"
-        assert lines[backward + offset] == f"{label.ljust(width)}  {bwd}"
+        assert lines[forward + offset] == f"{name.ljust(width)}  {fwd}"
+        assert lines[backward + offset] == f"{name.ljust(width)}  {bwd}"
+    assert column.formula in panel.title.text()
 
 
 def test_maths_panel_heatmaps_are_w_b_and_dw_with_symmetric_levels(panel):
     rng = np.random.default_rng(0)
     w, b, dw = rng.normal(size=(8, 2)), rng.normal(size=8), 1e-3 * rng.normal(size=(8, 2))
-    panel.show_column(make_column(1, [nn.Linear(2, 8), nn.Tanh()], "Linear 8 + Tanh"), w, b, dw)
+    panel.show_column(stack_columns("linear:8,tanh,linear:1")[1], w, b, dw)
     assert panel.heatmaps.isVisibleTo(panel)
     for plot, matrix in ((panel.weight_plot, w), (panel.grad_plot, dw), (panel.bias_plot, b)):
         shown = plot.image.image
@@ -81,7 +79,7 @@ def test_maths_panel_heatmaps_are_w_b_and_dw_with_symmetric_levels(panel):
 
 def test_maths_panel_hover_tooltip_names_the_cell_and_follows_new_values(panel):
     w = np.arange(6.0).reshape(3, 2) - 2.5
-    column = make_column(1, [nn.Linear(2, 3), nn.ReLU()], "Linear 3 + ReLU")
+    column = stack_columns("linear:3,relu,linear:1")[1]
     panel.show_column(column, w, np.zeros(3), None)
     image = panel.weight_plot.image
 
@@ -100,7 +98,7 @@ def test_maths_panel_hover_tooltip_names_the_cell_and_follows_new_values(panel):
 
 
 def test_maths_panel_lists_the_input_features_and_clears(panel):
-    inputs = make_column(0, [], "Inputs", names=["x1", "x2", "x1^2"])
+    inputs = stack_columns("linear:1", features=["x1", "x2", "x1^2"])[0]
     panel.show_column(inputs, None, None, None)
     assert "x1, x2, x1^2" in " ".join(panel.formula_lines())
     assert not panel.heatmaps.isVisibleTo(panel)
@@ -111,7 +109,7 @@ def test_maths_panel_lists_the_input_features_and_clears(panel):
 
 def test_maths_panel_survives_a_diverged_matrix(panel):
     w = np.array([[np.nan, 1.0], [np.inf, -np.inf]])
-    panel.show_column(make_column(1, [nn.Linear(2, 2)], "Linear 2"), w, np.zeros(2), w)
+    panel.show_column(stack_columns("linear:2")[1], w, np.zeros(2), w)
     assert np.isfinite(panel.weight_plot.image.image).all()
     assert panel.weight_plot.level == 1.0
     assert panel.weight_plot.describe(0, 0) == "W[0, 0] = nan"
@@ -229,7 +227,7 @@ def hidden_space(n: int = 40, lines: int = 5, m: int = 9, seed: int = 0):
     for k, c in enumerate(np.linspace(-1, 1, lines)):
         grid[0, k] = np.tanh(np.c_[np.full(m, c), t] * 1.5)  # x1 = c, warped
         grid[1, k] = np.tanh(np.c_[t, np.full(m, c)] * 1.5)
-    return SimpleNamespace(
+    return HiddenSpace(
         points=rng.uniform(-1, 1, (n, 2)),
         labels=rng.integers(0, 2, n),
         is_test=rng.random(n) < 0.3,
@@ -245,13 +243,8 @@ def hidden(qtbot):
     return widget
 
 
-def columns_of_seed():
-    return [
-        make_column(0, [], "Inputs", names=["x1", "x2"]),
-        make_column(1, [nn.Linear(2, 8), nn.Tanh()], "Linear 8 + Tanh"),
-        make_column(2, [nn.Linear(8, 4), nn.Tanh()], "Linear 4 + Tanh"),
-        make_column(3, [nn.Linear(4, 1), nn.Sigmoid()], "Linear 1 + Sigmoid"),
-    ]
+def columns_of_seed() -> list[Column]:
+    return stack_columns("linear:8,tanh,linear:4,tanh,linear:1,sigmoid")
 
 
 def test_hidden_view_draws_the_points_and_the_grid_lines(hidden):
@@ -279,7 +272,7 @@ def test_hidden_view_updates_in_place_and_skips_non_finite_grid_points(hidden):
     hidden.show(space)
     items = list(hidden.plot.getPlotItem().items)
     space.grid[0, 1, 4] = np.nan
-    space.points = space.points * 3
+    space = replace(space, points=space.points * 3)
     hidden.show(space)
     assert list(hidden.plot.getPlotItem().items) == items  # no item made anew
     x, _ = hidden.train_points.getData()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -26,41 +25,20 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import minidl  # noqa: E402
 from minidl import nn, optim  # noqa: E402
+from playground.experiment import NetworkSpec  # noqa: E402
 from playground.files import save_picture  # noqa: E402
+from playground.insight import HiddenSpace, columns, principal_axes  # noqa: E402
 from playground.widgets.gradient_plot import GradientPlot  # noqa: E402
 from playground.widgets.hidden_view import HiddenSpaceView  # noqa: E402
 from playground.widgets.maths_panel import MathsPanel  # noqa: E402
 
-try:  # the real Column once playground.insight is there; a stand-in with its fields until then
-    from playground.insight import Column
-except ImportError:
-    Column = SimpleNamespace  # type: ignore[assignment,misc]
+STACK = "linear:8,tanh,linear:8,tanh,linear:1,sigmoid"
 
 
 def wait(ms: int) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
-
-
-def column_of(index: int, layers: list[int], model: nn.Sequential, names: list[str]) -> object:
-    """The Column (playground.insight's fields) of stack layers ``layers`` of ``model``."""
-    modules = [model[k] for k in layers]
-    linear = modules[0]
-    activation = type(modules[-1]).__name__
-    return Column(
-        index=index,
-        layers=tuple(layers),
-        title=f"Linear {linear.out_features} + {activation}",
-        units=linear.out_features,
-        activation=activation.lower(),
-        weight_key=f"{layers[0]}.weight",
-        bias_key=f"{layers[0]}.bias",
-        formula=f"h{index},ⱼ = {activation}(Σᵢ w·h{index - 1},ᵢ + b)",
-        forward=tuple(minidl.formula(m)[0] for m in modules),
-        backward=tuple(minidl.formula(m)[1] for m in modules),
-        names=tuple(names),
-    )
 
 
 def train(epochs: int = 60, seed: int = 0) -> dict:
@@ -108,21 +86,20 @@ def hidden_of(model: nn.Sequential, x: np.ndarray, upto: int) -> np.ndarray:
     return h.data.numpy()
 
 
-def hidden_space(run: dict, upto: int, lines: int = 11, m: int = 60) -> SimpleNamespace:
+def hidden_space(run: dict, upto: int, lines: int = 11, m: int = 60) -> HiddenSpace:
     """Points and warped grid lines in the first two principal components of layer ``upto``."""
     model, x = run["model"], run["x"]
     acts = hidden_of(model, x, upto)
     train = acts[~run["is_test"]]
-    mean = train.mean(axis=0)
-    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    basis = vt[:2].T
+    mean, axes = principal_axes(train)
+    basis = axes.T
 
     t = np.linspace(0.0, 1.0, m)
     grid = np.empty((2, lines, m, 2))
     for k, c in enumerate(np.linspace(0.0, 1.0, lines)):
         for family, raw in ((0, np.c_[np.full(m, c), t]), (1, np.c_[t, np.full(m, c)])):
             grid[family, k] = (hidden_of(model, raw, upto) - mean) @ basis
-    return SimpleNamespace(
+    return HiddenSpace(
         points=(acts - mean) @ basis,
         labels=run["y"],
         is_test=run["is_test"],
@@ -145,26 +122,16 @@ def main() -> None:
     run = train()
     model = run["model"]
     print(f"trained: final batch loss {run['loss']:.3f}")
-    hidden_names = [[f"h{c},{k + 1}" for k in range(8)] for c in (1, 2)]
-    columns = [
-        Column(
-            index=0, layers=(), title="Inputs", units=2, activation=None, weight_key=None,
-            bias_key=None, formula="", forward=(), backward=(), names=("x1", "x2"),
-        ),
-        column_of(1, [0, 1], model, hidden_names[0]),
-        column_of(2, [2, 3], model, hidden_names[1]),
-        column_of(3, [4, 5], model, ["out"]),
-    ]  # fmt: skip
-
+    cols = columns(NetworkSpec.parse(STACK), ["x1", "x2"], 1)
     panel = MathsPanel()
     panel.resize(900, 520)
     panel.show()
     layer = model[2]
     w, b, dw = (t.detach().numpy() for t in (layer.weight.data, layer.bias.data, layer.weight.grad))
-    panel.show_column(columns[2], w, b, dw)
+    panel.show_column(cols[2], w, b, dw)
     wait(300)
     save_picture(panel.grab(), OUT / "maths_panel.png")
-    print(f"maths panel: {per_update_ms(lambda: panel.show_column(columns[2], w, b, dw)):.2f} ms")
+    print(f"maths panel: {per_update_ms(lambda: panel.show_column(cols[2], w, b, dw)):.2f} ms")
 
     grads = GradientPlot()
     grads.resize(760, 380)
@@ -187,7 +154,7 @@ def main() -> None:
     view = HiddenSpaceView()
     view.resize(700, 560)
     view.show()
-    view.set_columns(columns)
+    view.set_columns(cols)
     view.column_box.setCurrentIndex(2)  # column 2: the second Linear + Tanh (stack layer 3)
     view.pca.setChecked(True)
     space = hidden_space(run, upto=3)

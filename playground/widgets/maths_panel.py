@@ -177,7 +177,7 @@ def _layer_names(column: Any) -> list[str]:
     parts = [part.strip() for part in str(column.title).split(" + ")]
     if len(parts) != len(column.forward):
         return [f"{k + 1}." for k in range(len(column.forward))]
-    return [re.sub(r"(\s+[\d×x→(),]+)+$", "", part) or part for part in parts]
+    return [re.sub(r"(\s+[\d.×x→(),]+)+$", "", part) or part for part in parts]
 
 
 class MathsPanel(QWidget):
