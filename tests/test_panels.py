@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 
 import minidl
 from minidl import nn
@@ -19,6 +19,7 @@ from playground.insight import Column, HiddenSpace, columns
 from playground.widgets.gradient_plot import GradientPlot
 from playground.widgets.hidden_view import HiddenSpaceView, polyline_arrays
 from playground.widgets.maths_panel import MathsPanel, symmetric_level
+from playground.widgets.plots import CLASS0, CLASS1
 
 
 def stack_columns(text: str, features=("x1", "x2")) -> list[Column]:
@@ -250,10 +251,11 @@ def columns_of_seed() -> list[Column]:
 def test_hidden_view_draws_the_points_and_the_grid_lines(hidden):
     space = hidden_space()
     hidden.show(space)
-    x, y = hidden.train_points.getData()
-    np.testing.assert_array_equal(np.c_[x, y], space.points[~space.is_test])
-    x, y = hidden.test_points.getData()
-    np.testing.assert_array_equal(np.c_[x, y], space.points[space.is_test])
+    for test, scatters in ((False, hidden.train_points), (True, hidden.test_points)):
+        for cls, scatter in enumerate(scatters):
+            x, y = scatter.getData()
+            chosen = (space.is_test == test) & (space.labels == cls)
+            np.testing.assert_array_equal(np.c_[x, y], space.points[chosen])
     for curve, family in ((hidden.grid_x1, space.grid[0]), (hidden.grid_x2, space.grid[1])):
         x, y = curve.getData()
         np.testing.assert_array_equal(np.c_[x, y], family.reshape(-1, 2))
@@ -262,9 +264,9 @@ def test_hidden_view_draws_the_points_and_the_grid_lines(hidden):
     item = hidden.plot.getPlotItem()
     assert item.getAxis("bottom").labelText == "h1,1"
     assert item.getAxis("left").labelText == "h1,2"
-    test_pens = hidden.test_points.data["pen"]
-    assert all(p.color().alpha() == 255 for p in test_pens)
-    assert all(b is None or b.style() == 0 for b in hidden.test_points.data["brush"])  # rings
+    for cls, (disc, ring) in enumerate(zip(hidden.train_points, hidden.test_points, strict=True)):
+        assert disc.opts["brush"].color() == (CLASS0, CLASS1)[cls]
+        assert ring.opts["brush"].style() == Qt.BrushStyle.NoBrush  # test points: rings
 
 
 def test_hidden_view_updates_in_place_and_skips_non_finite_grid_points(hidden):
@@ -275,8 +277,8 @@ def test_hidden_view_updates_in_place_and_skips_non_finite_grid_points(hidden):
     space = replace(space, points=space.points * 3)
     hidden.show(space)
     assert list(hidden.plot.getPlotItem().items) == items  # no item made anew
-    x, _ = hidden.train_points.getData()
-    np.testing.assert_array_equal(x, space.points[~space.is_test, 0])
+    x, _ = hidden.train_points[1].getData()
+    np.testing.assert_array_equal(x, space.points[~space.is_test & (space.labels == 1), 0])
     _, _, connect = polyline_arrays(space.grid[0])
     np.testing.assert_array_equal(hidden.grid_x1.opts["connect"], connect)
     assert not connect[1 * 9 + 3] and not connect[1 * 9 + 4]  # neither side of the NaN point
