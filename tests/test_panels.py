@@ -313,3 +313,39 @@ def test_hidden_view_without_a_drawable_layer_says_so(hidden):
     assert seen == [] and hidden.choice() is None
     assert "two or more units" in hidden.empty.toPlainText()
     assert not hidden.column_box.isEnabled()
+
+
+# -- with a real session -------------------------------------------------------------------
+
+
+def test_the_three_widgets_draw_what_a_trained_session_returns(qtbot):
+    from playground.experiment import Experiment
+    from playground.session import Session
+
+    session = Session(Experiment())
+    session.step(3)
+    panel, grads, view = MathsPanel(), GradientPlot(), HiddenSpaceView()
+    for widget in (panel, grads, view):
+        qtbot.addWidget(widget)
+
+    column = session.columns[1]
+    w, b, dw = session.layer_matrices(1)
+    panel.show_column(column, w, b, dw)
+    np.testing.assert_array_equal(panel.grad_plot.image.image, dw.astype(np.float32))
+    assert column.forward[0] in "\n".join(panel.formula_lines())
+
+    rows = session.history_rows()
+    grads.set_labels(session.norm_labels)
+    grads.append(rows.epoch, rows.grad_norms, rows.weight_norms)
+    np.testing.assert_array_equal(grads.grad_norms(), rows.grad_norms)
+    grads.mark_divergence(session.norm_labels[-1], "diverged")  # a label, as the session names it
+    assert grads.highlighted == len(session.norm_labels) - 1
+
+    view.choiceChanged.connect(lambda c, units: view.show(session.hidden_space(c, units)))
+    view.set_columns(session.columns)
+    space = session.hidden_space(1, (0, 1))
+    x, y = view.train_points[1].getData()
+    chosen = ~space.is_test & (space.labels == 1)
+    np.testing.assert_array_equal(np.c_[x, y], space.points[chosen])
+    view.pca.setChecked(True)
+    assert view.plot.getPlotItem().getAxis("bottom").labelText == "PC 1"

@@ -186,11 +186,14 @@ class GradientPlot(QWidget):
 
     # -- divergence -----------------------------------------------------------------------
 
-    def mark_divergence(self, layer_index: int | None, text: str) -> None:
+    def mark_divergence(self, layer_index: int | str | None, text: str) -> None:
         """Thicken layer ``layer_index``'s curves and show ``text`` above the plot.
 
-        None (or an index out of range) highlights no layer; an empty text hides the note.
+        The layer is an index or one of the labels (``Session.divergence_layer``); None, an
+        index out of range or an unknown label highlights none. An empty text hides the note.
         """
+        if isinstance(layer_index, str):
+            layer_index = self.labels.index(layer_index) if layer_index in self.labels else None
         if layer_index is not None and not 0 <= layer_index < len(self.labels):
             layer_index = None
         self.highlighted = layer_index
