@@ -64,7 +64,7 @@ NEUTRAL = QColor(150, 150, 150)
 WIDTH_STEPS = 12  # link widths are drawn in this many steps, so pens are made once
 MIN_LINK_WIDTH, MAX_LINK_WIDTH = 0.4, 6.0
 LUT_SIZE = 1024  # the boundary plot's lookup table size
-CURVE_SAMPLES = 48  # points per link curve for hover hit tests
+CURVE_SAMPLES = 64  # samples of a link curve's x(t), to find t under the mouse
 HIT_DISTANCE = 4.0  # pixels from a link's centre line that still hover it
 BIAS_SIZE = 7
 HEADER_HEIGHT = 36
@@ -500,20 +500,13 @@ class NetworkView(QWidget):
                 item.setZValue(1)
                 self.scene.addItem(item)
                 items.append(item)
-        t = np.linspace(0.0, 1.0, CURVE_SAMPLES)
-        if self.curved_links:  # the Bézier's weights of y0 and y1, and its x
-            a, b = (1 - t) ** 3 + 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2 + t**3
-            xs = (1 - t) ** 3 * x0 + 3 * (1 - t) * t * xm + t**3 * x1
-        else:
-            a, b, xs = 1 - t, t, x0 + t * (x1 - x0)
-        ys = target_ys[:, None, None] * b + source_ys[None, :, None] * a  # (rows, cols, samples)
         return {
             "items": items,
             "shape": (len(target_ys), len(source_ys)),
-            "xs": xs,
-            "ys": ys.reshape(len(items), CURVE_SAMPLES),
+            "y0": np.tile(source_ys, len(target_ys)),  # per link, in the items' order
+            "y1": np.repeat(target_ys, len(source_ys)),
+            "x": (x0, xm, x1),
             "steps": np.full(len(items), -1, dtype=np.intp),
-            "x_range": (x0, x1),
         }
 
     def _restore_values(self) -> None:
@@ -663,15 +656,28 @@ class NetworkView(QWidget):
         return self._link_at(pos)
 
     def _link_at(self, pos: QPointF) -> tuple[Any, ...] | None:
+        """The link nearest to a scene point, if within a few pixels of its centre line."""
         for c, gap in enumerate(self._gaps):
-            if gap is None:
+            if gap is None or not gap["items"]:
                 continue
-            x0, x1 = gap["x_range"]
-            if not x0 - 1 <= pos.x() <= x1 + 1 or not gap["items"]:
+            x0, xm, x1 = gap["x"]
+            if not x0 <= pos.x() <= x1:
                 continue
-            # distance to each curve's nearest sample point
-            dx2 = (gap["xs"] - pos.x()) ** 2
-            distance = np.sqrt((dx2 + (gap["ys"] - pos.y()) ** 2).min(axis=1))
+            # every link of a gap shares x(t); find t at the point's x, then each link's y(t)
+            # and its slope, for the distance across the line rather than straight down
+            if self.curved_links:
+                grid = np.linspace(0.0, 1.0, CURVE_SAMPLES)
+                xs = (1 - grid) ** 3 * x0 + 3 * (1 - grid) * grid * xm + grid**3 * x1
+                t = float(np.interp(pos.x(), xs, grid))
+                b, db = 3 * (1 - t) * t**2 + t**3, 6 * t * (1 - t)
+                dx = -3 * (1 - t) ** 2 * x0 + 3 * (1 - 2 * t) * xm + 3 * t**2 * x1
+            else:
+                t = (pos.x() - x0) / (x1 - x0)
+                b, db, dx = t, 1.0, x1 - x0
+            rise = gap["y1"] - gap["y0"]
+            y = gap["y0"] + rise * b
+            slope = rise * db / dx if dx > 1e-9 else np.full_like(rise, 1e9)
+            distance = np.abs(pos.y() - y) / np.sqrt(1 + slope**2)
             best = int(np.argmin(distance))
             width = self._pens[gap["steps"][best]].widthF() if gap["steps"][best] >= 0 else 1
             if distance[best] <= HIT_DISTANCE + width / 2:
