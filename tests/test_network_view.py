@@ -75,9 +75,7 @@ def test_a_wide_layer_draws_a_page_and_a_more_node_with_bounded_links(qtbot):
     assert widget.node_item(1, 15) is not None and widget.node_item(1, 16) is None
     assert widget.more_item(1) is not None and widget.more_item(3) is None
     assert widget.link_count() == 2 * 16 + 16 * 16 + 16 * 1
-    assert "+240" in "".join(
-        item.text() for item in widget.scene.items() if hasattr(item, "text")
-    )
+    assert "+240" in "".join(item.text() for item in widget.scene.items() if hasattr(item, "text"))
 
 
 def test_clicking_more_pages_through_the_units(qtbot):

@@ -1,4 +1,4 @@
-"""The inside of the network, TensorFlow Playground's way: every unit a live map, every weight a link.
+"""The inside of the network, TF Playground's way: every unit a live map, every weight a link.
 
 One column of nodes per neuron column (playground.insight.Column): the input features, then one
 per Linear layer with the activation after it. Each node is a thumbnail of its unit's output over
@@ -849,4 +849,3 @@ class NetworkView(QWidget):
             self._close_editor()
             return True
         return super().eventFilter(watched, event)
-
