@@ -239,7 +239,7 @@ def report(command: str, runs: int, repeats: int, calls: int, seed: int) -> str:
         "difference of 0.25 (the largest value σ' takes) points to a slip in its backward "
         "formula rather than rounding; here Sigmoid's dL/dX agrees to rounding. Nothing in "
         "minidl's backward pass calls torch.autograd: every gradient "
-        "in Table II comes from the formulas in `minidl/functional.py`. On time, the "
+        "in Table II comes from the formulas in `minidl/ops/`. On time, the "
         "activations and the loss cost about what torch's do; the convolutions pay for copying "
         "every window into a column (im2col) before their one matrix product, where torch's own "
         "kernels work in place.",

@@ -5,13 +5,15 @@
 >>> model = nn.Sequential(nn.Linear(2, 25), nn.ReLU(), nn.Linear(25, 1), nn.Sigmoid())
 """
 
-from . import functional, init, nn, optim
+from . import functional, init, nn, ops, optim
 from .tensor import (
     Function,
     GraphFreedError,
     Parameter,
+    ShapeError,
     Tensor,
     enable_grad,
+    graph_of,
     is_grad_enabled,
     no_grad,
 )
@@ -21,10 +23,13 @@ __all__ = [
     "Parameter",
     "Function",
     "GraphFreedError",
+    "ShapeError",
+    "graph_of",
     "no_grad",
     "enable_grad",
     "is_grad_enabled",
     "functional",
+    "ops",
     "init",
     "nn",
     "optim",
@@ -48,8 +53,13 @@ def formula(layer: object) -> tuple[str, str]:
 
 __all__ += ["formula"]
 
-from . import data, io, train  # noqa: E402
+from . import (  # noqa: E402
+    data,
+    fast,  # noqa: E402
+    io,
+    train,
+)
+from .fast import TrainStep  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
-from .step import TrainStep  # noqa: E402
 
-__all__ += ["data", "io", "train", "save", "load", "ModelFileError", "TrainStep"]
+__all__ += ["data", "io", "train", "save", "load", "ModelFileError", "TrainStep", "fast"]

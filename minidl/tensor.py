@@ -1,21 +1,28 @@
-"""Tensor and the autograd machinery: a dynamic graph of Function nodes, walked in reverse.
+"""Tensor and autograd: every operation records a Node; ``backward()`` walks them in reverse.
 
-A :class:`Tensor` wraps a ``torch.Tensor`` (``.data``) and, when it was made by an operation on
-tensors that need gradients, points at the :class:`Node` that made it. ``backward()`` sorts the
-nodes reachable from the output topologically and walks them in reverse, calling each op's
-``backward`` formula (see ``functional.py``) and accumulating ``.grad`` on the leaves.
+This file is the whole autograd story, in reading order:
 
-torch is only our array library here: no torch tensor we create ever has ``requires_grad``.
+1. :class:`Tensor` wraps a ``torch.Tensor`` (``.data``) with ``.grad`` and ``.requires_grad``.
+   torch is only our array library: no torch tensor we make ever has torch's requires_grad.
+2. An operation is a :class:`Function`: ``forward(ctx, ...)`` computes the value on torch
+   tensors, ``backward(ctx, g)`` turns dL/d(output) into dL/d(input) for each input. The ops
+   themselves live in ``minidl/ops/``, one file per kind.
+3. ``Function.apply`` runs forward and, when an input needs a gradient, records a :class:`Node`:
+   the op, its inputs and what forward saved. The result's ``grad_fn`` is that node.
+4. ``Tensor.backward()`` sorts the nodes reachable from the result so that each comes before the
+   nodes that made its inputs, then walks them in that order, calling each op's backward and
+   adding the gradients up; a leaf (a Parameter, an input) collects its sum in ``.grad``.
+
+Tensor's Python operators (``a + b``, ``a @ b``, ``a[i]`` ...) are methods of Tensor that call
+the functional interface (``minidl/functional.py``), which calls the ops.
 """
 
 from __future__ import annotations
 
 import inspect
-import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from operator import attrgetter
 from typing import Any
 
 import torch
@@ -25,10 +32,12 @@ __all__ = [
     "Parameter",
     "Function",
     "Node",
+    "graph_of",
     "no_grad",
     "enable_grad",
     "is_grad_enabled",
     "GraphFreedError",
+    "ShapeError",
 ]
 
 
@@ -36,88 +45,96 @@ class GraphFreedError(RuntimeError):
     """Raised when backward walks a graph whose saved tensors were already freed."""
 
 
-class _GradMode(threading.local):
-    """Whether this thread records graphs; each thread starts with the class default, True.
+class ShapeError(ValueError):
+    """An input whose shape a layer or op cannot take; names the layer and both shapes."""
 
-    A class attribute rather than ``getattr(local, name, default)``: a missing attribute makes
-    getattr raise and catch an AttributeError, and ``apply`` asks on every op.
-    """
+    def __init__(self, message: str, layer: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.layer = layer
+
+    def __str__(self) -> str:
+        return f"layer {self.layer}: {self.message}" if self.layer else self.message
+
+
+# -- recording on or off ---------------------------------------------------------------------
+
+
+class _GradMode(threading.local):
+    """Whether this thread records graphs; each thread starts recording."""
 
     enabled = True
 
 
-_state = _GradMode()
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations record a graph in this thread (False inside ``no_grad()``)."""
-    return _state.enabled
+    return _grad_mode.enabled
 
 
 @contextmanager
-def _grad_mode(enabled: bool) -> Iterator[None]:
-    previous = is_grad_enabled()
-    _state.enabled = enabled
+def _recording(enabled: bool) -> Iterator[None]:
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = enabled
     try:
         yield
     finally:
-        _state.enabled = previous
+        _grad_mode.enabled = previous
 
 
 def no_grad() -> Any:
     """Context manager (and decorator) that stops recording the graph, like ``torch.no_grad``."""
-    return _grad_mode(False)
+    return _recording(False)
 
 
 def enable_grad() -> Any:
     """Context manager that turns graph recording back on inside ``no_grad()``."""
-    return _grad_mode(True)
+    return _recording(True)
 
 
-_recording_order = itertools.count()  # Node.seq: which op ran first (next() is atomic)
+# -- the graph -------------------------------------------------------------------------------
 
 
 class Node:
-    """One recorded operation: what made a tensor, what it needs for its backward.
+    """One recorded operation: the op, where its inputs came from, what its backward needs.
 
-    It doubles as the ``ctx`` of the op's forward and backward: ``ctx.save(...)`` keeps tensors
-    for backward, ``ctx.needs_input_grad[i]`` says whether input ``i`` wants a gradient, and any
-    other attribute set in forward (a slope, a shape) is there in backward.
+    It is also the ``ctx`` that the op's forward and backward share: ``ctx.save(...)`` keeps
+    tensors in ``saved``, ``ctx.needs_input_grad[i]`` says whether input ``i`` wants a
+    gradient, and any other attribute forward sets (a slope, an input's shape) is there in
+    backward; ``fn``, ``inputs``, ``saved``, ``shape``, ``name`` and ``parents`` are the node's.
+
+    ``inputs`` has one entry per argument of the op: the Node that made it, the leaf Tensor
+    itself (a Parameter, an input with ``requires_grad``), or None where no gradient goes.
+    ``shape`` is the output's shape. ``name`` is the op's class name ("Linear", "ReLU").
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "grad", "owned", "freed", "seq",
-                 "__dict__", "__weakref__")
+    # the node's own fields; other attributes an op sets go to the instance's __dict__
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "shape", "__dict__", "__weakref__")
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
-        self.inputs = inputs  # the Tensor inputs that need a gradient, None elsewhere
+        self.inputs = inputs
         self.needs_input_grad = needs_input_grad
-        self.saved: tuple = ()
-        self.grad: torch.Tensor | None = None  # gradient flowing into this node's output
-        # whether grad is a tensor nobody else holds, which backward may write over (set by the
-        # walk: an op's owned_grads, or a sum the walk made)
-        self.owned = False
-        self.freed = False
-        self.seq = next(_recording_order)  # see _topological_order
+        self.saved: tuple | None = ()
+        self.shape: tuple[int, ...] = ()
 
     def save(self, *tensors: Any) -> None:
         """Keep tensors (or anything) for the backward formula."""
         self.saved = tensors
 
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def parents(self) -> list[Node]:
+        """The nodes that made this node's inputs (leaves have none)."""
+        return [i for i in self.inputs if isinstance(i, Node)]
+
     def __repr__(self) -> str:
-        return f"<{self.fn.__name__}Backward>"
-
-
-class _NoGradCtx:
-    """The ctx handed to forward when no gradient is needed: saving is a no-op."""
-
-    __slots__ = ("needs_input_grad", "__dict__")
-
-    def __init__(self, n: int):
-        self.needs_input_grad = (False,) * n
-
-    def save(self, *tensors: Any) -> None:
-        pass
+        return f"<{self.name}Backward shape={self.shape}>"
 
 
 class Function:
@@ -126,37 +143,43 @@ class Function:
     Subclasses define two static methods on plain torch tensors::
 
         forward(ctx, *inputs, **options) -> torch.Tensor
-        backward(ctx, grad) -> tuple of gradients, one per input (None where not needed)
+        backward(ctx, g) -> tuple of gradients, one per input (None where not needed)
 
-    and are called through ``apply``, which unwraps Tensors, records a Node when any input needs
-    a gradient and wraps the result. ``grad`` is a torch tensor, or the number 1.0 for an op
-    that sets ``number_grad`` (see below) at the root of ``backward()``.
+    and their docstring opens with the maths, ``forward;  backward`` (see ``formula``). They are
+    called through ``apply``, which unwraps Tensors, records a Node when an input needs a
+    gradient and wraps the result.
     """
-
-    # True for an op whose backward gives each input a contiguous tensor of the input's shape
-    # that nobody else holds (Linear's dW = gᵀ @ x, db = Σ g): backward keeps them as leaves'
-    # gradients unchecked. Otherwise a gradient may be g passed through (add), a view of
-    # something else (sum's expand) or not yet summed over broadcast dims: it is checked first
-    fresh_grads = False
-
-    # True for an op whose backward returns, for each input, a tensor nobody else will hold
-    # (made there, or a saved tensor of its own at its last use): the op that receives it may
-    # write over it instead of making another (LinearStack's activation gradient)
-    owned_grads = False
-
-    # True for an op whose backward is correct when g is the Python number 1.0 instead of a
-    # tensor (its formula only multiplies or divides by g, which then broadcasts). ``backward()``
-    # with no argument on such an op's single-element output passes 1.0: no seed tensor is made,
-    # and a loss's ``diff * (g * 2/n)`` is one torch op instead of two
-    number_grad = False
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple:  # pragma: no cover
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:  # pragma: no cover
         raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run the op on Tensors, torch tensors or numbers and record it for backward."""
+        recording = _grad_mode.enabled
+        raw, inputs, needs = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                if recording and a.requires_grad:
+                    inputs.append(a.grad_fn or a)  # where its gradient goes: a node, or a leaf
+                    needs.append(True)
+                    continue
+            else:
+                raw.append(_torch_value(a))
+            inputs.append(None)
+            needs.append(False)
+        node = Node(cls, tuple(inputs), tuple(needs))
+        data = cls.forward(node, *raw, **kwargs)
+        if True not in needs:
+            return Tensor(data)
+        node.shape = tuple(data.shape)
+        return Tensor(data, requires_grad=True, grad_fn=node)
 
     @classmethod
     def formula(cls) -> tuple[str, str]:
@@ -171,74 +194,78 @@ class Function:
         forward, _, backward = paragraph.partition(";")
         return forward.strip(), backward.strip().rstrip(".")
 
-    @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
-        """Run the op on Tensors, torch tensors or numbers and record it for backward."""
-        raw = []
-        inputs = []
-        needs = []
-        any_needs = False
-        recording = _state.enabled
-        for a in args:
-            if isinstance(a, Tensor):
-                raw.append(a.data)
-                if recording and a.requires_grad:
-                    inputs.append(a)
-                    needs.append(True)
-                    any_needs = True
-                    continue
-            elif isinstance(a, torch.Tensor) and a.requires_grad:
-                raw.append(a.detach())  # torch's autograd must not record our computation
-            else:
-                raw.append(a)
-            inputs.append(None)
-            needs.append(False)
-        if not any_needs:
-            return _result(cls.forward(_NoGradCtx(len(args)), *raw, **kwargs), None)
-        node = Node(cls, tuple(inputs), tuple(needs))
-        return _result(cls.forward(node, *raw, **kwargs), node)
 
-
-def _result(data: torch.Tensor, node: Node | None) -> Tensor:
-    """Wrap an op's output: Tensor(data) minus the checks, as data is a fresh torch tensor.
-
-    Every op of every step passes here, so it skips what ``Tensor.__init__`` must check for
-    user input (conversion, dtype, detaching: apply already detached the op's torch inputs).
-    """
-    out = _new_tensor(Tensor)
-    out.data = data
-    out.grad = None
-    out.requires_grad = node is not None
-    out._node = node
-    return out
-
-
-def _as_torch(value: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach() if value.requires_grad else value
+def _torch_value(value: Any) -> Any:
+    """What a forward formula receives for an argument: a Tensor's data, a torch tensor cut
+    from torch's own autograd, anything else as it is (numbers, shapes, options)."""
     if isinstance(value, Tensor):
         return value.data
-    return torch.as_tensor(value, dtype=dtype if dtype is not None else torch.get_default_dtype())
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        return value.detach()
+    return value
+
+
+def graph_of(t: Tensor) -> list[Node]:
+    """The nodes recorded for ``t``, in the order ``t.backward()`` walks them (t's own first).
+
+    >>> [node.name for node in graph_of(loss)]      # doctest: +SKIP
+    ['MSELoss', 'Sigmoid', 'Linear', 'ReLU', 'Linear']
+    """
+    return [] if t.grad_fn is None else _topological_order(t.grad_fn)
+
+
+def _topological_order(root: Node) -> list[Node]:
+    """Every node reachable from root, each before every node that made one of its inputs.
+
+    A depth-first search lists each node after the nodes of its inputs (post-order); reversed,
+    that puts every node before its inputs' nodes: the order in which gradients can flow. With
+    a stack instead of recursion, so a graph deeper than Python's recursion limit is walked too.
+    """
+    order: list[Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.inputs:
+            if isinstance(parent, Node) and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+# -- Tensor ----------------------------------------------------------------------------------
 
 
 class Tensor:
-    """A node of minidl's graph: a torch tensor plus what autograd needs.
+    """A torch tensor plus what autograd needs: ``grad``, ``requires_grad``, ``grad_fn``.
 
     ``data`` is the torch tensor, ``grad`` a torch tensor (or None) filled by ``backward()``,
-    ``requires_grad`` whether gradients flow to it. Numbers, lists and torch tensors mix freely
-    with Tensors in arithmetic.
+    ``grad_fn`` the Node of the op that made this tensor (None for a leaf). Numbers, lists and
+    torch tensors mix freely with Tensors in arithmetic.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
     __array_priority__ = 1000  # so numpy scalars defer to our operators
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: torch.dtype | None = None,
+        *,
+        grad_fn: Node | None = None,
+    ):
         if isinstance(data, Tensor):
             data = data.data
         if not isinstance(data, torch.Tensor):
-            data = torch.as_tensor(
-                data, dtype=dtype if dtype is not None else torch.get_default_dtype()
-            )
+            data = torch.as_tensor(data, dtype=dtype or torch.get_default_dtype())
         elif dtype is not None and data.dtype != dtype:
             data = data.to(dtype)
         if data.requires_grad:
@@ -250,7 +277,7 @@ class Tensor:
         self.data: torch.Tensor = data
         self.grad: torch.Tensor | None = None
         self.requires_grad: bool = requires_grad
-        self._node: Node | None = None
+        self.grad_fn: Node | None = grad_fn
 
     # -- information ------------------------------------------------------------------------
     @property
@@ -272,12 +299,7 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors not made by a recorded op (parameters, inputs)."""
-        return self._node is None
-
-    @property
-    def grad_fn(self) -> Node | None:
-        """The recorded op that made this tensor, or None for a leaf."""
-        return self._node
+        return self.grad_fn is None
 
     def size(self, dim: int | None = None) -> Any:
         return self.data.size() if dim is None else self.data.size(dim)
@@ -317,8 +339,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = repr(self.data)[len("tensor(") : -1]
-        if self._node is not None:
-            return f"Tensor({body}, grad_fn={self._node!r})"
+        if self.grad_fn is not None:
+            return f"Tensor({body}, grad_fn={self.grad_fn!r})"
         if self.requires_grad:
             return f"Tensor({body}, requires_grad=True)"
         return f"Tensor({body})"
@@ -332,12 +354,15 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.data)
 
+    def __hash__(self) -> int:
+        return id(self)
+
     # -- autograd --------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Compute the gradient of this tensor with respect to every leaf that requires one.
 
         ``grad`` is d(something)/d(self); it may be omitted only for a single-element tensor
-        (then it is 1). Gradients accumulate into ``.grad`` of the leaves. The graph's saved
+        (then it is 1). Gradients accumulate into ``.grad`` of the leaves. Each node's saved
         tensors are freed afterwards unless ``retain_graph=True``.
         """
         if not self.requires_grad:
@@ -352,130 +377,193 @@ class Tensor:
                     f"tensor has shape {tuple(self.data.shape)}; pass backward(grad) with a "
                     f"gradient of that shape, or reduce it first (e.g. .sum() or .mean())"
                 )
-            root = self._node
-            grad = 1.0 if root is not None and root.fn.number_grad else torch.ones_like(self.data)
+            grad = torch.ones_like(self.data)
         else:
-            grad = _as_torch(grad, self.data.dtype)
+            grad = _torch_value(grad)
+            if not isinstance(grad, torch.Tensor):
+                grad = torch.as_tensor(grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise RuntimeError(
                     f"backward(grad): grad has shape {tuple(grad.shape)} but the tensor has "
                     f"shape {tuple(self.data.shape)}"
                 )
-        root = self._node
-        if root is None:  # a leaf: its gradient is the given one
-            _accumulate_leaf(self, grad)
+        if self.grad_fn is None:  # a leaf: its gradient is the given one
+            _accumulate(self, grad)
             return
-        order = _topological_order(root)
-        root.grad = grad
-        root.owned = False  # 1.0 or the caller's tensor; the node may have owned one before
-        for node in order:
-            g = node.grad
-            if g is None:
+        # the gradient flowing into each node's output, summed over the paths that reach it
+        grads: dict[Node, torch.Tensor] = {self.grad_fn: grad}
+        for node in _topological_order(self.grad_fn):
+            g = grads.pop(node, None)
+            if g is None:  # no path from the output carried a gradient here
                 continue
-            node.grad = None
-            if node.freed:
+            if node.saved is None:
                 raise GraphFreedError(
                     "backward() through a graph that was already freed: a previous backward() "
                     "released its saved tensors. Call backward(retain_graph=True) the first "
                     "time if you need to go through the graph twice."
                 )
+            input_grads = node.fn.backward(node, g)
             if not retain_graph:
-                # marked before the formula runs, so that it can tell its saved tensors are at
-                # their last use and write over them (MSE's diff becomes its gradient in place)
-                node.freed = True
-            fn = node.fn
-            grads = fn.backward(node, g)
-            fresh = fn.fresh_grads
-            for inp, ig in zip(node.inputs, grads):  # noqa: B905 - grads may be shorter
-                if inp is None or ig is None:
+                node.saved = None
+            for source, ig in zip(node.inputs, input_grads):  # noqa: B905 - may be shorter
+                if source is None or ig is None:
                     continue
-                parent = inp._node
-                if parent is not None:
-                    if parent.grad is None:
-                        parent.grad = ig
-                        parent.owned = fn.owned_grads
-                    else:
-                        parent.grad = parent.grad + ig
-                        parent.owned = True
-                elif inp.grad is None and (fresh or _is_fresh(ig, g, inp)):
-                    inp.grad = ig  # the leaf's first gradient, a tensor of its own: no copy
+                if isinstance(source, Node):
+                    grads[source] = grads[source] + ig if source in grads else ig
                 else:
-                    _accumulate_leaf(inp, ig)
-            if not retain_graph:
-                # free what this node kept: saved tensors, inputs and whatever else the op put
-                # on ctx, so the step's intermediates die now even while the loss is still held
-                node.saved = ()
-                node.inputs = ()
-                node.__dict__.clear()
+                    _accumulate(source, ig, made_here=ig is not g and ig._base is None)
 
-    # -- operators (defined in functional.py, bound below) ---------------------------------
-    def __hash__(self) -> int:
-        return id(self)
+    # -- Python operators: each one op of the functional interface -------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return F.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return F.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return F.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return F.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return F.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return F.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return F.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return F.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return F.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return F.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return F.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return F.neg(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.index(self, index)
+
+    # comparisons give plain Tensors: nothing to differentiate
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor(self.data < _torch_value(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor(self.data <= _torch_value(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor(self.data > _torch_value(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor(self.data >= _torch_value(other))
+
+    # -- methods with torch's names --------------------------------------------------------
+    def add(self, other: Any) -> Tensor:
+        return F.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return F.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return F.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return F.div(self, other)
+
+    def neg(self) -> Tensor:
+        return F.neg(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return F.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return F.matmul(self, other)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return F.sum(self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return F.mean(self, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return F.amax(self, dim, keepdim)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return F.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        shape = self.data.shape
+        return F.reshape(self, (*shape[:start_dim], -1) if len(shape) else (1,))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return F.transpose(self, dim0, dim1)
+
+    def t(self) -> Tensor:
+        return F.transpose(self, 0, 1)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - torch's name
+        if self.data.dim() == 2:
+            return F.transpose(self, 0, 1)
+        return F.permute(self, *reversed(range(self.data.dim())))
+
+    def permute(self, *dims: int) -> Tensor:
+        return F.permute(self, *dims)
+
+    def exp(self) -> Tensor:
+        return F.exp(self)
+
+    def log(self) -> Tensor:
+        return F.log(self)
+
+    def sqrt(self) -> Tensor:
+        return F.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return F.abs(self)
+
+    def relu(self) -> Tensor:
+        return F.relu(self)
+
+    def tanh(self) -> Tensor:
+        return F.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.sigmoid(self)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return F.log_softmax(self, dim)
 
 
-_new_tensor = object.__new__  # a Tensor with its slots unset, for _result
-
-
-def _is_fresh(ig: torch.Tensor, g: torch.Tensor, leaf: Tensor) -> bool:
-    """Whether an op's gradient for ``leaf`` can be its .grad as it is: a new tensor of the op's
-    own (not g passed through, nor a view), contiguous and of the leaf's shape."""
-    return (
-        ig is not g and ig._base is None and ig.shape == leaf.data.shape and ig.is_contiguous()
-    )
-
-
-def _accumulate_leaf(leaf: Tensor, g: torch.Tensor) -> None:
-    if g.shape != leaf.data.shape:  # defensive: broadcasting must already be reduced
-        g = g.sum_to_size(leaf.data.shape)
+def _accumulate(leaf: Tensor, g: torch.Tensor, made_here: bool = False) -> None:
+    """Add g to a leaf's ``.grad``. The first gradient becomes ``.grad`` as it is when the op's
+    backward made it for this input (``made_here``: a new tensor, not the g it received passed
+    on, nor a view of another tensor); otherwise ``.grad`` is a copy, a tensor of the leaf's
+    own, as torch gives (g may be the caller's tensor, a view, or shared with another input)."""
+    if g.shape != leaf.data.shape:  # defensive: the ops already sum broadcasting away
+        g, made_here = g.sum_to_size(leaf.data.shape), False
     if leaf.grad is None:
-        # a tensor of its own, as torch gives: g may be an expanded view (sum's backward), the
-        # same tensor as another input's (add passes it through) or the caller's backward(grad)
-        leaf.grad = g.clone(memory_format=torch.contiguous_format)
+        own = made_here and g.is_contiguous()
+        leaf.grad = g if own else g.clone(memory_format=torch.contiguous_format)
     else:
         leaf.grad = leaf.grad + g
-
-
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from root, each before every node that made one of its inputs.
-
-    An op's inputs exist before the op runs, so a node recorded later can never feed one recorded
-    earlier: newest first (by ``Node.seq``) is a valid order for the backward walk. PyTorch's
-    engine orders its work by the same kind of sequence number. This needs only a set of the
-    reachable nodes and one sort, no depth-first bookkeeping.
-
-    A chain (every node made by at most one other node: a Sequential's fused stack and its loss)
-    is already in that order as it is walked from the root; that is tried first.
-    """
-    chain = [root]
-    node = root
-    while node is not None:
-        parent = None
-        for inp in node.inputs:
-            if inp is not None and inp._node is not None:
-                if parent is not None and inp._node is not parent:
-                    return _sorted_reachable(root)  # two parents: not a chain
-                parent = inp._node
-        if parent is not None:
-            chain.append(parent)
-        node = parent
-    return chain
-
-
-def _sorted_reachable(root: Node) -> list[Node]:
-    """Every node reachable from root, newest first (see _topological_order)."""
-    seen = {root}
-    stack = [root]
-    while stack:
-        for inp in stack.pop().inputs:
-            if inp is not None:
-                parent = inp._node
-                if parent is not None and parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
-    return sorted(seen, key=_by_seq, reverse=True)
-
-
-_by_seq = attrgetter("seq")
 
 
 class Parameter(Tensor):
@@ -488,3 +576,8 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+# The functional interface is written on top of Function and Tensor (above), so it is imported
+# once they exist; Tensor's operators look it up when they run.
+from . import functional as F  # noqa: E402

@@ -25,21 +25,23 @@ def seed_network() -> nn.Sequential:
     )
 
 
-def test_intermediates_die_after_backward_while_the_loss_is_held():
+def test_the_graph_holds_no_intermediate_tensor_and_frees_what_it_saved():
     torch.manual_seed(0)
     model = seed_network()
     x, y = minidl.data.disk(50, seed=0)
     out = model(x)
     loss = nn.MSELoss()(out, y.float().unsqueeze(1))
-    inner_node = out.grad_fn
-    refs = [weakref.ref(out), weakref.ref(inner_node)]
-    del out, inner_node
-    assert all(r() is not None for r in refs)  # before backward the graph holds them
+    inner_node = out.grad_fn  # the Sigmoid's node: it saved its output for backward
+    saved = weakref.ref(inner_node.saved[0])
+    out_ref = weakref.ref(out)
+    del out
+    assert out_ref() is None  # nodes link to nodes, never to the Tensors the user holds
+    assert saved() is not None  # what backward needs is kept until it runs
     loss.backward()
-    assert all(r() is None for r in refs)  # no cycles: plain reference counting frees them
+    assert saved() is None and inner_node.saved is None  # freed by backward
     node = weakref.ref(loss.grad_fn)
-    del loss
-    assert node() is None
+    del loss, inner_node
+    assert node() is None  # no cycles: the graph dies with the loss
 
 
 def test_a_hand_built_graph_is_freed_and_its_saved_tensors_dropped():
@@ -48,9 +50,10 @@ def test_a_hand_built_graph_is_freed_and_its_saved_tensors_dropped():
     loss = (h * h).sum()
     node, h_ref = h.grad_fn, weakref.ref(h)
     del h
-    loss.backward()
     assert h_ref() is None
-    assert node.saved == () and node.freed
+    loss.backward()
+    assert node.saved is None
+    assert [n.name for n in minidl.graph_of(loss)] == ["Sum", "Mul", "Tanh", "Mul"]
     assert a.grad is not None
 
 
@@ -64,7 +67,7 @@ def test_retain_graph_keeps_the_graph_for_a_second_backward():
 
 
 class _Wrapped(nn.Module):
-    """The seed network inside a module of our own: a model the compiled step does not take."""
+    """The seed network inside a module of our own: a model the fast step does not take."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,7 +77,7 @@ class _Wrapped(nn.Module):
         return self.body(x)
 
 
-@pytest.mark.parametrize("make_model", [seed_network, _Wrapped], ids=["compiled", "eager"])
+@pytest.mark.parametrize("make_model", [seed_network, _Wrapped], ids=["fast", "eager"])
 def test_fit_keeps_no_graph_between_steps(make_model):
     torch.manual_seed(0)
     model = make_model()
@@ -83,17 +86,17 @@ def test_fit_keeps_no_graph_between_steps(make_model):
 
     class WatchLoss(minidl.train.Callback):
         def on_batch_end(self, state, loss):
-            # the compiled step records no graph at all; the eager one's node must die
+            # the fast step records no graph at all; the eager one's node must die
             node = loss.grad_fn
             seen.append(None if node is None else weakref.ref(node))
 
     opt = minidl.optim.SGD(model.parameters(), lr=0.1)
-    compiled = minidl.TrainStep(model, nn.MSELoss(), opt).compiled
-    assert compiled == (make_model is seed_network)
+    fast = minidl.TrainStep(model, nn.MSELoss(), opt).fast
+    assert fast == (make_model is seed_network)
     minidl.train.fit(model, nn.MSELoss(), opt, (x, y.float().unsqueeze(1)), epochs=2,
                      batch_size=50, callbacks=[WatchLoss()], metrics=False)
     assert len(seen) == 8
-    if compiled:
+    if fast:
         assert all(r is None for r in seen)
     else:
         assert all(r is not None and r() is None for r in seen)

@@ -1,7 +1,7 @@
-"""backward()'s unit seed: for a loss (Function.number_grad), backward() with no argument passes
-the number 1.0 as the output's gradient instead of a ones tensor. Gradients, their dtypes and
-shapes must be torch autograd's all the same, in float32 and float64, whether the loss's input is
-a leaf or the output of a network, with an explicit gradient and with retain_graph."""
+"""backward()'s unit seed: backward() with no argument on a loss seeds it with dL/dL = 1.
+
+Gradients, their dtypes and shapes must be torch autograd's, in float32 and float64, whether the
+loss's input is a leaf or the output of a network, with an explicit gradient and retain_graph."""
 
 from __future__ import annotations
 
@@ -55,12 +55,6 @@ def _close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, wha
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     tol = TOLERANCE[dtype]
     torch.testing.assert_close(actual, expected, atol=tol, rtol=tol, msg=lambda m: f"{what}: {m}")
-
-
-def test_every_loss_takes_a_number_as_its_seed() -> None:
-    for op in (F.MSELoss, F.L1Loss, F.BCELoss, F.CrossEntropyLoss):
-        assert op.number_grad, op.__name__
-    assert not minidl.Function.number_grad  # the default: a ones tensor, as before
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -128,8 +122,8 @@ def test_explicit_gradient_and_retain_graph_still_work(
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_network_trained_with_the_unit_seed_matches_torch(dtype: torch.dtype) -> None:
-    # the seed's path: MSE's gradient (made from the number 1.0) flows into Sequential's
-    # fused LinearStack, whose parameters get gradients of torch's values and dtype
+    # the seed's path: MSE's gradient flows through a node per layer into the parameters,
+    # which get gradients of torch's values and dtype
     ours = nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid()).to(dtype)
     theirs = torch.nn.Sequential(
         torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()

@@ -2,7 +2,7 @@
 
 Same names, arguments, parameter names and shapes as torch.nn, so state dicts move both ways:
 ``Conv2d.weight`` is (out_channels, in_channels, kh, kw), ``ConvTranspose2d.weight`` is
-(in_channels, out_channels, kh, kw). The formulas live in ``functional.py``'s images section.
+(in_channels, out_channels, kh, kw). The formulas live in ``ops/images.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .. import functional as F
-from .. import init
+from .. import init, ops
 from ..tensor import Parameter, Tensor
 from .module import Module
 
@@ -115,7 +115,7 @@ class Conv2d(_ConvNd):
     def forward(self, x: Any) -> Tensor:
         shape = self._check_input(x, self.in_channels)
         F._check_window(repr(self), shape, self.kernel_size, self.padding, self.dilation)
-        return F.Conv2d.apply(
+        return ops.Conv2d.apply(
             x, self.weight, self.bias, stride=self.stride, padding=self.padding,
             dilation=self.dilation,
         )
@@ -164,7 +164,7 @@ class ConvTranspose2d(_ConvNd):
         F._check_transposed_size(
             repr(self), shape, self.kernel_size, self.stride, self.padding, self.dilation
         )
-        return F.ConvTranspose2d.apply(
+        return ops.ConvTranspose2d.apply(
             x, self.weight, self.bias, stride=self.stride, padding=self.padding,
             output_padding=self.output_padding, dilation=self.dilation,
         )
@@ -207,7 +207,7 @@ class Upsample(Module):
 
     def forward(self, x: Any) -> Tensor:
         F._check_images(repr(self), x)
-        return F.UpsampleNearest.apply(x, scale_factor=self.scale_factor)
+        return ops.UpsampleNearest.apply(x, scale_factor=self.scale_factor)
 
     def config(self) -> dict[str, Any]:
         return {"scale_factor": list(self.scale_factor), "mode": self.mode}
@@ -252,7 +252,7 @@ class MaxPool2d(_Pool2d):
     def forward(self, x: Any) -> Tensor:
         shape = F._check_images(repr(self), x)
         F._check_window(repr(self), shape, self.kernel_size, self.padding, self.dilation)
-        return F.MaxPool2d.apply(
+        return ops.MaxPool2d.apply(
             x, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
             dilation=self.dilation,
         )
@@ -273,7 +273,7 @@ class AvgPool2d(_Pool2d):
     def forward(self, x: Any) -> Tensor:
         shape = F._check_images(repr(self), x)
         F._check_window(repr(self), shape, self.kernel_size, self.padding)
-        return F.AvgPool2d.apply(
+        return ops.AvgPool2d.apply(
             x, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding
         )
 

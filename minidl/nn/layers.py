@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .. import functional as F
-from .. import init
+from .. import init, ops
 from ..tensor import Parameter, Tensor
 from .module import Module, ShapeError
 
@@ -41,7 +41,7 @@ class Linear(Module):
     ``init="torch"``: PyTorch's default, W and b ~ U(±1/√in).
     """
 
-    op = F.Linear  # the op its forward records: its maths (Function.formula)
+    op = ops.Linear  # the op its forward records: its maths (Function.formula)
 
     def __init__(
         self,
@@ -108,7 +108,7 @@ class Linear(Module):
 class ReLU(Module):
     """max(0, x) elementwise."""
 
-    op = F.ReLU  # the op its forward records: its maths (Function.formula)
+    op = ops.ReLU  # the op its forward records: its maths (Function.formula)
 
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
@@ -117,7 +117,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """x for x > 0, negative_slope·x otherwise (seed 002)."""
 
-    op = F.LeakyReLU  # the op its forward records: its maths (Function.formula)
+    op = ops.LeakyReLU  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -136,7 +136,7 @@ class LeakyReLU(Module):
 class Tanh(Module):
     """Hyperbolic tangent elementwise."""
 
-    op = F.Tanh  # the op its forward records: its maths (Function.formula)
+    op = ops.Tanh  # the op its forward records: its maths (Function.formula)
 
     def forward(self, x: Any) -> Tensor:
         return F.tanh(x)
@@ -145,7 +145,7 @@ class Tanh(Module):
 class Sigmoid(Module):
     """Logistic sigmoid elementwise, stable for large |x|."""
 
-    op = F.Sigmoid  # the op its forward records: its maths (Function.formula)
+    op = ops.Sigmoid  # the op its forward records: its maths (Function.formula)
 
     def forward(self, x: Any) -> Tensor:
         return F.sigmoid(x)
@@ -154,7 +154,7 @@ class Sigmoid(Module):
 class Softmax(Module):
     """Softmax along ``dim``."""
 
-    op = F.Softmax  # the op its forward records: its maths (Function.formula)
+    op = ops.Softmax  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
@@ -173,7 +173,7 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """log(softmax(x)) along ``dim``."""
 
-    op = F.LogSoftmax  # the op its forward records: its maths (Function.formula)
+    op = ops.LogSoftmax  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
@@ -192,7 +192,7 @@ class LogSoftmax(Module):
 class Dropout(Module):
     """Zero inputs with probability p in training mode (scaling the rest by 1/(1-p))."""
 
-    op = F.Dropout  # the op its forward records: its maths (Function.formula)
+    op = ops.Dropout  # the op its forward records: its maths (Function.formula)
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -261,57 +261,6 @@ class Features(Module):
         return f"features={self.features}"
 
 
-# activation modules whose op Sequential fuses into the Linear before them (F.LinearStack)
-_FUSABLE = {ReLU: F.ReLU, Tanh: F.Tanh, Sigmoid: F.Sigmoid}
-
-
-class _LinearStackStep:
-    """A step of Sequential's plan: (Linear, activation op or None) layers as one LinearStack.
-
-    A class rather than a closure so that copy.deepcopy and pickle of a model carry the copied
-    layers, not references to the original's.
-    """
-
-    def __init__(self, layers: list[tuple[Linear, Any]]) -> None:
-        self.layers = layers
-        self.activations = tuple(activation for _, activation in layers)
-        self._transposed: list[list] = [[None, None] for _ in layers]
-
-    def __call__(self, x: Any) -> Tensor:
-        self.layers[0][0].check_input(x)  # the later layers' sizes chain (checked in _plan)
-        params, weights_t = self.operands()
-        return F.linear_stack(x, params, self.activations, weights_t)
-
-    def operands(self) -> tuple[list[Parameter | None], list[torch.Tensor]]:
-        """The layers' parameters as they are now (weight, bias per layer) and each weight's
-        transposed view, which forward multiplies by.
-
-        Read at every call, not when the plan was made: a parameter may have been replaced. From
-        _parameters, as linear.weight goes through Module.__getattr__, which Python only calls
-        after a failed lookup has raised and caught an AttributeError. The views are kept between
-        calls: a view shows the optimiser's in-place updates of weight.data, and a new
-        weight.data (a new Parameter, load, .double(), p.data = ...) is a new tensor and gets a
-        new view.
-        """
-        params = []
-        weights_t = []
-        for (linear, _), cached in zip(self.layers, self._transposed, strict=True):
-            weight = linear._parameters["weight"]
-            params += (weight, linear._parameters["bias"])
-            data = weight.data
-            if cached[0] is not data:
-                cached[0], cached[1] = data, data.t()
-            weights_t.append(cached[1])
-        return params, weights_t
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the views are not copied (a copied view might not follow its copied weight): a copy
-        # makes its own at its first call
-        state = self.__dict__.copy()
-        state["_transposed"] = [[None, None] for _ in self.layers]
-        return state
-
-
 class Sequential(Module):
     """Modules applied one after the other; ``Sequential(a, b)`` or ``Sequential(OrderedDict)``.
 
@@ -332,47 +281,13 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for name, step in self._plan():
+        for name, module in self._modules.items():
             try:
-                x = step(x)
+                x = module(x)
             except ShapeError as e:
                 e.layer = f"{name}.{e.layer}" if e.layer else name
                 raise
         return x
-
-    def _plan(self) -> list[tuple[str, Any]]:
-        """What forward runs: (name, callable) per step, rebuilt whenever the modules change.
-
-        Consecutive Linear layers, each optionally followed by a ReLU, Tanh or Sigmoid (exactly
-        those classes, so a subclass with its own forward runs as written), whose sizes chain
-        become one step: a single LinearStack node with the same formulas (see functional.py).
-        An MLP body then costs one graph node per step instead of one per layer. Every other
-        module runs as itself.
-        """
-        key = tuple(self._modules.values())
-        cached = self.__dict__.get("_cached_plan")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        items = list(self._modules.items())
-        plan: list[tuple[str, Any]] = []
-        i = 0
-        while i < len(items):
-            name, module = items[i]
-            layers: list[tuple[Linear, Any]] = []
-            while i < len(items) and type(items[i][1]) is Linear and (
-                not layers or layers[-1][0].out_features == items[i][1].in_features
-            ):
-                after = items[i + 1][1] if i + 1 < len(items) else None
-                activation = _FUSABLE.get(type(after))
-                layers.append((items[i][1], activation))
-                i += 2 if activation is not None else 1
-            if layers:
-                plan.append((name, _LinearStackStep(layers)))
-            else:
-                plan.append((name, module))
-                i += 1
-        object.__setattr__(self, "_cached_plan", (key, plan))
-        return plan
 
     def __len__(self) -> int:
         return len(self._modules)

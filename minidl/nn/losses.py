@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional as F
+from .. import ops
 from ..tensor import Tensor
 from .module import Module
 
@@ -25,7 +26,7 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Squared error (output - target)², averaged or summed; shapes must match."""
 
-    op = F.MSELoss
+    op = ops.MSELoss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.mse_loss(output, target, self.reduction)
@@ -34,7 +35,7 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Absolute error |output - target| (the seeds' MAE), averaged or summed."""
 
-    op = F.L1Loss
+    op = ops.L1Loss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.l1_loss(output, target, self.reduction)
@@ -43,7 +44,7 @@ class L1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities (after a Sigmoid) against 0/1 targets."""
 
-    op = F.BCELoss
+    op = ops.BCELoss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(output, target, self.reduction)
@@ -52,7 +53,7 @@ class BCELoss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of raw scores (N, C) against class indices (N,)."""
 
-    op = F.CrossEntropyLoss
+    op = ops.CrossEntropyLoss
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.cross_entropy(output, target, self.reduction)

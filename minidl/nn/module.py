@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..tensor import Parameter, Tensor
+from ..tensor import Parameter, ShapeError, Tensor
 
 __all__ = ["Module", "ShapeError", "StateDictError"]
 
@@ -26,18 +26,6 @@ class StateDictError(KeyError, RuntimeError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
-
-
-class ShapeError(ValueError):
-    """An input whose shape a layer cannot take; names the layer and both shapes."""
-
-    def __init__(self, message: str, layer: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.layer = layer
-
-    def __str__(self) -> str:
-        return f"layer {self.layer}: {self.message}" if self.layer else self.message
 
 
 # how many times a parameter or submodule of any module has been assigned, replaced or removed,

@@ -1,7 +1,7 @@
-"""TrainStep: the compiled step gives the eager step's numbers to the bit, and falls back to it.
+"""TrainStep: the fast step gives the eager step's numbers to the bit, and falls back to it.
 
 The oracle is the eager step (model, loss, zero_grad, backward, step), itself tested against
-torch's autograd elsewhere; the compiled step runs the same ops' formulas in the same order, so
+torch's autograd elsewhere; the fast step runs the same ops' formulas in the same order, so
 losses, gradients and weights must be equal, not merely close.
 """
 
@@ -14,8 +14,8 @@ import torch
 
 import minidl
 from minidl import nn, optim
+from minidl.fast import TrainStep
 from minidl.nn.module import ShapeError
-from minidl.step import TrainStep
 
 
 def _eager_step(model, loss_fn, opt, x, y):
@@ -26,14 +26,14 @@ def _eager_step(model, loss_fn, opt, x, y):
     return loss
 
 
-def _compare(make_model, loss_fn, make_opt, batches, *, expect_compiled=True):
+def _compare(make_model, loss_fn, make_opt, batches, *, expect_fast=True):
     """Train a model and its copy on the same batches, eagerly and through TrainStep."""
     torch.manual_seed(0)
     eager_model = make_model()
     model = copy.deepcopy(eager_model)
     eager_opt, opt = make_opt(eager_model), make_opt(model)
     step = TrainStep(model, loss_fn, opt)
-    assert step.compiled is expect_compiled
+    assert step.fast is expect_fast
     for i, (x, y) in enumerate(batches):
         torch.manual_seed(100 + i)  # Dropout draws the same masks in both
         expected = _eager_step(eager_model, loss_fn, eager_opt, x, y)
@@ -134,7 +134,7 @@ def test_every_optimiser_matches_the_eager_step(make_opt):
     _compare(MODELS["tanh, no output activation"], nn.MSELoss(), make_opt, _batches())
 
 
-def test_fit_trains_compiled_and_gives_the_eager_history():
+def test_fit_trains_fast_and_gives_the_eager_history():
     x, y = minidl.data.disk(300, seed=3)
     y = y.float().unsqueeze(1)
     histories = []
@@ -144,13 +144,13 @@ def test_fit_trains_compiled_and_gives_the_eager_history():
         if wrap:  # a model of our own: fit's step runs eagerly
             model = _Eager(model)
         opt = optim.SGD(model.parameters(), lr=0.3)
-        assert TrainStep(model, nn.MSELoss(), opt).compiled is not wrap
+        assert TrainStep(model, nn.MSELoss(), opt).fast is not wrap
         history = minidl.train.fit(model, nn.MSELoss(), opt, (x, y), epochs=3, batch_size=64,
                                    generator=torch.Generator().manual_seed(0), metrics=False)
         histories.append((history.train_loss, [p.data for p in model.parameters()]))
-    (compiled_loss, compiled_params), (eager_loss, eager_params) = histories
-    assert compiled_loss == eager_loss
-    assert all(torch.equal(a, b) for a, b in zip(compiled_params, eager_params, strict=True))
+    (fast_loss, fast_params), (eager_loss, eager_params) = histories
+    assert fast_loss == eager_loss
+    assert all(torch.equal(a, b) for a, b in zip(fast_params, eager_params, strict=True))
 
 
 class _Eager(nn.Module):
@@ -164,7 +164,7 @@ class _Eager(nn.Module):
 
 def test_a_model_of_its_own_runs_eagerly():
     _compare(lambda: _Eager(MODELS["seed"]()), nn.MSELoss(),
-             lambda m: optim.SGD(m.parameters(), lr=0.1), _batches(), expect_compiled=False)
+             lambda m: optim.SGD(m.parameters(), lr=0.1), _batches(), expect_fast=False)
 
 
 def test_a_layer_used_twice_runs_eagerly():
@@ -174,13 +174,13 @@ def test_a_layer_used_twice_runs_eagerly():
                              nn.Linear(4, 1))
 
     _compare(make, nn.MSELoss(), lambda m: optim.SGD(m.parameters(), lr=0.1), _batches(),
-             expect_compiled=False)
+             expect_fast=False)
 
 
 def test_a_parameter_the_optimiser_does_not_hold_runs_eagerly():
     # eager: that parameter's gradient accumulates across steps (zero_grad never clears it)
     _compare(MODELS["tanh, no output activation"], nn.MSELoss(),
-             lambda m: optim.SGD(m[2].parameters(), lr=0.1), _batches(), expect_compiled=False)
+             lambda m: optim.SGD(m[2].parameters(), lr=0.1), _batches(), expect_fast=False)
 
 
 def test_a_frozen_parameter_stays_put_as_in_the_eager_step():
@@ -242,13 +242,13 @@ def test_changes_to_the_model_between_steps_are_followed():
     # a new Parameter the optimiser does not hold: the step goes eager, as it must
     for m in (eager, model):
         m[2].bias = nn.Parameter(torch.zeros(1))
-    assert not step.compiled
+    assert not step.fast
     both(4)
     both(5)
     assert torch.equal(model[2].bias.grad, eager[2].bias.grad)  # accumulated twice
 
 
-def test_a_model_grown_between_steps_is_recompiled():
+def test_a_model_grown_between_steps_is_seen_anew():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh())
     opt = optim.SGD(model.parameters(), lr=0.1)
@@ -257,9 +257,9 @@ def test_a_model_grown_between_steps_is_recompiled():
     step(x, torch.rand(8, 4))
     last = nn.Linear(4, 1)
     model.append(last)
-    assert not step.compiled  # the optimiser does not hold the new layer's parameters
+    assert not step.fast  # the optimiser does not hold the new layer's parameters
     opt.add_param_group({"params": list(last.parameters())})
-    assert step.compiled  # it does now (two groups: the update goes through step())
+    assert step.fast  # it does now (two groups: the update goes through step())
     eager = copy.deepcopy(model)
     eager_opt = optim.SGD([{"params": list(eager[0].parameters())},
                            {"params": list(eager[2].parameters())}], lr=0.1)
@@ -292,10 +292,10 @@ def _same_error(model, loss_fn, x, y, lr=0.1):
     with pytest.raises(Exception) as eager:
         _eager_step(model, loss_fn, opt, x, y)
     step = TrainStep(model, loss_fn, opt)
-    with pytest.raises(type(eager.value)) as compiled:
+    with pytest.raises(type(eager.value)) as fast:
         step(x, y)
-    assert str(compiled.value) == str(eager.value)
-    return compiled.value
+    assert str(fast.value) == str(eager.value)
+    return fast.value
 
 
 def test_a_wrong_input_width_names_the_layer_and_both_shapes():
@@ -314,7 +314,7 @@ def test_a_wrong_input_width_names_the_layer_and_both_shapes():
     ids=["target shape", "bce target", "class index"],
 )
 def test_a_bad_target_gets_the_eager_message(loss_fn, y):
-    # after a first good step, so that the compiled step is the one that meets it
+    # after a first good step, so that the fast step is the one that meets it
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid())
     if not isinstance(loss_fn, nn.CrossEntropyLoss):
@@ -328,9 +328,9 @@ def test_a_bad_target_gets_the_eager_message(loss_fn, y):
     step(x, good)
     with pytest.raises(Exception) as eager:
         _eager_step(copy.deepcopy(model), loss_fn, optim.SGD(model.parameters(), lr=0.1), x, y)
-    with pytest.raises(type(eager.value)) as compiled:
+    with pytest.raises(type(eager.value)) as fast:
         step(x, y)
-    assert str(compiled.value) == str(eager.value)
+    assert str(fast.value) == str(eager.value)
 
 
 def test_a_bad_learning_rate_gets_the_eager_message():
@@ -356,10 +356,10 @@ def test_an_optimiser_with_its_own_step_is_called():
 
     _compare(MODELS["seed"], nn.MSELoss(), lambda m: Counting(m.parameters(), lr=0.1),
              _batches())
-    assert Counting.calls == 2 * len(_batches())  # the eager run's and the compiled run's
+    assert Counting.calls == 2 * len(_batches())  # the eager run's and the fast run's
 
 
-def test_the_compiled_loss_has_no_graph_and_the_step_keeps_none():
+def test_the_fast_loss_has_no_graph_and_the_step_keeps_none():
     model = MODELS["seed"]()
     step = TrainStep(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
     loss = step(torch.randn(8, 2), torch.rand(8, 1))

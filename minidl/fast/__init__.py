@@ -1,0 +1,58 @@
+"""minidl.fast: the same training step with less bookkeeping, held to the eager engine bit for bit.
+
+The eager engine (``minidl/tensor.py``, ``minidl/ops``, ``minidl/nn``) records a Node per layer and
+walks the graph back, which is what a reader comes to see, and what costs most of a small
+network's step: for the seeds' 2-25-25-25-1 network the arithmetic is a few dozen tiny torch
+calls, and the Module calls, Tensors, Nodes and the graph walk around them take as long again.
+
+This package is the one place that trades that bookkeeping for speed, opt in:
+
+- ``kernels.chain_kernels`` writes a chain of layers (Linear, ReLU, LeakyReLU, Tanh, Sigmoid,
+  Dropout) out as two straight-line Python functions that call each op's own ``forward`` and
+  ``backward`` from ``minidl/ops`` in the order the eager step would. No formula is restated
+  here: change an op in ``minidl/ops`` and the fast step changes with it.
+- ``TrainStep(model, loss_fn, optimizer)`` runs those kernels, the loss op and the optimiser
+  for one batch; for any other model, loss, optimiser set-up or batch it runs the eager step as
+  written. ``minidl.train.fit`` uses it (``fit(..., fast=False)`` runs the eager step).
+
+How it is held to the eager path: the same ops, called with the same tensors in the same
+order, give the same bits. tests/test_fast.py trains models both ways and compares losses,
+every ``.grad`` and every weight with ``torch.equal`` (chains with every layer kind, every loss,
+SGD with momentum, Nesterov and weight decay, Adam, two parameter groups, Dropout, frozen or
+replaced parameters, a model changed between steps), and checks that errors read the same.
+
+The generated source is visible: ``source(step)`` (or ``step.source``) prints it, and it is
+registered with ``linecache``, so a traceback or pdb inside a kernel shows its lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .kernels import Kernels, chain_kernels
+from .step import TrainStep, chain_of
+
+__all__ = ["TrainStep", "chain_kernels", "chain_of", "source", "Kernels"]
+
+
+def source(obj: Any) -> str:
+    """The generated kernels' source for a TrainStep, a Kernels, or a model TrainStep takes.
+
+    Raises TypeError for a model (or step) that the fast step does not run.
+    """
+    if isinstance(obj, Kernels):
+        return obj.source
+    if isinstance(obj, TrainStep):
+        text = obj.source
+        if text is None:
+            raise TypeError("this TrainStep runs the eager step: it has no generated source")
+        return text
+    layers = chain_of(obj)
+    if layers is None:
+        raise TypeError(f"{type(obj).__name__} is not a chain the fast step runs")
+    from .step import LAYER_OPS
+
+    linears = [m for m in layers if hasattr(m, "in_features")]
+    return chain_kernels(
+        tuple(LAYER_OPS[type(m)] for m in layers), tuple(m.bias is not None for m in linears)
+    ).source

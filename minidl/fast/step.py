@@ -1,0 +1,241 @@
+"""TrainStep: one optimisation step (forward, loss, zero_grad, backward, step) without a graph.
+
+For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout and Identity
+layers and one of the four loss modules, the graph an eager step would record is known before it
+runs. TrainStep runs the chain's written-out kernels (``kernels.py``: each op's own forward and
+backward from ``minidl/ops``, in the eager order) and the loss op's, then the optimiser. The
+arithmetic is the eager step's, op for op, so the results are the same to the bit
+(tests/test_fast.py); the time is less (benchmarks/RESULTS.md). ``fit`` trains with it.
+
+Everything else takes the eager step as written: other models, modules or losses, a loss with
+``reduction="none"``, parameters that are frozen, shared or not the optimiser's, inputs that
+require gradients or are not (N, features) batches of the first Linear's width and dtype (so a
+wrong shape gets the eager step's ShapeError), ``no_grad()``. The chain is looked at again
+whenever any module's parameters or submodules are reassigned or an optimiser takes a new group
+(``nn.module._generation``).
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any
+
+import torch
+
+from .. import ops
+from ..nn import layers as L
+from ..nn import losses
+from ..nn import module as modules
+from ..nn.module import Module
+from ..optim import Optimizer
+from ..tensor import Tensor, is_grad_enabled
+from .kernels import Ctx, Kernels, chain_kernels
+
+__all__ = ["TrainStep", "chain_of"]
+
+# the loss modules TrainStep knows (exactly these classes: a subclass may compute its own loss)
+LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss, losses.CrossEntropyLoss)
+# the layers of a chain, and the op each one's forward applies
+LAYER_OPS: dict[type, type] = {
+    L.Linear: ops.Linear,
+    L.ReLU: ops.ReLU,
+    L.Tanh: ops.Tanh,
+    L.Sigmoid: ops.Sigmoid,
+    L.LeakyReLU: ops.LeakyReLU,
+    L.Dropout: ops.Dropout,
+}
+
+
+def chain_of(model: Module) -> list[Module] | None:
+    """The layers of ``model`` that apply an op, in order, if it is a chain TrainStep can run:
+    a ``Sequential`` of the layers above (and Identity), whose Linear sizes follow on. Else None.
+    """
+    if type(model) is not L.Sequential:
+        return None
+    layers = []
+    width = None
+    for module in model:
+        kind = type(module)
+        if kind is L.Identity:
+            continue
+        if kind not in LAYER_OPS:
+            return None
+        if kind is L.Linear:
+            if width is not None and module.in_features != width:
+                return None  # the eager step raises the ShapeError
+            width = module.out_features
+        layers.append(module)
+    if not any(type(m) is L.Linear for m in layers):
+        return None
+    return layers
+
+
+class TrainStep:
+    """One optimisation step on a batch, as ``fit`` takes it: ``loss = step(xb, yb)``.
+
+    The same as ``loss = loss_fn(model(xb), yb); optimizer.zero_grad(); loss.backward();
+    optimizer.step()``, and afterwards every parameter's ``.grad`` holds this step's gradient,
+    as after that code. The loss comes back as a Tensor; when the step ran without a graph
+    (``step.fast``) it has none, as its backward is done.
+    """
+
+    def __init__(self, model: Module, loss_fn: Module, optimizer: Optimizer) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self._generation = -1  # nn.module._generation when _plan was made
+        self._plan: _Plan | None = None
+
+    @property
+    def fast(self) -> bool:
+        """Whether the model, loss and optimiser are ones the fast step can take."""
+        return self._current_plan() is not None
+
+    @property
+    def source(self) -> str | None:
+        """The written-out forward and backward the fast step runs now (None if it runs eagerly;
+        with Dropout layers, the source of the chain with every Dropout active)."""
+        plan = self._current_plan()
+        return None if plan is None else plan.kernels(plan.dropouts_all_on()).source
+
+    def __call__(self, x: Any, y: Any) -> Tensor:
+        plan = self._current_plan()
+        if plan is not None and plan.accepts(x, y):
+            return plan.step(x, y)
+        loss = self.loss_fn(self.model(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    def _current_plan(self) -> _Plan | None:
+        if self._generation != modules._generation:
+            self._generation = modules._generation
+            self._plan = _Plan.make(self.model, self.loss_fn, self.optimizer)
+        return self._plan
+
+
+_requires_grad = attrgetter("requires_grad")
+
+
+class _Plan:
+    """The fast step of one model, loss and optimiser (while none of them is rebuilt)."""
+
+    @classmethod
+    def make(cls, model: Module, loss_fn: Module, optimizer: Optimizer) -> _Plan | None:
+        layers = chain_of(model)
+        if layers is None or type(loss_fn) not in LOSSES:
+            return None
+        linears = [m for m in layers if type(m) is L.Linear]
+        params = [p for m in linears for p in (m.weight, m.bias) if p is not None]
+        # each parameter once, and the optimiser's: then its one gradient becomes its .grad
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        ids = {id(p) for p in params}
+        if len(ids) < len(params) or not ids <= held:
+            return None
+        return cls(layers, linears, params, loss_fn, optimizer)
+
+    def __init__(self, layers, linears, params, loss_fn, optimizer) -> None:
+        self.layers = layers
+        self.linears = linears
+        self.params = params
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.loss_op = type(loss_fn).op
+        self.first = linears[0]
+        self.dropouts = [m for m in layers if type(m) is L.Dropout]
+        self._kernels: dict[tuple[bool, ...], tuple[Kernels, list, list]] = {}
+        # the update: the optimiser's own rule on the lists the step holds, when its one group
+        # is exactly these parameters and its step() is Optimizer's (every .grad is then set
+        # by the step, so zero_grad() would clear nothing that stays cleared); else
+        # zero_grad() and step() as the eager step calls them
+        groups = optimizer.param_groups
+        self.direct = (
+            len(groups) == 1
+            and {id(p) for p in groups[0]["params"]} == {id(p) for p in params}
+            and type(optimizer).step is Optimizer.step
+        )
+        self._data: list = [None] * len(params)  # each parameter's data tensor, as last seen
+
+    def dropouts_all_on(self) -> tuple[bool, ...]:
+        return (True,) * len(self.dropouts)
+
+    def kernels(self, active: tuple[bool, ...]) -> Kernels:
+        return self._chain(active)[0]
+
+    def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list, list]:
+        """The kernels for this pattern of active Dropouts (an inactive one is no op), the
+        layers they run, and a ctx per op (reused: one step runs at a time)."""
+        found = self._kernels.get(active)
+        if found is None:
+            on = dict(zip(map(id, self.dropouts), active, strict=True))
+            layers = [m for m in self.layers if on.get(id(m), True)]
+            chain = tuple(LAYER_OPS[type(m)] for m in layers)
+            biases = tuple(m.bias is not None for m in self.linears)
+            kernels = chain_kernels(chain, biases)
+            found = self._kernels[active] = (kernels, layers, [Ctx(n) for n in kernels.needs])
+        return found
+
+    def accepts(self, x: Any, y: Any) -> bool:
+        """Whether the fast step can take this batch; the eager step takes the others."""
+        first = self.first
+        return (
+            type(x) is torch.Tensor
+            and type(y) is torch.Tensor
+            and not x.requires_grad
+            and not y.requires_grad
+            and is_grad_enabled()
+            and x.dim() == 2
+            and x.shape[1] == first.in_features
+            and x.dtype == first.weight.data.dtype
+            and self.loss_fn.reduction != "none"
+            and False not in map(_requires_grad, self.params)  # a frozen one: eagerly
+            and all(0 <= m.p < 1 for m in self.dropouts)  # else F.dropout's error, eagerly
+        )
+
+    def _operands(self, layers: list) -> list:
+        """What each op of the chain takes after its input, read now: a parameter's data may
+        have been replaced (load_state_dict, .double(), p.data = ...), an option changed."""
+        args = []
+        for m in layers:
+            kind = type(m)
+            if kind is L.Linear:
+                bias = m._parameters["bias"]
+                args.append((m._parameters["weight"].data, None if bias is None else bias.data))
+            elif kind is L.LeakyReLU:
+                args.append(m.negative_slope)
+            elif kind is L.Dropout:
+                args.append(m.p)
+            else:
+                args.append(())
+        return args
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
+        active = tuple(m.training and m.p > 0 for m in self.dropouts)
+        kernels, layers, ctx = self._chain(active)
+        if self.direct:
+            group = self.optimizer.param_groups[0]
+            self.optimizer._validate(group)  # raises before any work, as step() would after
+        h = kernels.forward(x, self._operands(layers), ctx)
+        reduction = self.loss_fn.reduction
+        loss_op = self.loss_op
+        loss_op.check(h, y, reduction)
+        loss_ctx = Ctx((True, False))
+        loss = loss_op.forward(loss_ctx, h, y, reduction)
+        if not self.direct:
+            self.optimizer.zero_grad()
+        # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
+        g, _ = loss_op.backward(loss_ctx, 1.0)
+        grads = kernels.backward(g, ctx)
+        for c in ctx:
+            c.saved = ()  # the step's intermediates go now, not at the next step
+        params = self.params
+        if len(grads) != len(params):  # a Linear without bias: its db is None
+            grads = [dg for dg in grads if dg is not None]
+        for p, dg in zip(params, grads, strict=True):
+            p.grad = dg
+        if self.direct:
+            self.optimizer._update(group, params, [p.data for p in params], grads)
+        else:
+            self.optimizer.step()
+        return Tensor(loss)

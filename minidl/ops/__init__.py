@@ -1,0 +1,29 @@
+"""Every operation of minidl, each a Function with its forward and backward formula side by side.
+
+Read them in this order; each file is independent of the others:
+
+- ``arithmetic.py``: + - * / ** and exp, log, sqrt, abs (elementwise, broadcasting), the matrix
+  product and Linear (y = x Wᵀ + b).
+- ``shape.py``: reductions (sum, mean, max) and shape ops (reshape, transpose, index, cat).
+- ``activations.py``: ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, LogSoftmax, Dropout.
+- ``losses.py``: MSE, L1, binary cross-entropy, cross-entropy.
+- ``images.py``: convolution, transposed convolution, upsampling, pooling (im2col).
+
+An op's docstring opens with its maths, ``forward;  backward``, where g is the gradient of the
+loss with respect to the op's output y (dL/dy) and dx is the gradient it passes to input x.
+``Function.formula()`` reads that line back (the app shows it; nothing else restates it).
+"""
+
+from .activations import Dropout, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .arithmetic import Abs, Add, Div, Exp, Linear, Log, MatMul, Mul, Neg, Pow, Sqrt, Sub
+from .images import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, UpsampleNearest
+from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
+from .shape import Cat, Index, Max, Mean, Permute, Reshape, Sum, Transpose
+
+__all__ = [
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt", "Abs", "MatMul", "Linear",
+    "Sum", "Mean", "Max", "Reshape", "Transpose", "Permute", "Index", "Cat",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout",
+    "MSELoss", "L1Loss", "BCELoss", "CrossEntropyLoss",
+    "Conv2d", "ConvTranspose2d", "UpsampleNearest", "MaxPool2d", "AvgPool2d",
+]
