@@ -1,8 +1,9 @@
 """``python -m benchmarks.network_view``: the cost of one live update of the network view.
 
-Times ``set_maps`` + ``set_weights`` (what a snapshot costs the GUI thread) and, separately, a
-full repaint of the view, for a network of 8 hidden Linear layers of 25 units (16×16 maps, fresh
-random maps and weights at every round so every pen and pixmap really changes). Run it under
+Times ``set_maps`` + ``set_weights`` (what a snapshot costs the GUI thread), a full repaint of
+the view, and a GUI timer's lateness while the view updates at 30 Hz, for a network of 8 hidden
+Linear layers of 25 units (16×16 maps, fresh random maps and weights at every round so every pen
+and pixmap really changes: the worst case). Run it under
 xvfb or with QT_QPA_PLATFORM=offscreen. ``--screenshot PATH`` also saves a picture of the seed-
 like network (2 inputs, 8 + ReLU, 8 + ReLU, 1 + Sigmoid) beside a 256-wide layer.
 """
@@ -86,6 +87,50 @@ def benchmark(rounds: int = 60) -> dict[str, float]:
     }
 
 
+def timer_lateness(seconds: float = 4.0, size: tuple[int, int] = (900, 900)) -> dict[str, float]:
+    """Worst and median lateness (ms) of a 10 ms probe timer while a 33 ms timer updates an
+    8×25 network shown at ``size`` (a dock's), painting included, as while training."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+
+    QApplication.instance() or QApplication(sys.argv[:1])
+    cols = network(",".join(["linear:25,relu"] * 8) + ",linear:1,sigmoid")
+    view = NetworkView()
+    view.resize(*size)
+    view.set_structure(cols)
+    view.show()
+    rng = np.random.default_rng(1)
+    values = [random_values(cols, rng) for _ in range(8)]
+    rounds = iter(range(10**9))
+
+    def update() -> None:
+        maps, weights = values[next(rounds) % len(values)]
+        view.set_maps(maps, None)
+        view.set_weights(weights)
+
+    clock = QElapsedTimer()
+    clock.start()
+    late: list[float] = []
+    last = [clock.elapsed()]
+
+    def probe() -> None:
+        now = clock.elapsed()
+        late.append(max(0.0, now - last[0] - 10.0))
+        last[0] = now
+
+    timers = [QTimer(), QTimer()]
+    timers[0].timeout.connect(update)
+    timers[1].timeout.connect(probe)
+    timers[0].start(33)
+    timers[1].start(10)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    for timer in timers:
+        timer.stop()
+    view.close()
+    return {"lateness_median": statistics.median(late), "lateness_max": max(late)}
+
+
 def screenshot(path: str) -> None:
     """Save the seed-like network and a 256-wide one side by side, with a hovered unit."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -132,6 +177,11 @@ def main(argv: list[str] | None = None) -> None:
         f"max {result['update_max']:.2f} ms\n"
         f"  full repaint:           median {result['paint_median']:.2f} ms, "
         f"max {result['paint_max']:.2f} ms"
+    )
+    late = timer_lateness()
+    print(
+        f"  10 ms probe timer lateness with 30 Hz updates (900x900 view): "
+        f"median {late['lateness_median']:.1f} ms, max {late['lateness_max']:.1f} ms"
     )
 
 

@@ -176,6 +176,9 @@ class NetworkView(QWidget):
         self.legend.setObjectName("network_links_legend")
         self.legend.setWordWrap(True)
         self.scene = QGraphicsScene(self)
+        # no BSP index: a snapshot changes hundreds of pens (bounds), each an index update,
+        # while a linear scan of a few thousand items per mouse move or paint costs less
+        self.scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.canvas = _Canvas(self)
         self.canvas.setScene(self.scene)
         self.canvas.setToolTip(
@@ -596,11 +599,13 @@ class NetworkView(QWidget):
             for frame, label in zip(frames, labels, strict=True):
                 frame.setPen(QPen(NEUTRAL, 1))
                 label.setText("")
+                label.setVisible(False)  # an empty text item still costs a paint call
             return
         finite = np.abs(values[np.isfinite(values)])
         peak = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         base = self.palette().color(QPalette.ColorRole.Base)
         for slot, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+            label.setVisible(True)
             unit = self._offsets[c] + slot
             value = float(values[unit]) if unit < len(values) else math.nan
             if not math.isfinite(value):
