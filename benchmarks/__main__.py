@@ -42,7 +42,7 @@ from .workloads import (
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 TARGETS = {
-    "seed": "minidl/PyTorch ≤ 0.40, minidl/hand ≤ 1.2",
+    "seed": "fit() minidl/hand ≤ 1.10, eager loop minidl/PyTorch ≤ 0.50",
     "wide": "minidl/PyTorch ≤ 1.05",
     "grid": "≤ 2 ms",
     "memory": "RSS growth < 5%, no node alive after backward",
