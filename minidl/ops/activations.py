@@ -13,11 +13,7 @@ from ..tensor import Function
 
 
 class ReLU(Function):
-    """y = max(0, x);  dx = g where x > 0, else 0.
-
-    As y ≥ 0, sign(y) is that step (1 where x > 0, 0 elsewhere): dx = g · sign(y), one float
-    multiplication (g * (y > 0) would add a comparison and a bool-to-float conversion).
-    """
+    """y = max(0, x);  dx = g where x > 0, else 0."""
 
     @staticmethod
     def forward(ctx, x):
@@ -28,7 +24,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g * torch.sign(y),)
+        return (torch.where(y > 0, g, 0.0),)  # y > 0 exactly where x > 0
 
 
 class LeakyReLU(Function):
@@ -48,7 +44,7 @@ class LeakyReLU(Function):
 
 
 class Tanh(Function):
-    """y = tanh x;  dx = g * (1 - y²), computed as g - g·y·y."""
+    """y = tanh x;  dx = g * (1 - y²)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -59,11 +55,11 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g - g * y * y,)
+        return (g * (1 - y * y),)
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e⁻ˣ);  dx = g * y * (1 - y), with y (1 - y) computed as y - y·y.
+    """y = 1 / (1 + e⁻ˣ);  dx = g * y * (1 - y).
 
     torch.sigmoid evaluates e^(-|x|), never e^(+large): no overflow, no 0/0, for any x.
     """
@@ -77,7 +73,7 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (g * torch.addcmul(y, y, y, value=-1),)  # addcmul(y, y, y, -1) = y - y·y
+        return (g * y * (1 - y),)
 
 
 class Softmax(Function):
