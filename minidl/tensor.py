@@ -566,10 +566,15 @@ def _accumulate(leaf: Tensor, g: torch.Tensor) -> None:
         return
     if g.shape != leaf.data.shape:  # defensive: the ops already sum broadcasting away
         g = g.sum_to_size(leaf.data.shape)
+    if g.dtype != leaf.data.dtype:  # a promoting op (float32 * float64): the leaf's dtype
+        g = g.to(leaf.data.dtype)
     if leaf.grad is None:
-        leaf.grad = torch.empty_like(leaf.data).copy_(g)
+        if leaf.data.is_contiguous():
+            leaf.grad = g.clone(memory_format=torch.contiguous_format)
+        else:  # a transposed or sliced leaf: its gradient has its strides, as torch's
+            leaf.grad = torch.empty_like(leaf.data).copy_(g)
     else:
-        leaf.grad = leaf.grad + g.to(leaf.grad.dtype)
+        leaf.grad = leaf.grad + g
 
 
 class Parameter(Tensor):
