@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,12 +47,25 @@ class ModelFileError(Exception):
         self.problem = problem
 
 
+_umask_lock = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: under a lock, put straight back)."""
+    with _umask_lock:
+        mask = os.umask(0o22)
+        os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
     If the body raises, the temporary file is removed and ``path`` is untouched, so a crash
-    mid-save never leaves a half-written file.
+    mid-save never leaves a half-written file. The file gets the permissions a plain ``open()``
+    would give it (0666 less the umask), or keeps those of the file it replaces (mkstemp's
+    temporary file is 0600, readable by its owner alone).
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -59,6 +74,11 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path
     tmp = Path(tmp_name)
     try:
         yield tmp
+        try:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except OSError:  # a new file
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

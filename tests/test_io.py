@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import stat
 
 import pytest
 import torch
@@ -185,3 +186,17 @@ def test_features_layer_round_trips(tmp_path):
     assert torch.equal(model(x).data, loaded(x).data)
     expected = torch.stack([x[:, 0], x[:, 1], x[:, 0] ** 2, torch.sin(x[:, 1])], 1)
     torch.testing.assert_close(nn.Features(["x1", "x2", "x1^2", "sin(x2)"])(x).data, expected)
+
+
+def test_a_saved_file_gets_the_mode_open_would_give_and_a_replaced_one_keeps_its_own(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 1))
+    old = os.umask(0o027)
+    try:
+        path = tmp_path / "m.safetensors"
+        minidl.save(model, path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0666 less the umask
+        os.chmod(path, 0o604)
+        minidl.save(model, path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o604  # replacing keeps the file's mode
+    finally:
+        os.umask(old)
