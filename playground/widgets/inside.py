@@ -110,6 +110,8 @@ class InsideViews(QObject):
         self.hidden_dock = _dock(window, "Hidden Space", "hidden_dock", self.hidden, right)
         self.maths_dock.hide()
         self.hidden_dock.hide()
+        # the network dock keeps the right side to the bottom; the maths sit under the plots
+        window.setCorner(Qt.Corner.BottomRightCorner, right)
         self.network_action = self._toggle(
             self.network_dock,
             "&Network Inside",
@@ -397,7 +399,9 @@ class InsideViews(QObject):
     @Slot(int)
     def _on_column_selected(self, column: int) -> None:
         self._selected = column
-        self.maths_dock.show()
+        if not self.maths_dock.isVisible():
+            self.maths_dock.show()
+            self._window.resizeDocks([self.maths_dock], [360], Qt.Orientation.Vertical)
         self.maths_dock.raise_()
         self._show_maths()
 

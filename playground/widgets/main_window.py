@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 2)
-        splitter.setSizes([230, 470, 800])
+        splitter.setSizes([230, 380, 700])
         splitter.setChildrenCollapsible(False)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -175,7 +175,8 @@ class MainWindow(QMainWindow):
         self.confusion_dock.hide()
         self.inside = InsideViews(self)
         """The network view and the maths and hidden-space docks (inside.py)."""
-        self.resize(1500, 900)
+        self.resize(1560, 940)
+        self.resizeDocks([self.inside.network_dock], [430], Qt.Orientation.Horizontal)
 
         self._make_menus()
         self._set_tab_order()

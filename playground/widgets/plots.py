@@ -143,6 +143,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
             label="P(class 1)",
             colorMapMenu=False,
         )
+        self.colorbar.axis.enableAutoSIPrefix(False)  # a unit's map: 0.9, not 900 x 0.001
         self.colorbar.setImageItem(self.image, insert_in=plot)
         # more than 256 colours: pyqtgraph then colours the grid itself and hands Qt a 32-bit
         # image, where with the colour bar's 256 it makes an indexed one, which Qt converts at
@@ -258,7 +259,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
             self._overlay = None
             plot.setTitle(None)
             self.colorbar.setLevels((0.0, 1.0), update_items=False)
-            self.colorbar.axis.setLabel("P(class 1)")
+            self.colorbar.getAxis("left").setLabel("P(class 1)")
             if self._grid is not None:
                 self._show_grid()
             return
@@ -266,7 +267,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
         text = self.palette().color(QPalette.ColorRole.Text)
         plot.setTitle(title, size="10pt", color=text)
         self.colorbar.setLevels(levels, update_items=False)
-        self.colorbar.axis.setLabel("unit output")
+        self.colorbar.getAxis("left").setLabel("unit output")
         clean = np.nan_to_num(self._overlay[0], nan=0.5 * (levels[0] + levels[1]))
         self.image.setImage(clean, levels=levels, rect=self._rect, autoLevels=False)
 
