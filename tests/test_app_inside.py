@@ -41,7 +41,12 @@ def step_once(win: MainWindow, qtbot) -> None:
     epoch = win.session.epoch
     win.step()
     qtbot.waitUntil(
-        lambda: win.controller.is_idle and win.session.epoch == epoch + 1, timeout=10_000
+        lambda: (
+            win.controller.is_idle
+            and win.session.epoch == epoch + 1
+            and not win.inside.redraw_pending
+        ),
+        timeout=10_000,
     )
 
 

@@ -135,6 +135,8 @@ class InsideViews(QObject):
         )
         self._snap_weights: dict[str, np.ndarray] | None = None
         self._snap_grads: dict[str, np.ndarray] | None = None
+        self.redraw_pending = False
+        """Whether a snapshot's redraw of the views is queued."""
         self._selected: int | None = None
         self._hovered_unit: tuple[int, int] | None = None
         self._point: tuple[float, float] | None = None
@@ -199,9 +201,22 @@ class InsideViews(QObject):
         self.redraw()
 
     def show_snapshot(self, snap: Any) -> None:
-        """Keep the snapshot's weights and redraw the visible views."""
+        """Keep the snapshot's weights and redraw the visible views from a zero timer.
+
+        The boundary and the curves are drawn in the same event as the snapshot; the views
+        next, so that input and timers get a turn between the two (halving the GUI thread's
+        longest busy stretch). The worker's next snapshot waits for both (its ``Consumed`` is
+        queued after this).
+        """
         if snap.weights is not None:
             self._snap_weights, self._snap_grads = snap.weights, snap.grads
+        if not self.redraw_pending:
+            self.redraw_pending = True
+            QTimer.singleShot(0, self._deferred_redraw)
+
+    @Slot()
+    def _deferred_redraw(self) -> None:
+        self.redraw_pending = False
         self.redraw()
 
     def set_playing(self, playing: bool) -> None:
