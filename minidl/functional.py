@@ -392,7 +392,3 @@ def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -
     _check_pool_padding("avg_pool2d", kernel_size, padding)
     _check_window("avg_pool2d", _check_images("avg_pool2d", x), kernel_size, padding)
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
-
-
-# ----------------------------------------------------------------------------------------------
-# Python operators on Tensor

@@ -52,6 +52,8 @@ class Optimizer:
                 raise ValueError("optimizing a tensor that does not require gradients")
         if not params:
             raise ValueError(f"{type(self).__name__} got a parameter group with no parameters")
+        if len({id(p) for p in params}) < len(params):
+            raise ValueError("a parameter group lists the same parameter more than once")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -100,8 +102,8 @@ class Optimizer:
         """The rule: update ``data`` (each parameter's tensor, in place) from ``grads``.
 
         ``params``, ``data`` and ``grads`` line up; every parameter updates independently of
-        the others, so their order does not matter. TrainStep calls this directly with the
-        lists it already holds.
+        the others, so their order does not matter. (minidl.fast.TrainStep calls it with the
+        lists it already holds.)
         """
         raise NotImplementedError
 

@@ -103,15 +103,18 @@ class Node:
     It is also the ``ctx`` that the op's forward and backward share: ``ctx.save(...)`` keeps
     tensors in ``saved``, ``ctx.needs_input_grad[i]`` says whether input ``i`` wants a
     gradient, and any other attribute forward sets (a slope, an input's shape) is there in
-    backward; ``fn``, ``inputs``, ``saved``, ``shape``, ``name`` and ``parents`` are the node's.
+    backward; ``fn``, ``inputs``, ``saved``, ``shape``, ``dtype``, ``name`` and ``parents`` are
+    the node's own.
 
     ``inputs`` has one entry per argument of the op: the Node that made it, the leaf Tensor
     itself (a Parameter, an input with ``requires_grad``), or None where no gradient goes.
-    ``shape`` is the output's shape. ``name`` is the op's class name ("Linear", "ReLU").
+    ``shape`` and ``dtype`` are the output's. ``name`` is the op's class name ("Linear").
     """
 
     # the node's own fields; other attributes an op sets go to the instance's __dict__
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved", "shape", "__dict__", "__weakref__")
+    __slots__ = (
+        "fn", "inputs", "needs_input_grad", "saved", "shape", "dtype", "__dict__", "__weakref__"
+    )
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -119,6 +122,7 @@ class Node:
         self.needs_input_grad = needs_input_grad
         self.saved: tuple | None = ()
         self.shape: tuple[int, ...] = ()
+        self.dtype: torch.dtype | None = None
 
     def save(self, *tensors: Any) -> None:
         """Keep tensors (or anything) for the backward formula."""
@@ -176,9 +180,9 @@ class Function:
             needs.append(False)
         node = Node(cls, tuple(inputs), tuple(needs))
         data = cls.forward(node, *raw, **kwargs)
-        if True not in needs:
+        if not any(needs):
             return Tensor(data)
-        node.shape = tuple(data.shape)
+        node.shape, node.dtype = tuple(data.shape), data.dtype
         return Tensor(data, requires_grad=True, grad_fn=node)
 
     @classmethod
@@ -380,8 +384,7 @@ class Tensor:
             grad = torch.ones_like(self.data)
         else:
             grad = _torch_value(grad)
-            if not isinstance(grad, torch.Tensor):
-                grad = torch.as_tensor(grad, dtype=self.data.dtype)
+            grad = torch.as_tensor(grad, dtype=self.data.dtype)  # as torch: of self's dtype
             if grad.shape != self.data.shape:
                 raise RuntimeError(
                     f"backward(grad): grad has shape {tuple(grad.shape)} but the tensor has "
@@ -403,15 +406,17 @@ class Tensor:
                     "time if you need to go through the graph twice."
                 )
             input_grads = node.fn.backward(node, g)
-            if not retain_graph:
-                node.saved = None
+            if not retain_graph and node.saved:
+                node.saved = None  # freed: a second backward through this node can't run
             for source, ig in zip(node.inputs, input_grads):  # noqa: B905 - may be shorter
                 if source is None or ig is None:
                     continue
                 if isinstance(source, Node):
+                    if ig.dtype != source.dtype:  # a promoting op: back to the input's dtype
+                        ig = ig.to(source.dtype)
                     grads[source] = grads[source] + ig if source in grads else ig
                 else:
-                    _accumulate(source, ig, made_here=ig is not g and ig._base is None)
+                    _accumulate(source, ig)
 
     # -- Python operators: each one op of the functional interface -------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -552,16 +557,22 @@ class Tensor:
         return F.log_softmax(self, dim)
 
 
-def _accumulate(leaf: Tensor, g: torch.Tensor, made_here: bool = False) -> None:
-    """Add g to a leaf's ``.grad``. The first gradient becomes ``.grad`` as it is when the op's
-    backward made it for this input (``made_here``: a new tensor, not the g it received passed
-    on, nor a view of another tensor); otherwise ``.grad`` is a copy, a tensor of the leaf's
-    own, as torch gives (g may be the caller's tensor, a view, or shared with another input)."""
+def _accumulate(leaf: Tensor, g: torch.Tensor) -> None:
+    """Add g to a leaf's ``.grad``, as torch does: in the leaf's dtype, summed over broadcast
+    dimensions, and the first gradient copied into a tensor of the leaf's own, laid out like the
+    leaf (g may be the caller's tensor, a view, a saved tensor or another leaf's gradient). A
+    leaf whose requires_grad was turned off since the forward gets nothing."""
+    if not leaf.requires_grad:
+        return
     if g.shape != leaf.data.shape:  # defensive: the ops already sum broadcasting away
-        g, made_here = g.sum_to_size(leaf.data.shape), False
+        g = g.sum_to_size(leaf.data.shape)
+    if g.dtype != leaf.data.dtype:  # a promoting op (float32 * float64): the leaf's dtype
+        g = g.to(leaf.data.dtype)
     if leaf.grad is None:
-        own = made_here and g.is_contiguous()
-        leaf.grad = g if own else g.clone(memory_format=torch.contiguous_format)
+        if leaf.data.is_contiguous():
+            leaf.grad = g.clone(memory_format=torch.contiguous_format)
+        else:  # a transposed or sliced leaf: its gradient has its strides, as torch's
+            leaf.grad = torch.empty_like(leaf.data).copy_(g)
     else:
         leaf.grad = leaf.grad + g
 

@@ -17,7 +17,7 @@ whenever any module's parameters or submodules are reassigned or an optimiser ta
 
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 import torch
@@ -148,14 +148,19 @@ class _Plan:
         # the update: the optimiser's own rule on the lists the step holds, when its one group
         # is exactly these parameters and its step() is Optimizer's (every .grad is then set
         # by the step, so zero_grad() would clear nothing that stays cleared); else
-        # zero_grad() and step() as the eager step calls them
-        groups = optimizer.param_groups
-        self.direct = (
-            len(groups) == 1
-            and {id(p) for p in groups[0]["params"]} == {id(p) for p in params}
-            and type(optimizer).step is Optimizer.step
-        )
-        self._data: list = [None] * len(params)  # each parameter's data tensor, as last seen
+        # zero_grad() and step() as the eager step calls them. Checked at every step: a
+        # group's "params" may be replaced or changed in place
+        self._plain_step = type(optimizer).step is Optimizer.step
+
+    def _direct_group(self) -> dict | None:
+        """The optimiser's one group if it holds exactly these parameters, in order."""
+        groups = self.optimizer.param_groups
+        if not self._plain_step or len(groups) != 1:
+            return None
+        held = groups[0]["params"]
+        if len(held) != len(self.params) or not all(map(is_, held, self.params)):
+            return None
+        return groups[0]
 
     def dropouts_all_on(self) -> tuple[bool, ...]:
         return (True,) * len(self.dropouts)
@@ -188,6 +193,7 @@ class _Plan:
             and x.dim() == 2
             and x.shape[1] == first.in_features
             and x.dtype == first.weight.data.dtype
+            and (not y.is_floating_point() or y.dtype == x.dtype)  # else eagerly: casts
             and self.loss_fn.reduction != "none"
             and False not in map(_requires_grad, self.params)  # a frozen one: eagerly
             and all(0 <= m.p < 1 for m in self.dropouts)  # else F.dropout's error, eagerly
@@ -213,29 +219,34 @@ class _Plan:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
         active = tuple(m.training and m.p > 0 for m in self.dropouts)
         kernels, layers, ctx = self._chain(active)
-        if self.direct:
-            group = self.optimizer.param_groups[0]
-            self.optimizer._validate(group)  # raises before any work, as step() would after
-        h = kernels.forward(x, self._operands(layers), ctx)
-        reduction = self.loss_fn.reduction
-        loss_op = self.loss_op
-        loss_op.check(h, y, reduction)
-        loss_ctx = Ctx((True, False))
-        loss = loss_op.forward(loss_ctx, h, y, reduction)
-        if not self.direct:
-            self.optimizer.zero_grad()
-        # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
-        g, _ = loss_op.backward(loss_ctx, 1.0)
-        grads = kernels.backward(g, ctx)
-        for c in ctx:
-            c.saved = ()  # the step's intermediates go now, not at the next step
+        group = self._direct_group()
+        try:
+            h = kernels.forward(x, self._operands(layers), ctx)
+            reduction = self.loss_fn.reduction
+            loss_op = self.loss_op
+            loss_op.check(h, y, reduction)
+            loss_ctx = Ctx((True, False))
+            loss = loss_op.forward(loss_ctx, h, y, reduction)
+            if group is None:
+                self.optimizer.zero_grad()
+            # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
+            g, _ = loss_op.backward(loss_ctx, 1.0)
+            grads = kernels.backward(g, ctx)
+        finally:
+            for c in ctx:
+                c.saved = ()  # the step's intermediates go now, not at the next step
         params = self.params
         if len(grads) != len(params):  # a Linear without bias: its db is None
             grads = [dg for dg in grads if dg is not None]
-        for p, dg in zip(params, grads, strict=True):
-            p.grad = dg
-        if self.direct:
-            self.optimizer._update(group, params, [p.data for p in params], grads)
-        else:
+        if group is None:
+            # as backward() does: a gradient nobody cleared (a parameter the optimiser no
+            # longer holds) accumulates
+            for p, dg in zip(params, grads, strict=True):
+                p.grad = dg if p.grad is None else p.grad + dg
             self.optimizer.step()
+        else:
+            for p, dg in zip(params, grads, strict=True):
+                p.grad = dg
+            self.optimizer._validate(group)  # raises where step() would
+            self.optimizer._update(group, params, [p.data for p in params], grads)
         return Tensor(loss)

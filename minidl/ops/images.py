@@ -232,7 +232,3 @@ class AvgPool2d(Function):
         gcols = (g.reshape(planes, 1, length) / area).expand(ctx.cols_shape)
         n, c, h, w = ctx.image_shape
         return (fold(gcols, (h, w), **ctx.window).reshape(n, c, h, w),)
-
-
-# ----------------------------------------------------------------------------------------------
-# the functional interface

@@ -165,8 +165,6 @@ class CrossEntropyLoss(Function):
         if target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
             onehot = torch.zeros_like(log_probs)
             onehot.scatter_(1, target.long().unsqueeze(1), 1.0)
-            if onehot.dim() > 2:  # (N, C, d1, ...) with target (N, d1, ...)
-                raise ValueError("cross_entropy: only (N, C) logits are supported")
         else:
             onehot = target
         per_sample = -(onehot * log_probs).sum(1)
@@ -187,7 +185,3 @@ class CrossEntropyLoss(Function):
         gx = _reduce_grad(g, probs - onehot, ctx.reduction, n)
         gt = _reduce_grad(g, -log_probs, ctx.reduction, n) if ctx.needs_input_grad[1] else None
         return gx, gt
-
-
-# ----------------------------------------------------------------------------------------------
-# images: convolution, transposed convolution, nearest upsampling, pooling

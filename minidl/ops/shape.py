@@ -128,13 +128,15 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.x_shape, ctx.index = x.shape, index
+        ctx.x_shape = x.shape
+        ctx.save(index)
         return x[index]
 
     @staticmethod
     def backward(ctx, g):
+        (index,) = ctx.saved
         gx = g.new_zeros(ctx.x_shape)
-        positions = torch.arange(gx.numel(), device=g.device).reshape(ctx.x_shape)[ctx.index]
+        positions = torch.arange(gx.numel(), device=g.device).reshape(ctx.x_shape)[index]
         gx.view(-1).index_add_(0, positions.reshape(-1), g.reshape(-1))
         return (gx,)
 
