@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QAbstractButton, QDockWidget
 
 from ..experiment import ExperimentError
 from .hidden_view import HiddenSpaceView
@@ -90,6 +90,14 @@ def _dock(window: MainWindow, title: str, name: str, widget: Any, area: Any) -> 
     dock.setObjectName(name)
     dock.setWidget(widget)
     window.addDockWidget(area, dock)
+    tips = {
+        "qt_dockwidget_floatbutton": f"Float {title} in its own window (double-click its title "
+        "to dock it again)",
+        "qt_dockwidget_closebutton": f"Hide {title} (View menu shows it again)",
+    }
+    for button in dock.findChildren(QAbstractButton):
+        if button.objectName() in tips:
+            button.setToolTip(tips[button.objectName()])
     return dock
 
 

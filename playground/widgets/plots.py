@@ -545,6 +545,7 @@ class PlotsPanel(QWidget):
         row.addWidget(self.accuracy)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("curve_tabs")
+        self.tabs.setUsesScrollButtons(False)  # two short tabs: they always fit
         self.tabs.addTab(curves, "Loss && Accuracy")
         self.tabs.addTab(self.gradients, "Gradients")
         self.tabs.setTabToolTip(0, "Training and test loss and accuracy per epoch")
