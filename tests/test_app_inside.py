@@ -261,3 +261,21 @@ def test_dock_visibility_is_remembered(qtbot, tmp_path):
         assert again.inside.hidden_dock.isVisible()
     finally:
         again.close()
+
+
+def test_the_mouse_over_the_plot_drives_the_point_path(window, qtbot):
+    boundary, view = window.plots.boundary, window.inside.network
+    box = boundary.getPlotItem().getViewBox()
+    centre = box.sceneBoundingRect().center()
+    pos = boundary.mapFromScene(centre)
+    seen = []
+    boundary.hovered.connect(seen.append)
+    qtbot.mouseMove(boundary.viewport(), pos)
+    qtbot.waitUntil(lambda: view._activations is not None, timeout=2000)
+    point = box.mapSceneToView(boundary.mapToScene(pos))
+    assert seen[-1] == pytest.approx((point.x(), point.y()))
+    expected = window.session.activations_at(seen[-1])
+    for shown, value in zip(view._activations, expected, strict=True):
+        np.testing.assert_array_equal(shown, value)
+    qtbot.mouseMove(window.controls, window.controls.rect().center())
+    qtbot.waitUntil(lambda: view._activations is None, timeout=2000)
