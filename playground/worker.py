@@ -347,7 +347,7 @@ class TrainingController(QObject):
                         # the decision grid of the snapshot's weights, drawn here on the
                         # window's core rather than on the worker's
                         grid = self._session.decision_grid(snap.weights)
-                        snap = dataclasses.replace(snap, grid=grid, weights=None)
+                        snap = dataclasses.replace(snap, grid=grid)  # weights stay: the views
                     self.snapshot.emit(snap)
                 # acknowledged from a zero timer, i.e. after the repaint this snapshot queued and
                 # after other timers: the GUI thread keeps time for input, timers and painting

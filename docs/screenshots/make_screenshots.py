@@ -3,7 +3,9 @@
 Run from the repository root: ``xvfb-run -s "-screen 0 1600x1000x24" python
 docs/screenshots/make_screenshots.py``. Each picture scripts the window the way a user would:
 import a CSV, train, press Play at learning rate 10, open the confusion matrix, switch to the
-dark theme.
+dark theme; then the inside views (issue 12): the network dock while training, a hovered unit on
+the boundary plot, the maths dock, the Gradients tab, and the README's main screenshot
+(docs/screenshot.png). ``--inside`` makes only the inside ones.
 """
 
 from __future__ import annotations
@@ -69,10 +71,37 @@ def moons_csv(path: Path, n: int = 300, seed: int = 1) -> None:
     path.write_text("x1,x2,label\n" + rows + "\n")
 
 
+def inside_shots() -> None:
+    """The network view, a hovered unit, the maths dock and the Gradients tab (light theme)."""
+    window = window_for(Experiment(train=TrainSpec(max_epochs=60)))
+    window.resize(1600, 1000)
+    train_until_stopped(window)
+    save_picture(window.grab(), ROOT / "docs" / "screenshot.png")
+    print("wrote", ROOT / "docs" / "screenshot.png")
+    # a point's path: its activations on every unit and each link's gradient for it
+    window.inside._point = (1.5, -2.0)
+    window.inside._show_point()
+    shot(window, "network_window.png")
+    window.inside._on_point_hovered(None)
+    window.inside.network.unitHovered.emit(2, 3)
+    shot(window, "hovered_unit.png")
+    window.inside.network.unitHovered.emit(-1, -1)
+    window.inside.network.columnSelected.emit(2)
+    wait(300)
+    shot(window, "maths_window.png")
+    window.inside.maths_dock.hide()
+    window.plots.tabs.setCurrentWidget(window.plots.gradients)
+    shot(window, "gradients_window.png")
+    window.close()
+
+
 def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("minidl playground (screenshots)")
     apply_theme(app, "light")
+    if "--inside" in sys.argv:
+        inside_shots()
+        return
 
     # 1. an imported dataset (two moons from a CSV), trained
     folder = Path(tempfile.mkdtemp())
@@ -110,6 +139,9 @@ def main() -> None:
     wait(300)
     shot(window, "confusion-matrix.png")
     window.close()
+
+    # 2b. the inside views, light
+    inside_shots()
 
     # 4. the same window in a dark theme
     apply_theme(app, "dark")

@@ -56,6 +56,7 @@ from ..worker import TrainingController
 from .confusion import ConfusionMatrixView
 from .data_panel import DataPanel
 from .icons import RESOURCES, icon
+from .inside import InsideViews
 from .network_builder import NetworkBuilder
 from .notice import NoticeBar
 from .plots import PlotsPanel
@@ -158,7 +159,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 2)
-        splitter.setSizes([230, 470, 800])
+        splitter.setSizes([230, 380, 700])
         splitter.setChildrenCollapsible(False)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -172,7 +173,10 @@ class MainWindow(QMainWindow):
         self.confusion_dock.setWidget(self.confusion)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.confusion_dock)
         self.confusion_dock.hide()
-        self.resize(1500, 900)
+        self.inside = InsideViews(self)
+        """The network view and the maths and hidden-space docks (inside.py)."""
+        self.resize(1560, 940)
+        self.resizeDocks([self.inside.network_dock], [430], Qt.Orientation.Horizontal)
 
         self._make_menus()
         self._set_tab_order()
@@ -187,6 +191,7 @@ class MainWindow(QMainWindow):
         self.controller.stopped.connect(self._on_stopped)
         self.controller.diverged.connect(self._on_diverged)
         self.controller.playing_changed.connect(self.controls.set_playing)
+        self.controller.playing_changed.connect(self.inside.set_playing)
         self.confusion.refresh_button.clicked.connect(self.refresh_confusion)
         self.confusion_dock.visibilityChanged.connect(self._on_confusion_visible)
         self.controls.set_trainable(False)
@@ -344,6 +349,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         view_menu.addSeparator()
         view_menu.addAction(self.confusion_action)
+        for action in self.inside.actions():
+            view_menu.addAction(action)
 
         train_menu = bar.addMenu("&Training")
         for action in (
@@ -492,9 +499,11 @@ class MainWindow(QMainWindow):
             self._arrays = session.data_arrays()
             self.plots.set_dataset(self._arrays)
             self._shown_points = points_key(self.experiment)
+        self.plots.gradients.set_labels(session.norm_labels)
         self.plots.clear_history()
         self._on_snapshot(session.snapshot())
         self.controller.start(session)
+        self.inside.rebuilt()
         self.document.built = True
         self.controls.set_trainable(True)
         self.controls.set_playing(False)
@@ -738,6 +747,7 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snap: Any) -> None:
         self.last_snapshot = snap
         self.plots.show_snapshot(snap)
+        self.inside.show_snapshot(snap)
         self.controls.show_progress(
             snap.epoch, snap.steps_per_second, snap.test_loss, snap.test_accuracy
         )
@@ -768,6 +778,14 @@ class MainWindow(QMainWindow):
             + (" or add weight decay" if decay == 0 else f" or more weight decay (now {decay:g})")
             + ", then press Play."
         )
+        layer = session.divergence_layer
+        if layer is not None:
+            html += f" The gradient of <b>{layer}</b> blew up first (see the Gradients tab)."
+        self.plots.gradients.mark_divergence(
+            layer,
+            f"Diverged at epoch {epoch}"
+            + (f": the gradient of {layer} blew up" if layer is not None else ""),
+        )
         actions = [
             (
                 f"Learning rate {lr / 10:g}",
@@ -784,8 +802,9 @@ class MainWindow(QMainWindow):
                 )
             )
         self.notice.show_notice(html, actions)
+        where = f" ({layer}'s gradient blew up)" if layer is not None else ""
         self.status(
-            f"Diverged at epoch {epoch} (loss {loss}): paused at epoch {kept}. "
+            f"Diverged at epoch {epoch} (loss {loss}){where}: paused at epoch {kept}. "
             "Lower the learning rate or add weight decay."
         )
 

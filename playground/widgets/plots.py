@@ -1,4 +1,4 @@
-"""Live plots: the decision boundary over the data, and the loss and accuracy curves per epoch.
+"""Live plots: the decision boundary over the data; loss, accuracy and gradient norms per epoch.
 
 Following pyqtgraph's own speed examples: the heatmap is one ImageItem fed with fixed levels and
 a fixed rect, the scatter data is set only when the dataset changes, pens and brushes are made
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
     QHBoxLayout,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -107,10 +108,14 @@ class DecisionBoundaryPlot(_ThemedPlot):
     """The model's P(class 1) as a heatmap over the data domain, with the points on top.
 
     Training points are filled discs; test points are rings in their class colour. A left click
-    emits ``clicked(x1, x2, modifiers)`` at the clicked data coordinates.
+    emits ``clicked(x1, x2, modifiers)`` at the clicked data coordinates; moving the mouse over
+    the data emits ``hovered((x1, x2))``, and ``hovered(None)`` when it leaves them.
+    ``show_map(values, levels, title)`` shows another map (a hovered unit's) in the boundary's
+    place until ``show_map(None)``.
     """
 
     clicked = Signal(float, float, object)
+    hovered = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +143,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
             label="P(class 1)",
             colorMapMenu=False,
         )
+        self.colorbar.axis.enableAutoSIPrefix(False)  # a unit's map: 0.9, not 900 x 0.001
         self.colorbar.setImageItem(self.image, insert_in=plot)
         # more than 256 colours: pyqtgraph then colours the grid itself and hands Qt a 32-bit
         # image, where with the colour bar's 256 it makes an indexed one, which Qt converts at
@@ -161,8 +167,27 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self._rect = QRectF(0, 0, 1, 1)
         self._discretize = False
         self._points = 0
+        self._overlay: tuple[np.ndarray, tuple[float, float]] | None = None
+        self._inside = False
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.scene().sigMouseMoved.connect(self._on_scene_moved)
         self.apply_palette()
+
+    def _on_scene_moved(self, pos: Any) -> None:
+        view = self.getPlotItem().getViewBox()
+        if view.sceneBoundingRect().contains(pos):
+            point = view.mapSceneToView(pos)
+            self._inside = True
+            self.hovered.emit((point.x(), point.y()))
+        elif self._inside:
+            self._inside = False
+            self.hovered.emit(None)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        if self._inside:
+            self._inside = False
+            self.hovered.emit(None)
 
     def _on_scene_clicked(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
@@ -219,8 +244,42 @@ class DecisionBoundaryPlot(_ThemedPlot):
         if self._grid is not None:
             self._show_grid()
 
+    def show_map(
+        self,
+        values: np.ndarray | None,
+        levels: tuple[float, float] = (0.0, 1.0),
+        title: str = "",
+    ) -> None:
+        """Show ``values`` (rows along x₂) over the domain in the boundary's colours from
+        ``levels[0]`` (orange) to ``levels[1]`` (blue), titled; None shows the boundary again."""
+        plot = self.getPlotItem()
+        if values is None:
+            if self._overlay is None:
+                return
+            self._overlay = None
+            plot.setTitle(None)
+            self.colorbar.setLevels((0.0, 1.0), update_items=False)
+            self.colorbar.getAxis("left").setLabel("P(class 1)")
+            if self._grid is not None:
+                self._show_grid()
+            return
+        self._overlay = (np.asarray(values, dtype=np.float32), levels)
+        text = self.palette().color(QPalette.ColorRole.Text)
+        plot.setTitle(title, size="10pt", color=text)
+        self.colorbar.setLevels(levels, update_items=False)
+        self.colorbar.getAxis("left").setLabel("unit output")
+        clean = np.nan_to_num(self._overlay[0], nan=0.5 * (levels[0] + levels[1]))
+        self.image.setImage(clean, levels=levels, rect=self._rect, autoLevels=False)
+
+    @property
+    def showing_map(self) -> bool:
+        """Whether another map (a hovered unit's) is shown in the boundary's place."""
+        return self._overlay is not None
+
     def _show_grid(self) -> None:
         assert self._grid is not None
+        if self._overlay is not None:
+            return  # the hovered unit's map stays until the mouse leaves it
         grid = np.nan_to_num(self._grid.astype(np.float32), nan=0.5, posinf=1.0, neginf=0.0)
         if self._discretize:
             grid = np.where(grid > 0.5, 1.0, 0.0).astype(np.float32)
@@ -458,6 +517,9 @@ class PlotsPanel(QWidget):
         self.loss = LossPlot(self)
         self.accuracy = AccuracyPlot(self)
         self.history = MetricHistory()
+        from .gradient_plot import GradientPlot  # it draws with this module's curves
+
+        self.gradients = GradientPlot(self)
 
         self.show_test_action = self._toggle(
             "show_test", "Show &test data", True, "Draw the test points (rings)"
@@ -476,14 +538,25 @@ class PlotsPanel(QWidget):
         for action in (self.show_test_action, self.discretize_action, self.log_scale_action):
             toggles.addWidget(self._checkbox(action))
         toggles.addStretch(1)
-        curves = QHBoxLayout()
-        curves.addWidget(self.loss)
-        curves.addWidget(self.accuracy)
+        curves = QWidget(self)
+        row = QHBoxLayout(curves)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.loss)
+        row.addWidget(self.accuracy)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("curve_tabs")
+        self.tabs.setUsesScrollButtons(False)  # two short tabs: they always fit
+        self.tabs.addTab(curves, "Loss && Accuracy")
+        self.tabs.addTab(self.gradients, "Gradients")
+        self.tabs.setTabToolTip(0, "Training and test loss and accuracy per epoch")
+        self.tabs.setTabToolTip(
+            1, "Per Linear layer: the norm of its weight gradient and of its weights per epoch"
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.boundary, 5)
         layout.addLayout(toggles)
-        layout.addLayout(curves, 2)
+        layout.addWidget(self.tabs, 2)
 
     def _toggle(self, name: str, text: str, checked: bool, tip: str) -> QAction:
         action = QAction(text, self)
@@ -521,6 +594,7 @@ class PlotsPanel(QWidget):
         self.history.clear()
         self.loss.show_history(self.history)
         self.accuracy.show_history(self.history)
+        self.gradients.clear()
 
     def show_snapshot(self, snap: Any) -> None:
         """Draw a Snapshot: the boundary if it carries a grid, the new epochs on the curves."""
@@ -530,3 +604,6 @@ class PlotsPanel(QWidget):
             self.history.add(snap.history)
             self.loss.show_history(self.history)
             self.accuracy.show_history(self.history)
+            rows, layers = snap.history, len(self.gradients.labels)
+            if len(rows) and layers and rows.grad_norms.shape == (len(rows), layers):
+                self.gradients.append(rows.epoch, rows.grad_norms, rows.weight_norms)
