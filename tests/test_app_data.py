@@ -12,15 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from playground.experiment import CUSTOM, DataSpec, Experiment, NetworkSpec, TrainSpec
 from playground.widgets.main_window import MainWindow
-
-
-def make_window(qtbot, experiment: Experiment | None = None) -> MainWindow:
-    win = MainWindow(experiment)
-    win.ask_before_closing = False
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+from tests.windows import make_window
 
 
 @pytest.fixture

@@ -19,15 +19,7 @@ from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec
 from playground.session import GRID_SIZE
 from playground.widgets.inside import MAP_SIZE
 from playground.widgets.main_window import MainWindow
-
-
-def make_window(qtbot, experiment: Experiment | None = None, **kwargs) -> MainWindow:
-    win = MainWindow(experiment, **kwargs)
-    win.ask_before_closing = False
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+from tests.windows import make_window
 
 
 @pytest.fixture
