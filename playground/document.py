@@ -131,11 +131,12 @@ def points_key(experiment: Experiment) -> tuple:
 
 @dataclass(frozen=True)
 class Edit:
-    """One undoable edit of one part of the experiment ("network", "data" or "train").
+    """One undoable edit of one part of the experiment ("network", "data" or "train"), or of
+    all of it ("experiment": an imported model brings its network and its features).
 
     ``text`` is the undo text ("Add class-1 point"), ``done`` the sentence shown when it is
-    applied; reverting says "Undone: ...". Applied to the document's current experiment, so
-    edits of other parts made in between are kept.
+    applied; reverting says "Undone: ...". A part's edit is applied to the document's current
+    experiment, so edits of other parts made in between are kept.
     """
 
     part: str
@@ -146,13 +147,18 @@ class Edit:
 
     def apply(self, document: Document) -> Change:
         """Make the edit; the Change it asks for, with ``done`` as its message."""
-        change = document.change(document.experiment.replace(**{self.part: self.new}))
+        change = document.change(self._with(document, self.new))
         return replace(change, message=self.done)
 
     def revert(self, document: Document) -> Change:
         """Undo the edit; the Change it asks for."""
-        change = document.change(document.experiment.replace(**{self.part: self.old}))
+        change = document.change(self._with(document, self.old))
         return replace(change, message=f"Undone: {self.text.lower()}; the weights were reset.")
+
+    def _with(self, document: Document, value: Any) -> Experiment:
+        if self.part == "experiment":
+            return value
+        return document.experiment.replace(**{self.part: value})
 
 
 class Document:
@@ -168,7 +174,10 @@ class Document:
         self.experiment = experiment or Experiment()
         self.path: Path | None = Path(path) if path is not None else None
         self.built = False
-        self._clean = (self.experiment, 0)
+        self.weight_edits = 0
+        """Net count of weights typed in since this session's weights were made (undo counts
+        down): with the epoch, it says whether the weights a file would carry changed."""
+        self._clean = (self.experiment, 0, 0)
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -181,7 +190,7 @@ class Document:
     def edit(self, part: str, new: Any, text: str, done: str) -> Edit | None:
         """An undoable edit of ``part`` of the experiment to ``new`` (None if nothing changes).
         Nothing is changed until it is applied."""
-        old = getattr(self.experiment, part)
+        old = self.experiment if part == "experiment" else getattr(self.experiment, part)
         return None if new == old else Edit(part, old, new, text, done)
 
     # -- clean or modified ----------------------------------------------------------------------
@@ -192,16 +201,23 @@ class Document:
         return self.path.name if self.path is not None else "Untitled"
 
     def is_modified(self, trained_epoch: int = 0, *, with_weights: bool = False) -> bool:
-        """Whether the setup (or, when files carry the weights, the training: the epoch)
-        changed since the experiment was opened or saved."""
-        experiment, epoch = self._clean
+        """Whether the setup (or, when files carry the weights, the training: the epoch and
+        any weight typed in) changed since the experiment was opened or saved."""
+        experiment, epoch, weight_edits = self._clean
         if self.experiment != experiment:
             return True
-        return with_weights and trained_epoch != epoch
+        return with_weights and (trained_epoch, self.weight_edits) != (epoch, weight_edits)
 
     def mark_clean(self, trained_epoch: int = 0) -> None:
         """The experiment as it is now (trained to ``trained_epoch``) is what its file holds."""
-        self._clean = (self.experiment, trained_epoch)
+        self._clean = (self.experiment, trained_epoch, self.weight_edits)
+
+    def new_weights(self) -> None:
+        """A new session made fresh (or loaded) weights: no typed-in weight edits are in them
+        (so if the file's weights had some, these weights differ from the file's)."""
+        self.weight_edits = 0
+        experiment, epoch, edits = self._clean
+        self._clean = (experiment, epoch, 0 if edits == 0 else -1)
 
     # -- files --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from playground.widgets.network_builder import (
     MIME_STACK_ROW,
     LayerStackModel,
     NetworkBuilder,
+    _single_change,
 )
 
 
@@ -180,3 +181,48 @@ def test_double_click_editor_changes_units_in_place(builder, qtbot):
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: builder.model.layer(2).units == 128, timeout=2000)  # queued commit
     assert builder.model.undo_stack.undoText() == "Change Linear to 128 units"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("abc", "abc", None),
+        ("abc", "aXbc", ("insert", 1, "X")),
+        ("abc", "abcX", ("insert", 3, "X")),
+        ("abc", "ac", ("remove", 1)),
+        ("abc", "ab", ("remove", 2)),
+        ("abc", "aXc", ("set", 1, "X")),
+        ("abcd", "bcad", ("move", 0, 2)),
+        ("abcd", "dabc", ("move", 3, 0)),
+        ("abcd", "badc", None),  # two swaps: no single row operation
+        ("abc", "", None),
+        ("", "a", ("insert", 0, "a")),
+    ],
+)
+def test_single_change_finds_the_one_row_operation(old, new, expected):
+    assert _single_change(list(old), list(new)) == (
+        None if expected is None else (expected[0], *expected[1:])
+    )
+    if expected is not None:  # and it does turn old into new
+        layers = list(old)
+        op, *args = expected
+        if op == "insert":
+            layers.insert(args[0], args[1])
+        elif op == "remove":
+            del layers[args[0]]
+        elif op == "set":
+            layers[args[0]] = args[1]
+        else:
+            layers.insert(args[1], layers.pop(args[0]))
+        assert layers == list(new)
+
+
+def test_a_standalone_builder_shows_undo_by_rows_not_by_reset(builder, qtbot):
+    model = builder.model
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    builder.view.setCurrentIndex(model.index(4))
+    model.remove_layer(1)
+    model.undo_stack.undo()
+    model.undo_stack.redo()
+    assert resets == [] and kinds(model)[:2] == ["linear", "linear"]

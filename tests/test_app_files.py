@@ -44,8 +44,10 @@ def test_export_then_import_restores_stack_and_weights(window, qtbot, monkeypatc
         assert other.data_panel.feature_boxes["x1*x2"].isChecked()
         np.testing.assert_allclose(other.session.predict_points(points), expected, atol=1e-5)
         assert "Imported trained.safetensors" in other.statusBar().currentMessage()
-        other.undo_action.trigger()  # the import is one undoable step
-        assert other.experiment.network.to_text().startswith("linear:25")
+        other.undo_action.trigger()  # the import is one undoable step, features and all
+        assert other.experiment == MainWindow().experiment
+        assert not other.data_panel.feature_boxes["x1*x2"].isChecked()
+        assert other.builder.model.network() == other.experiment.network
     finally:
         other.close()
 

@@ -271,3 +271,27 @@ def test_the_mouse_over_the_plot_drives_the_point_path(window, qtbot):
         np.testing.assert_array_equal(shown, value)
     qtbot.mouseMove(window.controls, window.controls.rect().center())
     qtbot.waitUntil(lambda: view._activations is None, timeout=2000)
+
+
+def test_a_typed_weight_marks_the_experiment_modified_when_files_carry_weights(window):
+    window.include_weights_action.setChecked(True)
+    window._mark_clean()
+    assert not window.is_modified()
+    window.inside.network.parameterEdited.emit("2.weight", (1, 3), 2.5)
+    assert window.is_modified() and window.isWindowModified()
+    window.undo_stack.undo()  # the file's weights again
+    assert not window.is_modified() and not window.isWindowModified()
+    window.undo_stack.redo()
+    assert window.is_modified()
+    window.include_weights_action.setChecked(False)  # a file without weights is unchanged
+    assert not window.is_modified()
+
+
+def test_after_a_rebuild_a_typed_weight_saved_in_the_file_counts_as_changed(window):
+    window.include_weights_action.setChecked(True)
+    window.inside.network.parameterEdited.emit("2.weight", (1, 3), 2.5)
+    window._mark_clean()  # the file now holds the typed weight
+    window.builder.model.remove_layer(1)
+    window.undo_stack.undo()  # the file's network again: the experiment equals the file's...
+    assert window.experiment == window.document._clean[0]
+    assert window.is_modified()  # ...but the fresh weights lack the typed one

@@ -64,6 +64,33 @@ def test_network_edit_resets_the_weights_and_says_so(window):
     assert window.experiment.network.to_text().count("tanh") == 0
 
 
+def test_layer_edits_and_point_edits_share_one_history_in_the_document(window):
+    seed = window.experiment.network
+    window.builder.model.insert_layer(6, LayerSpec.make("tanh"))
+    assert window.undo_stack.undoText() == "Add Tanh"
+    assert window.experiment.network == window.builder.model.network() != seed
+    window._on_plot_clicked(0.5, 0.5, Qt.KeyboardModifier.NoModifier)
+    assert len(window.experiment.data.added) == 1
+    window.builder.model.move_layer(0, 2)
+    assert window.undo_stack.undoText() == "Move Linear"
+    for _ in range(3):
+        window.undo_action.trigger()
+    assert window.experiment.network == seed and not window.experiment.data.added
+    assert window.builder.model.network() == seed  # the stack shows the document
+    assert not window.is_modified()
+    window.redo_action.trigger()
+    assert window.builder.model.layers()[6].kind == "tanh"
+
+
+def test_opening_an_experiment_starts_a_new_history(window, tmp_path):
+    window.builder.model.insert_layer(6, LayerSpec.make("tanh"))
+    path = tmp_path / "other.json"
+    window.save_experiment(path)
+    window.open_experiment(path)
+    assert window.undo_stack.count() == 0 and not window.undo_action.isEnabled()
+    assert window.builder.model.network() == window.experiment.network
+
+
 def test_data_change_makes_new_points_and_says_so(window, qtbot):
     window.data_panel.dataset.setCurrentIndex(window.data_panel.dataset.findData("xor"))
     assert window.experiment.data.dataset == "xor"

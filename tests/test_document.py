@@ -191,3 +191,32 @@ def test_recent_files_newest_first_once_and_at_most_eight(tmp_path):
 def test_points_key_ignores_features_and_scaling():
     assert points_key(data(features=("x1",), standardize=False)) == points_key(BASE)
     assert points_key(data(noise=0.3)) != points_key(BASE)
+
+
+def test_an_edit_of_the_whole_experiment_reverts_every_part():
+    doc = Document()
+    imported = BASE.replace(
+        network=NetworkSpec.parse("linear:3,tanh,linear:1,sigmoid"),
+        data=replace(BASE.data, features=("x1", "x2", "x1*x2")),
+    )
+    edit = doc.edit("experiment", imported, "Import m.safetensors", "Imported a model.")
+    assert edit.apply(doc) == Change(REBUILD, "Imported a model.") and doc.experiment == imported
+    edit.revert(doc)
+    assert doc.experiment == BASE
+    assert doc.edit("experiment", BASE, "Nothing", "no") is None
+
+
+def test_typed_weights_count_as_modified_only_when_files_carry_weights():
+    doc = Document()
+    doc.weight_edits += 1
+    assert not doc.is_modified() and doc.is_modified(with_weights=True)
+    doc.weight_edits -= 1  # undone
+    assert not doc.is_modified(with_weights=True)
+    doc.weight_edits += 1
+    doc.mark_clean()  # saved with the typed weight
+    assert not doc.is_modified(with_weights=True)
+    doc.new_weights()  # a new session: fresh weights, not the file's
+    assert doc.weight_edits == 0 and doc.is_modified(with_weights=True)
+    doc.mark_clean()
+    doc.new_weights()  # the file's weights were fresh ones: still the same
+    assert not doc.is_modified(with_weights=True)

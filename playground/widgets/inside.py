@@ -62,10 +62,10 @@ class _ParameterEdit(QUndoCommand):
         if self._first:  # the push: the value is already set
             self._first = False
             return
-        self._views._set_parameter(self._session_id, self._key, self._index, self._new)
+        self._views._set_parameter(self._session_id, self._key, self._index, self._new, +1)
 
     def undo(self) -> None:
-        self._views._set_parameter(self._session_id, self._key, self._index, self._old)
+        self._views._set_parameter(self._session_id, self._key, self._index, self._old, -1)
 
 
 class _UnitToggle(QUndoCommand):
@@ -309,9 +309,13 @@ class InsideViews(QObject):
         self._window.undo_stack.push(
             _ParameterEdit(self, session.session_id, key, tuple(index), value, old)
         )
+        self._count_weight_edit(+1)
         self._after_edit(f"Set {key}{list(index)} to {value:g} (was {old:.4g})")
 
-    def _set_parameter(self, session_id: int, key: str, index: tuple, value: float) -> None:
+    def _set_parameter(
+        self, session_id: int, key: str, index: tuple, value: float, count: int
+    ) -> None:
+        """Set one weight or bias again (an undo counts -1 edit, a redo +1)."""
         session = self._edited_session(session_id)
         if session is None:
             return
@@ -320,7 +324,13 @@ class InsideViews(QObject):
         except ExperimentError as e:
             self._window.status(f"Not changed: {e}")
             return
+        self._count_weight_edit(count)
         self._after_edit(f"Set {key}{list(index)} to {value:g}")
+
+    def _count_weight_edit(self, count: int) -> None:
+        """A typed-in weight changes what a saved file would carry: the title says modified."""
+        self._window.document.weight_edits += count
+        self._window._update_title()
 
     @Slot(int, int, bool)
     def _on_unit_toggled(self, column: int, unit: int, enabled: bool) -> None:

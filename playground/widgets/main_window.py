@@ -49,7 +49,15 @@ from ..document import (
     recent_with,
     recent_without,
 )
-from ..experiment import DataSpec, Experiment, ExperimentError, SavedWeights, TrainSpec
+from ..experiment import (
+    DataSpec,
+    Experiment,
+    ExperimentError,
+    LayerSpec,
+    NetworkSpec,
+    SavedWeights,
+    TrainSpec,
+)
 from ..files import save_picture, write_text
 from ..pointfile import PointsFileError, points_to_csv, read_points_csv
 from ..worker import TrainingController
@@ -74,7 +82,8 @@ REMOVE_RADIUS_PX = 15
 
 
 class _DocumentEdit(QUndoCommand):
-    """One undoable edit of the document (your points added, removed, imported, cleared)."""
+    """One undoable edit of the document: a layer added, moved, changed or removed, your
+    points added, removed, imported or cleared, a model imported."""
 
     def __init__(self, window: MainWindow, edit: Edit):
         super().__init__(edit.text)
@@ -138,6 +147,7 @@ class MainWindow(QMainWindow):
         self.controls.set_spec(self.experiment.train)
         self.data_panel.set_spec(self.experiment.data)
         self.builder.model.set_layers_without_undo(list(self.experiment.network.layers))
+        self.builder.model.editor = self._edit_network
         self._update_builder_context()
 
         left_column = QWidget(self)
@@ -185,7 +195,6 @@ class MainWindow(QMainWindow):
         self.controls.reset_action.triggered.connect(self.reset_weights)
         self.controls.spec_changed.connect(self._on_train_changed)
         self.data_panel.spec_changed.connect(self._on_data_changed)
-        self.builder.model.network_changed.connect(self._on_network_changed)
         self.plots.boundary.clicked.connect(self._on_plot_clicked)
         self.controller.snapshot.connect(self._on_snapshot)
         self.controller.stopped.connect(self._on_stopped)
@@ -503,6 +512,7 @@ class MainWindow(QMainWindow):
         self.plots.clear_history()
         self._on_snapshot(session.snapshot())
         self.controller.start(session)
+        self.document.new_weights()
         self.inside.rebuilt()
         self.document.built = True
         self.controls.set_trainable(True)
@@ -541,12 +551,6 @@ class MainWindow(QMainWindow):
         self.plots.set_dataset(self._arrays)
         self._shown_points = points_key(self.experiment)
 
-    @Slot()
-    def _on_network_changed(self) -> None:
-        change = self.document.change(self.experiment.replace(network=self.builder.model.network()))
-        self.builder.refresh()
-        self._act_on(change)
-
     @Slot(object)
     def _on_data_changed(self, spec: DataSpec) -> None:
         change = self.document.change(self.experiment.replace(data=spec))
@@ -571,24 +575,37 @@ class MainWindow(QMainWindow):
             self.controller.apply_training(self.experiment.train)
             self.status(change.message)
 
-    # -- your points --------------------------------------------------------------------------
+    # -- undoable edits of the document ----------------------------------------------------------
 
-    def _edit_data(self, spec: DataSpec, text: str, done: str) -> None:
-        """Change the data as one undoable step (it resets the weights, like any data change)."""
-        edit = self.document.edit("data", spec, text, done)
+    def _edit(self, part: str, new: Any, text: str, done: str) -> None:
+        """Change ``part`` of the experiment as one undoable step (it resets the weights)."""
+        edit = self.document.edit(part, new, text, done)
         if edit is not None:
             self.undo_stack.push(_DocumentEdit(self, edit))
 
+    def _edit_network(self, layers: list[LayerSpec], text: str) -> None:
+        """The builder's editor: a layer added, moved, changed or removed is a document edit."""
+        self._edit("network", NetworkSpec(tuple(layers)), text, f"{text}: the weights were reset.")
+
+    def _edit_data(self, spec: DataSpec, text: str, done: str) -> None:
+        """Change the data as one undoable step (it resets the weights, like any data change)."""
+        self._edit("data", spec, text, done)
+
     def _show_edit(self, change: Change) -> None:
         """Show the document after an edit was applied or reverted, and act on it."""
+        self._show_experiment()
+        self._act_on(change)
+
+    def _show_experiment(self) -> None:
+        """Show the document's experiment in every panel (without acting on the change)."""
         self._updating = True
         try:
             self.data_panel.set_spec(self.experiment.data)
             self.controls.set_spec(self.experiment.train)
             self._update_builder_context()
+            self.builder.model.show_layers(list(self.experiment.network.layers))
         finally:
             self._updating = False
-        self._act_on(change)
 
     @Slot(float, float, object)
     def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
@@ -872,7 +889,14 @@ class MainWindow(QMainWindow):
             self.status(f"Import failed: {e}")
             return False
         experiment = experiment_with_model(self.experiment, imported)
-        self.set_experiment(experiment, f"Import {Path(path).name}")
+        self.controller.pause()
+        self._updating = True  # the session is built below, with the imported weights
+        try:
+            self._edit(
+                "experiment", experiment, f"Import {Path(path).name}", "Imported a model."
+            )
+        finally:
+            self._updating = False
         return self.rebuild_session(
             f"Imported {Path(path).name} with its weights.", weights=imported.state
         )
@@ -978,7 +1002,7 @@ class MainWindow(QMainWindow):
         """Start from the default experiment (asking about unsaved changes first)."""
         if not self.maybe_discard():
             return False
-        self.set_experiment(Experiment(), "New experiment")
+        self.set_experiment(Experiment())
         self.document.path = None
         self.rebuild_session("New experiment: the seed network on the disk.")
         self._mark_clean()
@@ -1005,7 +1029,7 @@ class MainWindow(QMainWindow):
                 self._forget_recent(path)
             return False
         name = Path(path).name
-        self.set_experiment(experiment, f"Open {name}")
+        self.set_experiment(experiment)
         self.document.path = None if example else Path(path)
         if not example:
             self._add_recent(path)
@@ -1017,20 +1041,13 @@ class MainWindow(QMainWindow):
         self._mark_clean()
         return built
 
-    def set_experiment(self, experiment: Experiment, undo_text: str) -> None:
-        """Show ``experiment`` in every panel (the stack change is one undoable step)."""
+    def set_experiment(self, experiment: Experiment) -> None:
+        """Make ``experiment`` the document's and show it in every panel: a new history (an
+        opened or new experiment cannot be undone into the one before)."""
         self.controller.pause()
-        self._updating = True
-        try:
-            self.document.change(experiment)
-            self.data_panel.set_spec(experiment.data)
-            self.controls.set_spec(experiment.train)
-            self._update_builder_context()
-            if list(experiment.network.layers) != self.builder.model.layers():
-                self.builder.model.replace_layers(list(experiment.network.layers), undo_text)
-        finally:
-            self._updating = False
+        self.undo_stack.clear()
         self.document.change(experiment)
+        self._show_experiment()
 
     # -- recent files -------------------------------------------------------------------------
 

@@ -1,14 +1,17 @@
 """The network builder: a palette of layer types dragged onto a layer stack, every edit undoable.
 
 ``LayerStackModel`` is the stack as a Qt list model over ``LayerSpec`` values; each change (add,
-remove, move, edit, replace) is a ``QUndoCommand`` on a shared ``QUndoStack``, so Ctrl+Z undoes
-drops and drags alike. ``LayerStackView`` shows it, takes drops from ``LayerPalette`` and from
-itself, and removes with Delete or the context menu. ``NetworkBuilder`` puts them together with
-the input line, the parameter count and the stack's problems, shown before anyone presses Play.
+remove, move, edit, replace) is proposed to its ``editor`` as the new list of layers: in the
+window, an undoable edit of the document (so Ctrl+Z undoes drops and drags alike, in one history
+with the other edits); on its own, one ``QUndoCommand`` on its ``QUndoStack``.
+``LayerStackView`` shows it, takes drops from ``LayerPalette`` and from itself, and removes
+with Delete or the context menu. ``NetworkBuilder`` puts them together with the input line,
+the parameter count and the stack's problems, shown before anyone presses Play.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -111,72 +114,52 @@ def _value_text(spec: LayerSpec) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Undo commands: each one changes the model through its raw (non-undoable) operations
+# The one undo command of a builder on its own (in the window, the document's edits are used)
 # ---------------------------------------------------------------------------------------------
 
 
-class _InsertLayer(QUndoCommand):
-    def __init__(self, model: LayerStackModel, row: int, spec: LayerSpec) -> None:
-        super().__init__(f"Add {spec.title}")
-        self._model, self._row, self._spec = model, row, spec
+class _LayersEdit(QUndoCommand):
+    """One edit of the stack as a whole list before and after; the model shows the difference."""
 
-    def redo(self) -> None:
-        self._model._insert(self._row, self._spec)
-
-    def undo(self) -> None:
-        self._model._remove(self._row)
-
-
-class _RemoveLayer(QUndoCommand):
-    def __init__(self, model: LayerStackModel, row: int) -> None:
-        self._spec = model.layer(row)
-        super().__init__(f"Remove {self._spec.title}")
-        self._model, self._row = model, row
-
-    def redo(self) -> None:
-        self._model._remove(self._row)
-
-    def undo(self) -> None:
-        self._model._insert(self._row, self._spec)
-
-
-class _MoveLayer(QUndoCommand):
-    """Moves a row so that it ends up at index ``target`` of the new list."""
-
-    def __init__(self, model: LayerStackModel, source: int, target: int) -> None:
-        super().__init__(f"Move {model.layer(source).title}")
-        self._model, self._source, self._target = model, source, target
-
-    def redo(self) -> None:
-        self._model._move(self._source, self._target)
-
-    def undo(self) -> None:
-        self._model._move(self._target, self._source)
-
-
-class _EditLayer(QUndoCommand):
-    def __init__(self, model: LayerStackModel, row: int, new: LayerSpec) -> None:
-        self._old = model.layer(row)
-        super().__init__(f"Change {new.title} to {_value_text(new)}")
-        self._model, self._row, self._new = model, row, new
-
-    def redo(self) -> None:
-        self._model._set(self._row, self._new)
-
-    def undo(self) -> None:
-        self._model._set(self._row, self._old)
-
-
-class _ReplaceLayers(QUndoCommand):
-    def __init__(self, model: LayerStackModel, layers: list[LayerSpec], text: str) -> None:
+    def __init__(
+        self, model: LayerStackModel, old: list[LayerSpec], new: list[LayerSpec], text: str
+    ) -> None:
         super().__init__(text)
-        self._model, self._old, self._new = model, model.layers(), list(layers)
+        self._model, self._old, self._new = model, list(old), list(new)
 
     def redo(self) -> None:
-        self._model._reset(self._new)
+        self._model.show_layers(self._new)
 
     def undo(self) -> None:
-        self._model._reset(self._old)
+        self._model.show_layers(self._old)
+
+
+def _single_change(old: list[LayerSpec], new: list[LayerSpec]) -> tuple | None:
+    """The one row operation that turns ``old`` into ``new``, if there is one.
+
+    ("insert", row, spec), ("remove", row), ("set", row, spec) or ("move", source, target);
+    None when the lists are equal or differ by more than one operation.
+    """
+    if len(new) == len(old) + 1:
+        row = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(old))
+        return ("insert", row, new[row]) if old[:row] + [new[row]] + old[row:] == new else None
+    if len(new) == len(old) - 1:
+        row = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(new))
+        return ("remove", row) if old[:row] + old[row + 1 :] == new else None
+    if len(new) != len(old):
+        return None
+    differ = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    if not differ:
+        return None
+    if len(differ) == 1:
+        return ("set", differ[0], new[differ[0]])
+    first, last = differ[0], differ[-1]
+    for source, target in ((first, last), (last, first)):
+        moved = list(old)
+        moved.insert(target, moved.pop(source))
+        if moved == new:
+            return ("move", source, target)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,9 +168,13 @@ class _ReplaceLayers(QUndoCommand):
 
 
 class LayerStackModel(QAbstractListModel):
-    """The layer stack as a list model; the public edits push undoable commands.
+    """The layer stack as a list model; its public edits are proposals to ``editor``.
 
-    ``network_changed`` fires after every change, done, undone or redone.
+    An edit (add, remove, move, change a setting, replace) computes the new list of layers and
+    hands it, with its undo text, to ``editor``. On its own the model's editor pushes one undo
+    command on its stack; in the window the editor is the document's (an undoable ``Edit`` of
+    the experiment), and the window shows the result with ``show_layers``. ``network_changed``
+    fires after every change, done, undone or redone.
     """
 
     network_changed = Signal()
@@ -195,6 +182,8 @@ class LayerStackModel(QAbstractListModel):
     def __init__(self, undo_stack: QUndoStack, parent: Any = None) -> None:
         super().__init__(parent)
         self.undo_stack = undo_stack
+        self.editor: Callable[[list[LayerSpec], str], None] = self._push_edit
+        """Who makes an edit: ``editor(new_layers, undo_text)``."""
         self._layers: list[LayerSpec] = []
         self._in_width = 2
         self._out_width = 1
@@ -343,14 +332,15 @@ class LayerStackModel(QAbstractListModel):
         """Insert ``spec`` before ``row`` (len() appends)."""
         if not 0 <= row <= len(self._layers):
             return False
-        self.undo_stack.push(_InsertLayer(self, row, spec))
+        self.editor([*self._layers[:row], spec, *self._layers[row:]], f"Add {spec.title}")
         return True
 
     def remove_layer(self, row: int) -> bool:
         """Remove the layer at ``row``."""
         if not 0 <= row < len(self._layers):
             return False
-        self.undo_stack.push(_RemoveLayer(self, row))
+        title = self._layers[row].title
+        self.editor(self._layers[:row] + self._layers[row + 1 :], f"Remove {title}")
         return True
 
     def move_layer(self, source: int, target: int) -> bool:
@@ -358,25 +348,51 @@ class LayerStackModel(QAbstractListModel):
         n = len(self._layers)
         if not (0 <= source < n and 0 <= target < n) or source == target:
             return False
-        self.undo_stack.push(_MoveLayer(self, source, target))
+        layers = list(self._layers)
+        layers.insert(target, layers.pop(source))
+        self.editor(layers, f"Move {self._layers[source].title}")
         return True
 
     def edit_layer(self, row: int, spec: LayerSpec) -> bool:
         """Replace the layer at ``row`` with ``spec`` (its setting changed)."""
         if not 0 <= row < len(self._layers) or self._layers[row] == spec:
             return False
-        self.undo_stack.push(_EditLayer(self, row, spec))
+        layers = list(self._layers)
+        layers[row] = spec
+        self.editor(layers, f"Change {spec.title} to {_value_text(spec)}")
         return True
 
     def replace_layers(self, layers: list[LayerSpec], text: str = "Replace network") -> None:
         """Replace the whole stack (an import, say) as one undoable step."""
-        self.undo_stack.push(_ReplaceLayers(self, layers, text))
+        self.editor(list(layers), text)
 
     def set_layers_without_undo(self, layers: list[LayerSpec]) -> None:
         """Load a stack as the starting point: no undo entry (used at start-up)."""
         self._reset(list(layers))
 
-    # -- raw operations (only the commands call these) ---------------------------------------
+    def show_layers(self, layers: list[LayerSpec]) -> None:
+        """Show ``layers`` (an edit done or undone): one row inserted, removed, moved or changed
+        where that is the difference, so the view keeps its place; else the whole list."""
+        layers = list(layers)
+        change = _single_change(self._layers, layers)
+        if change is None:
+            if layers != self._layers:
+                self._reset(layers)
+        elif change[0] == "insert":
+            self._insert(change[1], change[2])
+        elif change[0] == "remove":
+            self._remove(change[1])
+        elif change[0] == "set":
+            self._set(change[1], change[2])
+        else:
+            self._move(change[1], change[2])
+
+    def _push_edit(self, layers: list[LayerSpec], text: str) -> None:
+        """The editor of a model on its own: one undo command on its stack."""
+        if layers != self._layers:
+            self.undo_stack.push(_LayersEdit(self, self._layers, layers, text))
+
+    # -- raw operations (only show_layers and the start-up call these) ----------------------
 
     def _refresh_shapes(self) -> None:
         self._shapes = self.network().shapes(self._in_width, self._out_width)
