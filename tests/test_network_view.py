@@ -11,10 +11,12 @@ from playground.experiment import NetworkSpec
 from playground.insight import columns
 from playground.widgets.network_view import (
     MAX_LINK_WIDTH,
+    MIN_FIT_SCALE,
     MIN_LINK_WIDTH,
     NEGATIVE,
     POSITIVE,
     NetworkView,
+    link_scale,
 )
 from playground.widgets.plots import BOUNDARY_MAP
 
@@ -103,14 +105,16 @@ def test_link_pens_follow_the_sign_and_size_of_each_weight(view):
     view.set_weights(weights)
     w = weights["2.weight"]
     peak = np.abs(w).max()
+    widest = MIN_LINK_WIDTH + (MAX_LINK_WIDTH - MIN_LINK_WIDTH) * link_scale(*w.T.shape)
+    assert link_scale(8, 8) == 0.75 and link_scale(2, 4) == 1.0  # dense gaps draw thinner
     for j in range(8):
         for i in range(8):
             pen = view.link_item(2, j, i).pen()
             assert pen.color() == (POSITIVE if w[j, i] > 0 else NEGATIVE)
-            expected = MIN_LINK_WIDTH + (MAX_LINK_WIDTH - MIN_LINK_WIDTH) * abs(w[j, i]) / peak
-            assert pen.widthF() == pytest.approx(expected, abs=(MAX_LINK_WIDTH / 11) / 2 + 1e-6)
+            expected = MIN_LINK_WIDTH + (widest - MIN_LINK_WIDTH) * abs(w[j, i]) / peak
+            assert pen.widthF() == pytest.approx(expected, abs=(widest / 11) / 2 + 1e-6)
     j, i = np.unravel_index(np.abs(w).argmax(), w.shape)
-    assert view.link_item(2, j, i).pen().widthF() == pytest.approx(MAX_LINK_WIDTH)
+    assert view.link_item(2, j, i).pen().widthF() == pytest.approx(widest)
     assert view.link_item(2, 3, 5).pen().widthF() == pytest.approx(MIN_LINK_WIDTH)
     # a new weight of the other sign turns the link's colour
     weights = {k: v.copy() for k, v in weights.items()}
@@ -306,3 +310,19 @@ def test_accessible_names_and_minimum_size(view):
         assert view.findChild(object, name) is not None
     assert view.canvas.toolTip()
     assert view.minimumWidth() >= 300 and view.minimumHeight() >= 200
+
+
+def test_a_network_wider_than_the_view_shrinks_to_fit_down_to_a_limit(qtbot):
+    widget = NetworkView()
+    qtbot.addWidget(widget)
+    widget.set_structure(make_columns("linear:8,relu,linear:8,relu,linear:8,relu,linear:1,sigmoid"))
+    widget.resize(1400, 600)
+    widget.show()
+    assert widget.canvas.transform().m11() == 1.0  # room enough: drawn at full size
+    wide = widget.scene.itemsBoundingRect().right()
+    widget.resize(int(wide * 0.8), 600)
+    scale = widget.canvas.transform().m11()
+    assert MIN_FIT_SCALE <= scale < 1.0
+    assert wide * scale <= widget.canvas.viewport().width() + 8
+    widget.resize(200, 600)
+    assert widget.canvas.transform().m11() == MIN_FIT_SCALE  # then it scrolls

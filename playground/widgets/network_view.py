@@ -37,6 +37,7 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QPixmap,
+    QTransform,
 )
 from PySide6.QtWidgets import (
     QFrame,
@@ -71,6 +72,8 @@ HEADER_HEIGHT = 36
 COLUMN_GAP = 120  # horizontal room for the links between two columns
 LABEL_ROOM = 46  # left of the input nodes, for the feature names
 CURVED_LINKS = 400  # up to this many links are smooth curves, more are straight lines
+DENSE_UNITS = 6  # links between columns of more units than this get thinner, in proportion
+MIN_FIT_SCALE = 0.6  # a network wider than the dock is shrunk to fit, down to this scale
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 # boundary colours packed as 32-bit 0xffRRGGBB, for QImage.Format_RGB32
@@ -90,6 +93,13 @@ def map_colours(maps: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
     scaled = np.nan_to_num(scaled, nan=0.5, posinf=1.0, neginf=0.0)
     index = np.clip(np.rint(scaled * (LUT_SIZE - 1)), 0, LUT_SIZE - 1).astype(np.intp)
     return np.ascontiguousarray(_LUT32[index][:, ::-1, :])  # row 0 = the top = the largest x₂
+
+
+def link_scale(sources: int, targets: int) -> float:
+    """How much of the full link width range a gap of ``sources`` x ``targets`` drawn units
+    uses: all of it up to DENSE_UNITS units a side, less in proportion beyond, so 16 x 16
+    links still show their weights instead of one blot."""
+    return round(min(1.0, DENSE_UNITS / max(sources, targets, 1)), 2)
 
 
 def _blend(colour: QColor, t: float, base: QColor) -> QColor:
@@ -146,6 +156,10 @@ class _Canvas(QGraphicsView):
     def leaveEvent(self, event: QEvent) -> None:
         super().leaveEvent(event)
         self._owner._hover_at(None, None)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._owner._fit_width()
 
 
 class NetworkView(QWidget):
@@ -346,17 +360,34 @@ class NetworkView(QWidget):
     # -- building the scene --------------------------------------------------------------------
 
     def _make_pens(self) -> None:
-        self._pens: list[QPen] = []
-        for colour in (NEGATIVE, POSITIVE):
-            for step in range(WIDTH_STEPS):
-                width = MIN_LINK_WIDTH + (MAX_LINK_WIDTH - MIN_LINK_WIDTH) * step / (
-                    WIDTH_STEPS - 1
-                )
-                pen = QPen(colour, width)  # opaque: Qt's raster blends alpha strokes ~3x slower
-                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-                self._pens.append(pen)
-        self._pens.append(QPen(NEUTRAL, MIN_LINK_WIDTH, Qt.PenStyle.DotLine))  # not finite
+        self._pen_tables: dict[float, list[QPen]] = {}
+        self._pens = self._pen_table(1.0)
         self._unknown_pen = len(self._pens) - 1
+
+    def _pen_table(self, scale: float) -> list[QPen]:
+        """The link pens (negative steps, positive steps, not finite) for widths times
+        ``scale``; made once per scale, so a snapshot only picks pens."""
+        table = self._pen_tables.get(scale)
+        if table is None:
+            table = []
+            top = MIN_LINK_WIDTH + (MAX_LINK_WIDTH - MIN_LINK_WIDTH) * scale
+            for colour in (NEGATIVE, POSITIVE):
+                for step in range(WIDTH_STEPS):
+                    width = MIN_LINK_WIDTH + (top - MIN_LINK_WIDTH) * step / (WIDTH_STEPS - 1)
+                    pen = QPen(colour, width)  # opaque: Qt's raster blends alpha ~3x slower
+                    pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+                    table.append(pen)
+            table.append(QPen(NEUTRAL, MIN_LINK_WIDTH, Qt.PenStyle.DotLine))  # not finite
+            self._pen_tables[scale] = table
+        return table
+
+    def _fit_width(self) -> None:
+        """Shrink the drawing to the dock's width (not below MIN_FIT_SCALE; then it scrolls)."""
+        wide = self.scene.sceneRect().width() + 4
+        room = self.canvas.viewport().width()
+        scale = 1.0 if wide <= 0 else min(1.0, max(MIN_FIT_SCALE, room / wide))
+        self.canvas.setTransform(QTransform.fromScale(scale, scale))
+
 
     def _clear_items(self) -> None:
         self.scene.clear()
@@ -484,12 +515,14 @@ class NetworkView(QWidget):
         self.scene.setSceneRect(bounds)
         self._apply_palette()
         self._restore_values()
+        self._fit_width()
 
     def _make_links(self, c: int, source_ys: np.ndarray, target_ys: np.ndarray) -> dict[str, Any]:
         """Curves from every drawn unit of column c-1 to every drawn unit of column c."""
         x0 = self._column_x(c - 1) + self.node_size
         x1 = self._column_x(c) - BIAS_SIZE - 3
         xm = (x0 + x1) / 2
+        pens = self._pen_table(link_scale(len(source_ys), len(target_ys)))
         items = []
         for y1 in target_ys:
             for y0 in source_ys:
@@ -510,6 +543,7 @@ class NetworkView(QWidget):
             "y1": np.repeat(target_ys, len(source_ys)),
             "x": (x0, xm, x1),
             "steps": np.full(len(items), -1, dtype=np.intp),
+            "pens": pens,
         }
 
     def _restore_values(self) -> None:
@@ -566,7 +600,7 @@ class NetworkView(QWidget):
             steps = (shown > 0) * WIDTH_STEPS + width.astype(np.intp)
             steps[~np.isfinite(shown)] = self._unknown_pen
         changed = np.flatnonzero(steps != gap["steps"])
-        items, pens = gap["items"], self._pens
+        items, pens = gap["items"], gap["pens"]
         for k in changed.tolist():
             items[k].setPen(pens[steps[k]])
         gap["steps"] = steps
@@ -684,7 +718,8 @@ class NetworkView(QWidget):
             slope = rise * db / dx if dx > 1e-9 else np.full_like(rise, 1e9)
             distance = np.abs(pos.y() - y) / np.sqrt(1 + slope**2)
             best = int(np.argmin(distance))
-            width = self._pens[gap["steps"][best]].widthF() if gap["steps"][best] >= 0 else 1
+            step = gap["steps"][best]
+            width = gap["pens"][step].widthF() if step >= 0 else 1
             if distance[best] <= HIT_DISTANCE + width / 2:
                 rows, cols = gap["shape"]
                 j, i = divmod(best, cols)
