@@ -16,19 +16,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .document import ExperimentFileError, read_experiment
 from .experiment import (
     DATASETS,
     FEATURES,
     LOSSES,
     MAX_BATCH_SIZE,
-    MAX_FILE_BYTES,
     MAX_POINTS,
     OPTIMIZERS,
     Experiment,
     ExperimentError,
     NetworkSpec,
     SavedWeights,
-    load_experiment,
 )
 
 __all__ = ["build_parser", "experiment_from_args", "main"]
@@ -114,17 +113,10 @@ class OpenedFile:
 
 def _experiment_file(text: str) -> OpenedFile:
     try:
-        path = Path(text)
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ExperimentError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
-        experiment, weights = load_experiment(path.read_text(encoding="utf-8-sig"))
-        return OpenedFile(path, experiment, weights)
-    except OSError as e:
-        raise argparse.ArgumentTypeError(f"cannot read {text}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise argparse.ArgumentTypeError(f"{text} is not a text file") from None
-    except ExperimentError as e:
-        raise argparse.ArgumentTypeError(f"{text}: {e}") from None
+        experiment, weights = read_experiment(text)
+    except ExperimentFileError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return OpenedFile(Path(text), experiment, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from .experiment import (
     dump_experiment,
     load_experiment,
 )
-from .files import write_text
+from .files import FileReadError, read_text, write_text
 
 __all__ = [
     "MAX_RECENT",
@@ -36,11 +36,11 @@ __all__ = [
     "Change",
     "Document",
     "Edit",
+    "ExperimentFileError",
     "classify",
     "points_key",
     "problem_text",
     "read_experiment",
-    "read_text",
     "recent_with",
     "recent_without",
 ]
@@ -231,29 +231,28 @@ class Document:
         self.mark_clean(trained_epoch)
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """A text file's contents (UTF-8, a BOM allowed), refusing files over the size limit.
-
-    Raises OSError, UnicodeDecodeError, or ExperimentError for a file that is too big.
-    """
-    size = Path(path).stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ExperimentError(f"the file is {size / 2**20:.0f} MB; the limit is 64 MB")
-    return Path(path).read_text(encoding="utf-8-sig")
+class ExperimentFileError(FileReadError, ExperimentError):
+    """An experiment file that cannot be opened, whatever the reason (missing, a pipe, too big,
+    not UTF-8, not JSON, a bad setting): ``path``, ``problem``; ``str()`` is "path: problem"."""
 
 
 def read_experiment(path: str | os.PathLike) -> tuple[Experiment, SavedWeights | None]:
     """An experiment file's experiment and weights (if it has them).
 
-    Raises OSError, UnicodeDecodeError or ExperimentError (``problem_text`` words them).
+    Only a regular file of at most MAX_FILE_BYTES is read. Raises ExperimentFileError naming
+    the file and the problem; nothing is returned unless everything checks out.
     """
-    return load_experiment(read_text(path))
+    text = read_text(path, MAX_FILE_BYTES, ExperimentFileError)
+    try:
+        return load_experiment(text)
+    except ExperimentError as e:
+        raise ExperimentFileError(path, str(e)) from None
 
 
 def problem_text(error: BaseException) -> str:
-    """A user's sentence for a file error: the OS's reason, or the parser's message."""
-    if isinstance(error, UnicodeDecodeError):
-        return "not a text file (it is not UTF-8)"
+    """A user's sentence for a file error: the OS's reason, or the reader's problem."""
+    if isinstance(error, FileReadError):
+        return error.problem
     if isinstance(error, OSError):
         return error.strerror or str(error)
     return str(error)

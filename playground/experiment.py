@@ -886,6 +886,12 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# rows of weights (a list per output unit of each Linear, one per tensor) and your points
+_MAX_CONTAINERS = MAX_LINEAR_LAYERS * (MAX_UNITS + 2) + MAX_ADDED_POINTS + 1000
+# numbers of every weight and bias and the four values of each of your points
+_MAX_VALUES = MAX_LINEAR_LAYERS * (MAX_UNITS + 1) * MAX_UNITS + 4 * MAX_ADDED_POINTS + 1000
+
+
 def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
     """Read an experiment file's text: the experiment and its weights (None if it has none).
 
@@ -895,6 +901,13 @@ def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
     """
     if len(text) > MAX_FILE_BYTES:
         raise ExperimentError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
+    # what json.loads builds is bounded by what the largest experiment holds, not the file size
+    containers, values = text.count("[") + text.count("{"), text.count(",")
+    if containers > _MAX_CONTAINERS or values > _MAX_VALUES:
+        raise ExperimentError(
+            f"the file holds {max(containers, values):,} lists or values, more than any "
+            "experiment has (the largest network's weights and all your points)"
+        )
     try:
         doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:

@@ -11,6 +11,7 @@ from playground.document import (
     Action,
     Change,
     Document,
+    ExperimentFileError,
     classify,
     points_key,
     problem_text,
@@ -159,21 +160,23 @@ def test_save_then_read_gives_the_experiment_back(tmp_path):
     assert read_experiment(path) == (doc.experiment, None)
 
 
-def test_bad_files_give_sentences(tmp_path):
+def test_bad_files_give_sentences_naming_the_file(tmp_path):
     missing = tmp_path / "none.json"
-    with pytest.raises(FileNotFoundError) as e:
+    with pytest.raises(ExperimentFileError) as e:
         read_experiment(missing)
-    assert problem_text(e.value) == "No such file or directory"
+    assert e.value.problem == "no such file" and str(e.value) == f"{missing}: no such file"
+    assert problem_text(e.value) == "no such file"
     binary = tmp_path / "b.json"
     binary.write_bytes(b"\xff\xfe\xfa")
-    with pytest.raises(UnicodeDecodeError) as e:
+    with pytest.raises(ExperimentFileError) as e:
         read_experiment(binary)
-    assert problem_text(e.value) == "not a text file (it is not UTF-8)"
+    assert problem_text(e.value) == "not a text file (byte 0 is not UTF-8)"
     junk = tmp_path / "j.json"
     junk.write_text("[1, 2")
-    with pytest.raises(ExperimentError) as e:
+    with pytest.raises(ExperimentFileError) as e:
         read_experiment(junk)
-    assert problem_text(e.value) == str(e.value) and str(e.value)
+    assert isinstance(e.value, ExperimentError) and e.value.path == str(junk)
+    assert problem_text(e.value).startswith("not valid JSON (line 1")
 
 
 def test_recent_files_newest_first_once_and_at_most_eight(tmp_path):

@@ -42,10 +42,10 @@ from ..document import (
     Change,
     Document,
     Edit,
+    ExperimentFileError,
     points_key,
     problem_text,
     read_experiment,
-    read_text,
     recent_with,
     recent_without,
 )
@@ -59,7 +59,7 @@ from ..experiment import (
     TrainSpec,
 )
 from ..files import save_picture, write_text
-from ..pointfile import PointsFileError, points_to_csv, read_points_csv
+from ..pointfile import PointsFileError, points_to_csv, read_points_file
 from ..worker import TrainingController
 from .confusion import ConfusionMatrixView
 from .data_panel import DataPanel
@@ -652,10 +652,9 @@ class MainWindow(QMainWindow):
         name = Path(path).name
         data = self.experiment.data
         try:
-            text = read_text(path)
-            points = read_points_csv(text, test_fraction=data.test_fraction, seed=data.seed)
-        except (OSError, UnicodeDecodeError, PointsFileError) as e:
-            problem = problem_text(e)
+            points = read_points_file(path, test_fraction=data.test_fraction, seed=data.seed)
+        except PointsFileError as e:
+            problem = e.problem
             QMessageBox.warning(self, "Import Points", f"Could not import {name}:\n\n{problem}")
             self.status(f"Import failed: {name}: {problem.splitlines()[0]}")
             return False
@@ -1021,11 +1020,11 @@ class MainWindow(QMainWindow):
                 return False
         try:
             experiment, weights = read_experiment(path)
-        except (OSError, UnicodeDecodeError, ExperimentError) as e:
-            problem = problem_text(e)
+        except ExperimentFileError as e:
+            problem = e.problem
             QMessageBox.critical(self, "Open Experiment", f"Could not open {path}:\n\n{problem}")
-            self.status(f"Open failed: {path}: {problem}")
-            if isinstance(e, FileNotFoundError):
+            self.status(f"Open failed: {path}: {problem.splitlines()[0]}")
+            if not os.path.lexists(path):
                 self._forget_recent(path)
             return False
         name = Path(path).name
