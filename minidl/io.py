@@ -361,12 +361,6 @@ def _read_file(path: str | os.PathLike) -> bytes:
         )
     if not data:
         raise ModelFileError(path, "the file is empty")
-    if data[:1] == b"\x80" or data[:2] == b"PK":
-        raise ModelFileError(
-            path,
-            "this looks like a pickle or torch.save() file; minidl reads only .safetensors "
-            "model files (pickles can run code, so they are never loaded)",
-        )
     return data
 
 
@@ -384,23 +378,33 @@ def _kind_of(mode: int) -> str | None:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def _corrupt(path: str | os.PathLike, detail: str) -> ModelFileError:
+def _corrupt(path: str | os.PathLike, detail: str, data: bytes = b"") -> ModelFileError:
+    # a pickle starts with 0x80 and a torch.save() zip with PK, but so may a safetensors
+    # header's length: only a file that is not safetensors is called a pickle
+    if data[:1] == b"\x80" or data[:2] == b"PK":
+        return ModelFileError(
+            path,
+            "this looks like a pickle or torch.save() file; minidl reads only .safetensors "
+            "model files (pickles can run code, so they are never loaded)",
+        )
     return ModelFileError(path, f"not a valid safetensors file (truncated or corrupt?): {detail}")
 
 
 def _header(path: str | os.PathLike, data: bytes) -> tuple[dict[str, str], dict[str, _TensorEntry]]:
     """The metadata and the tensor table of a safetensors file's bytes, every entry checked."""
     if len(data) < 8:
-        raise _corrupt(path, f"{len(data)} bytes, shorter than a safetensors header")
+        raise _corrupt(path, f"{len(data)} bytes, shorter than a safetensors header", data)
     size = int.from_bytes(data[:8], "little")
     if size > MAX_HEADER_BYTES or 8 + size > len(data):
         raise _corrupt(
-            path, f"its header would be {size:,} bytes, the file has {len(data) - 8:,} after it"
+            path,
+            f"its header would be {size:,} bytes, the file has {len(data) - 8:,} after it",
+            data,
         )
     try:
         header = json.loads(data[8 : 8 + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _corrupt(path, "its header is not JSON") from None
+        raise _corrupt(path, "its header is not JSON", data) from None
     if not isinstance(header, dict):
         raise _corrupt(path, "its header is not a table of tensors")
     meta = header.pop("__metadata__", None) or {}
@@ -502,7 +506,7 @@ def _check_tensors(
     declared = meta.get("dtype")
     if kinds and declared is not None and declared != str(dtype):
         raise ModelFileError(
-            path, f"its metadata says the weights are {_short(declared)}, they are {dtype}"
+            path, f"its metadata says the weights are {declared[:40]}, they are {dtype}"
         )
     return dtype
 
