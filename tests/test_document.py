@@ -223,3 +223,20 @@ def test_typed_weights_count_as_modified_only_when_files_carry_weights():
     doc.mark_clean()
     doc.new_weights()  # the file's weights were fresh ones: still the same
     assert not doc.is_modified(with_weights=True)
+
+
+def test_a_saved_experiment_gets_the_mode_open_would_give_and_keeps_a_replaced_ones(tmp_path):
+    """Issue 16 item 4: atomic saves used to leave every file 0600 (mkstemp's mode)."""
+    import os
+    import stat
+
+    path = tmp_path / "exp.json"
+    old = os.umask(0o002)
+    try:
+        Document(BASE).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o664  # 0666 less the umask
+        os.chmod(path, 0o640)
+        Document(BASE).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
