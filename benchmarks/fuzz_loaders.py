@@ -518,14 +518,14 @@ def run(
     return report
 
 
-def markdown(reports: list[Report], seed: int) -> str:
+def markdown(reports: list[Report], seed: int, cases: int) -> str:
     """The counts as a RESULTS.md section."""
     from .common import machine_summary
 
     lines = [
         f"## Hostile files (issue 16), {datetime.date.today()}",
         "",
-        f"`python -m benchmarks.fuzz_loaders --cases N --seed {seed} --write`; "
+        f"`python -m benchmarks.fuzz_loaders --cases {cases} --seed {seed} --write`; "
         f"{machine_summary()}. Each loader also got the {len(special_files_names())} special "
         "files (pipe, devices, folder, symlink loops, long names, empty, over the limit).",
         "",
@@ -576,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in report.wrong[:20]:
             print("   ", line)
-    table = markdown(reports, args.seed)
+    table = markdown(reports, args.seed, args.cases)
     print(table)
     if args.write:  # newest sections first, after the main table
         text = RESULTS.read_text(encoding="utf-8")

@@ -207,7 +207,7 @@ def test_recent_files_and_preferences_live_in_the_given_qsettings(
         shown = []
         monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
         recent.trigger()
-        assert "No such file" in shown[0] and again.recent_files() == []
+        assert "no such file" in shown[0] and again.recent_files() == []
     finally:
         again.close()
 
