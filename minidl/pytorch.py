@@ -253,12 +253,15 @@ def to_source(
 
 def _standardize_code(scaling: Scaling) -> str:
     # float32's shortest decimal: the numbers read back exactly, and a learner can read them
-    def floats(values: list[float]) -> str:
-        return "[" + ", ".join(str(np.float32(v)) for v in values) + "]"
+    def floats(key: str, values: list[float]) -> str:
+        text = ", ".join(str(np.float32(v)) for v in values)
+        indent = " " * (12 + len(key) + 2)
+        lines = textwrap.wrap(text, 96 - len(indent))
+        return f"{key}=[" + f"\n{indent}".join(lines) + "]"
 
     return (
-        f"Standardize(\n            mean={floats(scaling.mean)},\n"
-        f"            std={floats(scaling.std)},\n        )"
+        f"Standardize(\n            {floats('mean', scaling.mean)},\n"
+        f"            {floats('std', scaling.std)},\n        )"
     )
 
 
