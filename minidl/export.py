@@ -9,12 +9,15 @@ file is touched.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Container, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import nn
+from .io import ModelFileError, atomic_write
 from .nn.module import Module
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "check_scaling",
     "with_scaling",
     "output_meaning",
+    "prepare",
+    "write_file",
     "producer",
 ]
 
@@ -168,3 +173,23 @@ def producer() -> str:
     from . import __version__
 
     return f"minidl {__version__}"
+
+
+def prepare(
+    model: Module, supported: Container[type], target: str, standardize: Any
+) -> tuple[list[tuple[str, Module]], Scaling | None]:
+    """The model's layer chain and its scaling, checked: ExportError names what cannot go."""
+    chain = layer_chain(model, supported, target)
+    scaling = scaling_of(standardize)
+    check_scaling(chain, scaling)
+    return chain, scaling
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write an exported file atomically (the old file stays on failure); ModelFileError
+    naming the file when it cannot be written."""
+    try:
+        with atomic_write(path, suffix=Path(path).suffix or ".tmp") as tmp:
+            tmp.write_bytes(data)
+    except OSError as e:
+        raise ModelFileError(path, f"cannot write the file ({e.strerror or e})") from None

@@ -30,16 +30,14 @@ from . import nn
 from .export import (
     ExportError,
     Scaling,
-    check_scaling,
     in_width,
-    layer_chain,
     out_width,
     output_meaning,
+    prepare,
     producer,
-    scaling_of,
     with_scaling,
+    write_file,
 )
-from .io import ModelFileError, atomic_write
 from .nn.module import Module
 
 __all__ = ["export", "to_onnx", "EMITTERS", "OPSET", "ExportError"]
@@ -188,9 +186,7 @@ def to_onnx(
     trained with cross-entropy on raw scores. ``metadata`` goes into the file's
     metadata_props. Raises ExportError naming a layer it cannot write.
     """
-    chain = layer_chain(model, EMITTERS, "ONNX")
-    scaling = scaling_of(standardize)
-    check_scaling(chain, scaling)
+    chain, scaling = prepare(model, EMITTERS, "ONNX", standardize)
     onnx = _onnx()
     helper = onnx.helper
     g = Graph(onnx)
@@ -245,8 +241,4 @@ def export(
     Raises ExportError for a model it cannot write, ModelFileError when the file cannot be.
     """
     proto = to_onnx(model, standardize=standardize, softmax=softmax, metadata=metadata)
-    try:
-        with atomic_write(path, suffix=".onnx") as tmp:
-            tmp.write_bytes(proto.SerializeToString())
-    except OSError as e:
-        raise ModelFileError(path, f"cannot write the file ({e.strerror or e})") from None
+    write_file(path, proto.SerializeToString())

@@ -29,16 +29,14 @@ from . import nn
 from .export import (
     ExportError,
     Scaling,
-    check_scaling,
     in_width,
-    layer_chain,
     out_width,
     output_meaning,
+    prepare,
     producer,
-    scaling_of,
     with_scaling,
+    write_file,
 )
-from .io import ModelFileError, atomic_write
 from .nn.module import Module
 
 __all__ = ["export", "to_source", "CODE", "ExportError"]
@@ -199,9 +197,7 @@ def to_source(
 ) -> str:
     """The ``.py`` file's text for ``model`` (arguments as ``export``'s; ``filename`` is the
     name its docstring tells you to run)."""
-    chain = layer_chain(model, CODE, "PyTorch code")
-    scaling = scaling_of(standardize)
-    check_scaling(chain, scaling)
+    chain, scaling = prepare(model, CODE, "PyTorch code", standardize)
     width_in = in_width(chain) or 2
     expressions: list[str] = []  # the torch.nn.Sequential's entries, in order
     names: list[str] = []
@@ -296,8 +292,4 @@ def export(
         metadata=metadata,
         filename=os.path.basename(os.fspath(path)),
     )
-    try:
-        with atomic_write(path, suffix=".py") as tmp:
-            tmp.write_text(source, encoding="utf-8")
-    except OSError as e:
-        raise ModelFileError(path, f"cannot write the file ({e.strerror or e})") from None
+    write_file(path, source.encode("utf-8"))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
+from exported import onnx_prediction, script_prediction
 
 import minidl
 from minidl import ExportError, ModelFileError, nn
@@ -134,11 +134,6 @@ def _case(name: str):
     return model, (_scaler(model) if standardize else None), bool(softmax)
 
 
-def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["prediction"], {"x": x})[0]
-
-
 def load_generated(path: Path):
     """Import a generated .py file as a fresh module."""
     spec = importlib.util.spec_from_file_location(f"exported_{uuid.uuid4().hex}", path)
@@ -178,7 +173,7 @@ def test_onnxruntime_agrees_with_minidl(name, tmp_path):
     minidl.onnx.export(model, path, standardize=scaler, softmax=softmax)
     x = _points()
     np.testing.assert_allclose(
-        run_onnx(path, x), reference(model, x, scaler, softmax), rtol=0, atol=1e-5
+        onnx_prediction(path, x), reference(model, x, scaler, softmax), rtol=0, atol=1e-5
     )
 
 
@@ -200,7 +195,7 @@ def test_a_float64_model_exports_in_float32(tmp_path):
     x = _points()
     expected = reference(model, x.astype(np.float64))
     minidl.onnx.export(model, tmp_path / "m.onnx")
-    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), expected, atol=1e-5)
+    np.testing.assert_allclose(onnx_prediction(tmp_path / "m.onnx", x), expected, atol=1e-5)
     minidl.pytorch.export(model, tmp_path / "m.py")
     with torch.no_grad():
         got = load_generated(tmp_path / "m.py").build_model()(torch.from_numpy(x)).numpy()
@@ -277,14 +272,7 @@ def test_the_pytorch_file_runs_as_a_script_one_line_per_point(tmp_path):
     path = tmp_path / "classes.py"
     minidl.pytorch.export(model, path, standardize=scaler, softmax=softmax)
     x = _points(5)
-    done = subprocess.run(
-        [sys.executable, str(path), *(repr(float(v)) for v in x.ravel())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    rows = [[float(v) for v in line.split()] for line in done.stdout.splitlines()]
+    rows = script_prediction(path, x)
     np.testing.assert_allclose(rows, reference(model, x, scaler, softmax), rtol=0, atol=1e-5)
     usage = subprocess.run([sys.executable, str(path), "0.5"], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage: python" in usage.stderr and "X1 X2" in usage.stderr
