@@ -74,25 +74,20 @@ class Graph:
         self._used.add(candidate)
         return candidate
 
-    def constant(self, name: str, values: Any) -> str:
-        """Add a float32 initializer (a weight, a mean) and return its name."""
-        array = np.asarray(values, dtype=np.float32)
+    def constant(self, name: str, values: Any, dtype: type = np.float32) -> str:
+        """Add an initializer (a weight, a mean; int64 for sizes) and return its name."""
         name = self._fresh(name)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
-        return name
-
-    def int_constant(self, name: str, values: Any) -> str:
-        """Add an int64 initializer (sizes, axes) and return its name."""
-        name = self._fresh(name)
-        array = np.asarray(values, dtype=np.int64)
+        array = np.asarray(values, dtype=dtype)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
     def node(
         self, op: str, inputs: list[str], name: str, outputs: int = 1, **attributes: Any
     ) -> Any:
-        """Add one ``op`` node named ``name``; returns its output's name (a list if several)."""
-        names = [self._fresh(name if outputs == 1 else f"{name}_{i}") for i in range(outputs)]
+        """Add one ``op`` node; its output is named ``name`` (with ``outputs=k``, k outputs
+        ``name1`` … ``namek``, returned as a list)."""
+        wanted = [name] if outputs == 1 else [f"{name}{i}" for i in range(1, outputs + 1)]
+        names = [self._fresh(n) for n in wanted]
         node_name = self._fresh(f"{name}/{op}")
         self.nodes.append(
             self.onnx.helper.make_node(op, inputs, names, name=node_name, **attributes)
@@ -133,8 +128,8 @@ FEATURE_NODES: dict[str, Callable[[Graph, str, str, str], str]] = {
 
 
 def _features(g: Graph, name: str, layer: nn.Features, x: str) -> str:
-    sizes = g.int_constant(f"{name}.split", [1, 1])
-    x1, x2 = g.node("Split", [x, sizes], f"{name}.x", outputs=2, axis=1)
+    sizes = g.constant(f"{name}.split", [1, 1], np.int64)
+    x1, x2 = g.node("Split", [x, sizes], f"{name}.x", outputs=2, axis=1)  # (N, 1) each
     columns = [FEATURE_NODES[f](g, name, x1, x2) for f in layer.features]
     if len(columns) == 1:
         return g.node("Identity", columns, f"{name}.features")

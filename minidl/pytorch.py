@@ -218,6 +218,8 @@ def to_source(
         )
         names.append("Softmax")
     usage = "X1 X2 [X1 X2 ...]" if width_in == 2 else f"[{width_in} numbers per point ...]"
+    if not filename.isprintable() or any(c in filename for c in "\"\\"):
+        filename = "model.py"  # it goes into the docstring, which it must not end
     stem = filename[:-3] if filename.endswith(".py") else filename
     source = _HEADER.format(
         inputs="x1, x2" if width_in == 2 else f"{width_in} numbers",
@@ -227,7 +229,10 @@ def to_source(
         module=stem if stem.isidentifier() else "model",
         usage=usage,
         producer=producer(),
-        about=json.dumps(dict(metadata or {}), indent=4, ensure_ascii=False),
+        # JSON of strings is a Python literal too: the metadata cannot break out of it
+        about=json.dumps(
+            {str(k): str(v) for k, v in (metadata or {}).items()}, indent=4, ensure_ascii=False
+        ),
     )
     features = next((layer for _, layer in chain if isinstance(layer, nn.Features)), None)
     if features is not None:

@@ -312,3 +312,13 @@ def test_the_pytorch_file_is_plain_readable_code_without_pickle(tmp_path):
     )
     assert lint.returncode == 0, lint.stdout
     assert load_generated(path).ABOUT == {"a": "b"}
+
+
+def test_odd_metadata_and_file_names_cannot_break_the_pytorch_file(tmp_path):
+    odd = {"quote": 'a """docstring""" end', "newline": "one\ntwo", "number": 3}
+    path = tmp_path / 'we"ird.py'
+    minidl.pytorch.export(nn.Sequential(nn.Linear(2, 1)), path, metadata=odd)
+    module = load_generated(path)
+    about = module.ABOUT
+    assert about == {k: str(v) for k, v in odd.items()}
+    assert "python model.py X1 X2" in module.__doc__
