@@ -30,7 +30,7 @@ from .experiment import (
     SavedWeights,
     load_experiment,
 )
-from .files import MODEL_FORMATS
+from .model_files import MODEL_FORMATS
 
 __all__ = ["build_parser", "experiment_from_args", "main"]
 

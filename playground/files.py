@@ -10,32 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODEL_FORMATS", "model_filter", "model_path", "save_picture", "write_text"]
-
-# the model files File > Export Model… and --export write, by suffix (Session.save_model)
-MODEL_FORMATS: dict[str, str] = {
-    ".safetensors": "minidl model",
-    ".onnx": "ONNX model",
-    ".py": "PyTorch code",
-}
-
-
-def model_filter() -> str:
-    """The file-dialog filter of the model formats, one entry each, in MODEL_FORMATS' order."""
-    return ";;".join(_filters())
-
-
-def _filters() -> list[str]:
-    return [f"{name} (*{suffix})" for suffix, name in MODEL_FORMATS.items()]
-
-
-def model_path(path: str, chosen_filter: str = "") -> str:
-    """The file a model export writes: ``path`` if it names a model format, else ``path`` with
-    the suffix of the dialog's chosen filter (minidl's .safetensors if none)."""
-    if Path(path).suffix.lower() in MODEL_FORMATS:
-        return path
-    suffixes = dict(zip(_filters(), MODEL_FORMATS, strict=True))
-    return path + suffixes.get(chosen_filter, ".safetensors")
+__all__ = ["save_picture", "write_text"]
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

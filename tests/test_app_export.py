@@ -23,7 +23,7 @@ from windows import make_window
 
 import minidl
 from playground.experiment import Experiment, NetworkSpec
-from playground.files import MODEL_FORMATS, model_filter, model_path
+from playground.model_files import MODEL_FORMATS, model_filter, model_path
 from playground.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,7 +58,8 @@ from ..experiment import (
     SavedWeights,
     TrainSpec,
 )
-from ..files import model_filter, model_path, save_picture, write_text
+from ..files import save_picture, write_text
+from ..model_files import model_filter, model_path
 from ..pointfile import PointsFileError, points_to_csv, read_points_csv
 from ..worker import TrainingController
 from .confusion import ConfusionMatrixView
