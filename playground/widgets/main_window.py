@@ -59,7 +59,6 @@ from ..experiment import (
     TrainSpec,
 )
 from ..files import save_picture, write_text
-from ..model_files import model_filter, model_path
 from ..pointfile import PointsFileError, points_to_csv, read_points_csv
 from ..worker import TrainingController
 from .confusion import ConfusionMatrixView
@@ -851,6 +850,8 @@ class MainWindow(QMainWindow):
             self.status("Nothing to export: the network cannot be built yet.")
             return False
         if path is None:
+            from ..model_files import model_filter, model_path
+
             path, chosen = QFileDialog.getSaveFileName(
                 self, "Export Model", str(Path.cwd() / "model.safetensors"), model_filter()
             )
