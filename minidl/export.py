@@ -97,6 +97,11 @@ def layer_chain(model: Module, supported: Container[type], target: str) -> list[
     """
     if not isinstance(model, Module):
         raise ExportError(f"cannot export a {type(model).__name__}: expected a minidl Module")
+    if isinstance(model, nn.Stacked):
+        raise ExportError(
+            f"cannot export {model.models} stacked models as one {target} model: export "
+            "each of model.unstack() (or the one you chose)"
+        )
     chain = list(_flatten(model))
     for name, layer in chain:
         if type(layer) not in supported:

@@ -30,6 +30,8 @@ from minidl.pytorch import CODE, FEATURE_CODE
 ALL_FEATURES = list(FEATURES)
 # the image layers: no model of 2-D points has them, and both exporters refuse them by name
 NOT_EXPORTED = {nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten}
+# a stack of M models is exported model by model (its unstack())
+NOT_EXPORTED |= {nn.Stacked, nn.StackedLinear, nn.PerModelFeatures}
 
 
 def _cases() -> dict[str, tuple[nn.Module, bool, bool]]:
@@ -164,6 +166,14 @@ def test_every_layer_minidl_has_is_exported_or_refused():
     missing = layers - NOT_EXPORTED - set(CODE)
     assert not missing, f"add {sorted(c.__name__ for c in missing)} to minidl.pytorch.CODE"
     assert set(FEATURE_NODES) == set(FEATURE_CODE) == set(FEATURES)
+
+
+def test_a_stack_is_refused_with_what_to_do_instead(tmp_path):
+    stacked = nn.stack([nn.Sequential(nn.Linear(2, 3), nn.ReLU()) for _ in range(2)])
+    for export in (minidl.onnx.export, minidl.pytorch.export):
+        with pytest.raises(minidl.ExportError, match=r"2 stacked models .*unstack\(\)"):
+            export(stacked, tmp_path / "m.out")
+        assert not (tmp_path / "m.out").exists()
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -17,7 +17,7 @@ from .layers import (
 )
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
 from .module import Module, ShapeError, StateDictError
-from .stack import PerModelLoss, Stacked, StackedLinear, stack
+from .stack import PerModelFeatures, PerModelLoss, Stacked, StackedLinear, stack
 
 __all__ = [
     "Module",
@@ -49,4 +49,5 @@ __all__ = [
     "Stacked",
     "StackedLinear",
     "PerModelLoss",
+    "PerModelFeatures",
 ]
