@@ -57,9 +57,13 @@ from . import (  # noqa: E402
     data,
     fast,  # noqa: E402
     io,
+    onnx,  # needs the onnx package only when it exports
+    pytorch,
     train,
 )
+from .export import ExportError  # noqa: E402
 from .fast import TrainStep  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
 
 __all__ += ["data", "io", "train", "save", "load", "ModelFileError", "TrainStep", "fast"]
+__all__ += ["onnx", "pytorch", "ExportError"]

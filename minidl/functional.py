@@ -14,6 +14,7 @@ from .ops import (
     Abs,
     Add,
     AvgPool2d,
+    BatchedLinear,
     BCELoss,
     Cat,
     Conv2d,
@@ -93,6 +94,11 @@ def matmul(a: Any, b: Any) -> Tensor:
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weightᵀ + bias in one fused op; weight is (out_features, in_features)."""
     return Linear.apply(x, weight, bias)
+
+
+def batched_linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x_m @ weight_mᵀ + bias_m for each of M stacked models (weight (M, out, in))."""
+    return BatchedLinear.apply(x, weight, bias)
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001

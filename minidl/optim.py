@@ -2,6 +2,11 @@
 
 As in torch, hyperparameters live in ``param_groups`` (a list of dicts), so the learning rate can
 change between steps: ``opt.param_groups[0]["lr"] = 0.01``.
+
+For the parameters of M stacked models (``minidl.nn.stack``: each parameter's first axis is the
+model), a hyperparameter may also be a list of M values, one per model:
+``SGD(stacked.parameters(), lr=[0.01, 0.1, 1.0])``. Model m's slice is then updated by the same
+rule with its own values, exactly as if it were trained alone.
 """
 
 from __future__ import annotations
@@ -16,6 +21,36 @@ from .nn.module import _changed
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam"]
+
+Number = int | float
+
+
+def _values(value: Any) -> list[float]:
+    """A hyperparameter's values: [value] for a number, the list for one value per model."""
+    if isinstance(value, torch.Tensor):
+        return value.reshape(-1).tolist()
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def per_model(group: dict[str, Any], key: str) -> bool:
+    """Whether the group gives ``key`` one value per stacked model (a list) instead of a number."""
+    return isinstance(group[key], (list, tuple, torch.Tensor))
+
+
+def _for_models(value: Any, d: torch.Tensor, key: str) -> Any:
+    """A hyperparameter as an operand for parameter ``d``: a number as it is; one value per
+    model as a (M, 1, …, 1) tensor, which scales each model's slice of d by its own value."""
+    if not isinstance(value, (list, tuple, torch.Tensor)):
+        return value
+    t = torch.as_tensor(value, dtype=d.dtype)
+    if d.dim() == 0 or t.numel() != d.shape[0]:
+        raise ValueError(
+            f"{key} gives {t.numel()} values (one per model) but a parameter of shape "
+            f"{tuple(d.shape)} stacks {d.shape[0] if d.dim() else 0} models"
+        )
+    return t.reshape(-1, *([1] * (d.dim() - 1)))
 
 
 class Optimizer:
@@ -64,11 +99,12 @@ class Optimizer:
 
     @staticmethod
     def _validate(group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"invalid learning rate {lr!r}: it must be a finite number >= 0")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"invalid weight_decay {group['weight_decay']!r}: must be >= 0")
+        for lr in _values(group["lr"]):
+            if not isinstance(lr, Number) or not math.isfinite(lr) or lr < 0:
+                raise ValueError(f"invalid learning rate {lr!r}: it must be a finite number >= 0")
+        for wd in _values(group.get("weight_decay", 0)):
+            if not isinstance(wd, Number) or wd < 0:
+                raise ValueError(f"invalid weight_decay {wd!r}: must be >= 0")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (set them to None, as torch does by default)."""
@@ -133,9 +169,11 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        if momentum < 0:
+        if any(m < 0 for m in _values(momentum)):
             raise ValueError(f"invalid momentum {momentum!r}: must be >= 0")
-        if nesterov and (momentum <= 0 or dampening != 0):
+        if nesterov and (
+            any(m <= 0 for m in _values(momentum)) or any(d != 0 for d in _values(dampening))
+        ):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -144,6 +182,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
+        if any(per_model(group, k) for k in ("lr", "momentum", "dampening", "weight_decay")):
+            self._update_per_model(group, params, data, grads)
+            return
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         # torch's _foreach_ ops apply one formula to a list of tensors in one call (the loop
@@ -163,6 +204,29 @@ class SGD(Optimizer):
             grads = torch._foreach_add(grads, buffers, alpha=momentum) if nesterov else buffers
         torch._foreach_add_(data, grads, alpha=-lr)
 
+    def _update_per_model(
+        self, group: dict[str, Any], params: list, data: list, grads: list
+    ) -> None:
+        """The same rule for stacked parameters, with one value per model (a (M, 1, …) tensor
+        multiplies each model's slice by its own) where the group gives a list."""
+        uses_momentum = any(m != 0 for m in _values(group["momentum"]))
+        for p, d, g in zip(params, data, grads, strict=True):
+            lr, momentum, dampening, weight_decay = (
+                _for_models(group[k], d, k) for k in ("lr", "momentum", "dampening", "weight_decay")
+            )
+            g = g + weight_decay * d
+            if uses_momentum:
+                # a model whose momentum is 0 takes g itself, as SGD without momentum does
+                dampening = dampening * (torch.as_tensor(momentum) != 0)
+                state = self.state.setdefault(p, {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = g.clone()
+                else:
+                    buf.mul_(momentum).add_((1 - dampening) * g)
+                g = g + momentum * buf if group["nesterov"] else buf
+            d.sub_(lr * g)
+
 
 class Adam(Optimizer):
     """Adam, torch.optim.Adam's rule exactly (L2 weight decay added to the gradient).
@@ -178,24 +242,23 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+        if not all(0.0 <= b < 1.0 for b in (*_values(betas[0]), *_values(betas[1]))):
             raise ValueError(f"invalid betas {betas!r}: each must be in [0, 1)")
-        if eps < 0:
+        if any(e < 0 for e in _values(eps)):
             raise ValueError(f"invalid eps {eps!r}: must be >= 0")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
-        lr, (beta1, beta2) = group["lr"], group["betas"]
+        beta1, beta2 = group["betas"]
+        if any(per_model(group, k) for k in ("lr", "eps", "weight_decay")) or any(
+            isinstance(b, (list, tuple, torch.Tensor)) for b in (beta1, beta2)
+        ):
+            self._update_per_model(group, params, data, grads)
+            return
+        lr = group["lr"]
         eps, weight_decay = group["eps"], group["weight_decay"]
         for p, d, g in zip(params, data, grads, strict=True):
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = {
-                    "step": 0,
-                    "exp_avg": torch.zeros_like(d),
-                    "exp_avg_sq": torch.zeros_like(d),
-                }
-            state["step"] += 1
+            state = self._step_state(p, d)
             t = state["step"]
             if weight_decay != 0:
                 g = g.add(d, alpha=weight_decay)
@@ -205,3 +268,33 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1**t)
             denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(eps)
             d.addcdiv_(m, denom, value=-step_size)
+
+    def _step_state(self, p: Tensor, d: torch.Tensor) -> dict[str, Any]:
+        """Parameter p's moments and step count, counted up for this step."""
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {
+                "step": 0, "exp_avg": torch.zeros_like(d), "exp_avg_sq": torch.zeros_like(d),
+            }
+        state["step"] += 1
+        return state
+
+    def _update_per_model(
+        self, group: dict[str, Any], params: list, data: list, grads: list
+    ) -> None:
+        """The same rule for stacked parameters, with one value per model where the group
+        gives a list (``betas`` as a pair whose entries may each be such a list)."""
+        for p, d, g in zip(params, data, grads, strict=True):
+            lr, eps, weight_decay = (
+                _for_models(group[k], d, k) for k in ("lr", "eps", "weight_decay")
+            )
+            beta1, beta2 = (_for_models(b, d, "betas") for b in group["betas"])
+            state = self._step_state(p, d)
+            t = state["step"]
+            g = g + weight_decay * d
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m.lerp_(g, torch.as_tensor(1 - beta1, dtype=d.dtype))
+            v.mul_(beta2).add_((1 - beta2) * g * g)
+            step_size = lr / (1 - beta1**t)
+            denom = v.sqrt() / torch.sqrt(torch.as_tensor(1 - beta2**t, dtype=d.dtype)) + eps
+            d.sub_(step_size * m / denom)

@@ -18,7 +18,9 @@ import torch
 
 from .data import batches, labels_from_scores
 from .fast import TrainStep
+from .nn.losses import _Loss
 from .nn.module import Module
+from .nn.stack import PerModelLoss, Stacked
 from .optim import Optimizer
 from .tensor import Tensor, no_grad
 
@@ -30,6 +32,7 @@ __all__ = [
     "StopAtLoss",
     "ProgressBar",
     "fit",
+    "fit_stacked",
     "evaluate",
     "predict",
     "accuracy",
@@ -229,7 +232,7 @@ def fit(
     history: History | None = None,
     progress: bool = False,
     fast: bool = True,
-) -> History:
+) -> Any:
     """Train ``model`` for ``epochs`` epochs of mini-batch steps and return its History.
 
     ``train`` and ``test`` are (x, y) pairs of torch tensors, y in whatever form ``loss_fn``
@@ -239,7 +242,16 @@ def fit(
     ``history`` let a caller continue a run epoch by epoch. Each step is
     ``minidl.fast.TrainStep``'s, which gives the eager step's results to the bit in less time;
     ``fast=False`` runs the eager step as written (``loss_fn(model(x), y)``, ``backward()``).
+
+    A stacked model (``minidl.nn.stack``) trains its M models together and returns a list of M
+    Histories; see ``fit_stacked``.
     """
+    if isinstance(model, Stacked):
+        return fit_stacked(
+            model, loss_fn, optimizer, train, epochs, batch_size, test, callbacks,
+            shuffle=shuffle, generator=generator, metrics=metrics, accuracy_fn=accuracy_fn,
+            initial_epoch=initial_epoch, histories=history, progress=progress,
+        )
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     x_train, y_train = (_raw(t) for t in train)
@@ -303,6 +315,160 @@ def fit(
     for cb in callbacks:
         cb.on_train_end(state)
     return history
+
+
+def fit_stacked(
+    model: Stacked,
+    loss_fn: Callable[[Any, Any], Tensor],
+    optimizer: Optimizer,
+    train: Pair,
+    epochs: int = 1,
+    batch_size: int = 32,
+    test: Pair | None = None,
+    callbacks: Iterable[Callback] = (),
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | list[torch.Generator] | None = None,
+    metrics: bool = True,
+    accuracy_fn: Callable[[torch.Tensor, torch.Tensor], float] = accuracy,
+    initial_epoch: int = 0,
+    histories: list[History] | None = None,
+    progress: bool = False,
+) -> list[History]:
+    """Train the M models of a stack together; return one History per model.
+
+    ``x`` is (N, in), shared by all models, or (M, N, in), one dataset per model; ``y`` likewise
+    (N, ...) or (M, N, ...); ``test`` alike. ``loss_fn`` is a minidl loss module, taken per
+    model (``PerModelLoss``), or a callable that returns the (M,) losses. ``generator``: one
+    generator draws one batch order for every model; a list of M generators gives each model
+    the order its own generator would draw alone, so model m's run equals ``fit`` of model m
+    with ``generator[m]`` (the optimiser may give each model its own hyperparameters).
+    Each step is the eager one: ``losses = loss_fn(model(xb), yb)``, ``losses.sum().backward()``.
+    A model whose loss becomes NaN or infinite gets its ``stop_reason`` and trains on harmlessly
+    (its slices are its own); training stops when every model has diverged. Callbacks see the
+    models' mean metrics in ``logs`` and the list of Histories as ``state.history``.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    m = model.models
+    per_model = loss_fn
+    if isinstance(loss_fn, _Loss):
+        per_model = PerModelLoss(loss_fn, m)
+    x_train, y_train = (_raw(t) for t in train)
+    own = x_train.dim() == 3  # one dataset per model: (M, N, in) and (M, N, ...)
+    n = x_train.shape[1] if own else x_train.shape[0]
+    if own and (y_train.dim() < 2 or y_train.shape[:2] != x_train.shape[:2]):
+        raise ValueError(
+            f"per-model inputs {tuple(x_train.shape)} need per-model targets (M, N, ...), "
+            f"got {tuple(y_train.shape)}"
+        )
+    if not own and len(y_train) != n:
+        raise ValueError(f"train inputs and targets differ in length: {n} vs {len(y_train)}")
+    if n == 0:
+        raise ValueError("the training set is empty")
+    generators = generator if isinstance(generator, list) else None
+    if generators is not None and len(generators) != m:
+        raise ValueError(f"give one generator per model: {len(generators)} for {m} models")
+    histories = histories if histories is not None else [History() for _ in range(m)]
+    if len(histories) != m:
+        raise ValueError(f"give one History per model: {len(histories)} for {m} models")
+    for h in histories:
+        h.stop_reason = None
+    state = TrainState(model, optimizer, histories, epoch=initial_epoch)  # type: ignore[arg-type]
+    callbacks = list(callbacks)
+    if progress:
+        callbacks.append(ProgressBar(epochs))
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    model.train()
+    diverged = [False] * m
+    for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
+        state.epoch = epoch
+        xs, ys, axis = _stacked_epoch(x_train, y_train, shuffle, generator, generators)
+        losses, sizes = [], []
+        for i in range(0, n, batch_size):
+            size = min(batch_size, n - i)
+            xb, yb = xs.narrow(axis, i, size), ys.narrow(axis, i, size)
+            loss = per_model(model(xb), yb)
+            optimizer.zero_grad()
+            loss.sum().backward()
+            optimizer.step()
+            losses.append(loss.data)
+            sizes.append(size)
+            state.step += 1
+        weights = torch.tensor(sizes, dtype=torch.float64)
+        train_loss = (torch.stack(losses).double().T @ weights / weights.sum()).tolist()
+        columns: dict[str, list[float]] = {"train_loss": train_loss}
+        if metrics:
+            columns.update(_stacked_metrics(model, per_model, (x_train, y_train), "train",
+                                            accuracy_fn))
+            if test is not None:
+                columns.update(_stacked_metrics(model, per_model, test, "test", accuracy_fn))
+        for k, h in enumerate(histories):
+            h.epoch.append(epoch)
+            for key, values in columns.items():
+                getattr(h, key).append(values[k])
+            if not diverged[k] and not math.isfinite(train_loss[k]):
+                diverged[k] = True
+                h.stop_reason = (
+                    f"model {k} diverged at epoch {epoch}: the loss became {train_loss[k]}"
+                )
+        finite = [k for k in range(m) if not diverged[k]]
+        logs: dict[str, float] = {"epoch": epoch}
+        for key, values in columns.items():
+            kept = [values[k] for k in finite]
+            logs[key] = sum(kept) / len(kept) if kept else math.nan
+        if not finite:
+            state.stop(f"every model diverged by epoch {epoch}")
+        for cb in callbacks:
+            cb.on_epoch_end(state, logs)
+        if state.stop_training:
+            break
+    for h in histories:
+        h.stop_reason = h.stop_reason or state.stop_reason
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return histories
+
+
+def _stacked_epoch(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    shuffle: bool,
+    generator: Any,
+    generators: list[torch.Generator] | None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One epoch's (shuffled) copy of a stack's data, and the axis its rows run along."""
+    own = x.dim() == 3
+    if not shuffle:
+        return x, y, 1 if own else 0
+    if generators is None:  # one order for every model: shared data stays shared
+        perm = torch.randperm(x.shape[1] if own else x.shape[0], generator=generator)
+        return (x[:, perm], y[:, perm], 1) if own else (x[perm], y[perm], 0)
+    n = x.shape[1] if own else x.shape[0]
+    perms = torch.stack([torch.randperm(n, generator=g) for g in generators])  # (M, N)
+    if not own:  # each model its own order of the shared rows: (M, N, ...)
+        return x[perms], y[perms], 1
+    rows = torch.arange(len(generators)).unsqueeze(1)
+    return x[rows, perms], y[rows, perms], 1
+
+
+def _stacked_metrics(
+    model: Stacked,
+    loss_fn: Callable[[Any, Any], Tensor],
+    data: Pair,
+    prefix: str,
+    accuracy_fn: Callable[[torch.Tensor, torch.Tensor], float],
+) -> dict[str, list[float]]:
+    """Each model's accuracy on (x, y), and its loss for the test set."""
+    x, y = (_raw(t) for t in data)
+    output = predict(model, x)  # (M, N, out)
+    targets = [y[k] if x.dim() == 3 else y for k in range(model.models)]
+    out = {f"{prefix}_accuracy": [accuracy_fn(output[k], t) for k, t in enumerate(targets)]}
+    if prefix == "test":
+        with no_grad():
+            out["test_loss"] = loss_fn(output, y).data.tolist()
+    return out
 
 
 class _EagerStep:

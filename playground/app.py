@@ -29,6 +29,7 @@ from .experiment import (
     NetworkSpec,
     SavedWeights,
 )
+from .model_files import MODEL_FORMATS
 
 __all__ = ["build_parser", "experiment_from_args", "main"]
 
@@ -89,7 +90,7 @@ def _features(text: str) -> tuple[str, ...]:
     return names
 
 
-def _output_path(suffix: str) -> Any:
+def _output_path(*suffixes: str) -> Any:
     def parse(text: str) -> Path:
         path = Path(text)
         if not text or path.is_dir():
@@ -97,8 +98,8 @@ def _output_path(suffix: str) -> Any:
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
             raise argparse.ArgumentTypeError(f"the folder {str(folder)!r} does not exist")
-        if path.suffix.lower() != suffix:
-            raise argparse.ArgumentTypeError(f"{text!r} should end in {suffix}")
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r} should end in {' or '.join(suffixes)}")
         return path
 
     return parse
@@ -184,9 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--train", action="store_true", help="start training at once")
     run.add_argument(
         "--export",
-        type=_output_path(".safetensors"),
-        metavar="MODEL.safetensors",
-        help="when training ends (or at once), write the model",
+        type=_output_path(*MODEL_FORMATS),
+        action="append",
+        metavar="MODEL.safetensors|.onnx|.py",
+        help="when training ends (or at once), write the model: minidl's .safetensors, "
+        "ONNX or PyTorch code, by the file's suffix (may be given more than once)",
     )
     run.add_argument(
         "--screenshot",
@@ -302,8 +305,8 @@ class ScriptedRun:
         from PySide6.QtWidgets import QApplication
 
         ok = True
-        if self.args.export is not None:
-            ok = self._export(self.args.export) and ok
+        for path in self.args.export or ():
+            ok = self._export(path) and ok
         if self.args.screenshot is not None:
             ok = self._screenshot(self.args.screenshot) and ok
         if not ok:
@@ -314,7 +317,7 @@ class ScriptedRun:
             QApplication.instance().exit(0 if ok else 1)
 
     def _export(self, path: Path) -> bool:
-        from minidl import ModelFileError
+        from minidl import ExportError, ModelFileError
 
         if self.window.session is None:
             print(f"{PROG}: error: cannot export, the network cannot be built", file=sys.stderr)
@@ -322,7 +325,7 @@ class ScriptedRun:
         try:
             with self.window.controller.locked_session() as session:
                 session.save_model(path)
-        except (ModelFileError, OSError) as e:
+        except (ModelFileError, ExportError, OSError) as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return False
         return True

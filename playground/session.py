@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -994,13 +995,22 @@ class Session:
         """A model of raw (x1, x2) points: Features (unless plain x1, x2), then the layers."""
         layers = self._fresh_copy()
         layers.load_state_dict(self.raw_state())
-        modules = list(layers)
+        return self._with_features(list(layers))
+
+    def _with_features(self, modules: list[nn.Module]) -> nn.Sequential:
         if list(self.experiment.data.features) != ["x1", "x2"]:
             modules.insert(0, nn.Features(list(self.experiment.data.features)))
         return nn.Sequential(*modules)
 
     def save_model(self, path: str | os.PathLike) -> None:
-        """Write ``export_model()`` to a .safetensors file (atomically); raises ModelFileError."""
+        """Write the model of raw (x1, x2) points in the format ``path``'s suffix names.
+
+        ``.onnx``: an ONNX graph; ``.py``: PyTorch code that runs on its own; anything else:
+        minidl's ``.safetensors`` (``export_model()``, the scaling folded into layer 0). ONNX
+        and PyTorch code keep the features and the standardisation as steps of their own and
+        end a cross-entropy model with its softmax. Atomic; raises ModelFileError or
+        minidl.ExportError.
+        """
         exp = self.experiment
         metadata = {
             "inputs": "raw (x1, x2) points",
@@ -1008,7 +1018,19 @@ class Session:
             "playground.loss": exp.train.loss,
             "playground.dataset": exp.data.dataset,
         }
-        mio.save(self.export_model(), path, metadata=metadata)
+        exporter = {".onnx": minidl.onnx.export, ".py": minidl.pytorch.export}.get(
+            Path(path).suffix.lower()
+        )
+        if exporter is None:
+            mio.save(self.export_model(), path, metadata=metadata)
+            return
+        exporter(
+            self._with_features(list(self._fresh_copy())),
+            path,
+            standardize=self.scaler,
+            softmax=exp.train.loss == "cross_entropy",
+            metadata=metadata,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

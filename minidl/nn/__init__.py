@@ -17,6 +17,7 @@ from .layers import (
 )
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
 from .module import Module, ShapeError, StateDictError
+from .stack import PerModelFeatures, PerModelLoss, Stacked, StackedLinear, stack
 
 __all__ = [
     "Module",
@@ -44,4 +45,9 @@ __all__ = [
     "L1Loss",
     "BCELoss",
     "CrossEntropyLoss",
+    "stack",
+    "Stacked",
+    "StackedLinear",
+    "PerModelLoss",
+    "PerModelFeatures",
 ]

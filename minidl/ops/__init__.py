@@ -3,7 +3,7 @@
 Read them in this order; each file is independent of the others:
 
 - ``arithmetic.py``: + - * / ** and exp, log, sqrt, abs (elementwise, broadcasting), the matrix
-  product and Linear (y = x Wᵀ + b).
+  product, Linear (y = x Wᵀ + b) and BatchedLinear (M Linears of one shape at once).
 - ``shape.py``: reductions (sum, mean, max) and shape ops (reshape, transpose, index, cat).
 - ``activations.py``: ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, LogSoftmax, Dropout.
 - ``losses.py``: MSE, L1, binary cross-entropy, cross-entropy.
@@ -15,13 +15,28 @@ loss with respect to the op's output y (dL/dy) and dx is the gradient it passes 
 """
 
 from .activations import Dropout, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .arithmetic import Abs, Add, Div, Exp, Linear, Log, MatMul, Mul, Neg, Pow, Sqrt, Sub
+from .arithmetic import (
+    Abs,
+    Add,
+    BatchedLinear,
+    Div,
+    Exp,
+    Linear,
+    Log,
+    MatMul,
+    Mul,
+    Neg,
+    Pow,
+    Sqrt,
+    Sub,
+)
 from .images import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, UpsampleNearest
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
 from .shape import Cat, Index, Max, Mean, Permute, Reshape, Sum, Transpose
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt", "Abs", "MatMul", "Linear",
+    "BatchedLinear",
     "Sum", "Mean", "Max", "Reshape", "Transpose", "Permute", "Index", "Cat",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout",
     "MSELoss", "L1Loss", "BCELoss", "CrossEntropyLoss",

@@ -202,6 +202,42 @@ class Linear(Function):
         return gx, gw, gb
 
 
+class BatchedLinear(Function):
+    """y_m = x_m @ W_mᵀ + b_m for each model m;  dx_m = g_m @ W_m,  dW_m = g_mᵀ @ x_m,
+    db_m = Σ_rows g_m.
+
+    M models of one shape at once (``minidl.nn.stack``): W is (M, out, in), b is (M, out), x is
+    (M, N, in), one batch per model, or (N, in) shared by all of them, and y is (M, N, out).
+    Each model's slice is Linear's formula; forward is one baddbmm (a batch of M products).
+    A shared x is used by every model, so its gradient is the sum of theirs.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        models = weight.shape[0]
+        if x.dim() == 2:  # shared by every model: a view, no copy
+            x = x.expand(models, *x.shape)
+        ctx.save(x, weight)
+        if bias is None:
+            return torch.bmm(x, weight.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        gx = gw = gb = None
+        if nx:
+            gx = torch.bmm(g, weight)
+            if x.stride(0) == 0:  # x was shared: every model's gradient arrives at it
+                gx = gx.sum(0)
+        if nw:
+            gw = torch.bmm(g.transpose(1, 2), x)
+        if nb:
+            gb = g.sum(1)
+        return gx, gw, gb
+
+
 class Exp(Function):
     """y = eˣ;  dx = g * y."""
 

@@ -281,7 +281,8 @@ class MainWindow(QMainWindow):
         self.export_action = self._action(
             "export_model",
             "&Export Model…",
-            "Write the trained model to a .safetensors file that takes raw (x1, x2) (Ctrl+E)",
+            "Write the trained model, taking raw (x1, x2): minidl's .safetensors, ONNX or "
+            "PyTorch code (Ctrl+E)",
             "Ctrl+E",
         )
         self.export_action.triggered.connect(lambda: self.export_model())  # not (checked)
@@ -841,25 +842,28 @@ class MainWindow(QMainWindow):
     # -- model files ------------------------------------------------------------------------
 
     def export_model(self, path: str | os.PathLike | None = None) -> bool:
-        """Write the model to a .safetensors file (asking where when no path is given)."""
+        """Write the model to a file, in the format its suffix names: .safetensors, .onnx or
+        .py (PyTorch code); asks where, and in which format by the dialog's filter, when no
+        path is given."""
         if self.session is None:
             self.status("Nothing to export: the network cannot be built yet.")
             return False
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export Model", str(Path.cwd() / "model.safetensors"), MODEL_FILTER
+            from ..model_files import model_filter, model_path
+
+            path, chosen = QFileDialog.getSaveFileName(
+                self, "Export Model", str(Path.cwd() / "model.safetensors"), model_filter()
             )
             if not path:
                 return False
-            if not Path(path).suffix:
-                path = f"{path}.safetensors"
-        from minidl import ModelFileError
+            path = model_path(path, chosen)
+        from minidl import ExportError, ModelFileError
 
         try:
             with self.controller.locked_session() as session:
                 session.save_model(path)
                 epoch = session.epoch
-        except (ModelFileError, OSError) as e:
+        except (ModelFileError, ExportError, OSError) as e:
             QMessageBox.warning(self, "Export Model", f"Could not export the model.\n\n{e}")
             return False
         self.status(f"Exported the model (epoch {epoch}) to {path}.")
