@@ -100,10 +100,11 @@ class Stacked(L.Sequential):
 
     def unstack(self) -> list[Module]:
         """The M models as ordinary modules, each with its own slice of the stacked weights."""
+        state = self.state_dict()
         out = []
         for m in range(self.models):
             model = copy.deepcopy(self._template)
-            model.load_state_dict(self.model_state_dict(m))
+            model.load_state_dict(_model_slice(state, m))
             model.train(self.training)
             out.append(model)
         return out
@@ -112,10 +113,15 @@ class Stacked(L.Sequential):
         """Model m's weights with an ordinary model's keys and shapes (copies)."""
         if not 0 <= m < self.models:
             raise IndexError(f"model index {m} out of range for {self.models} stacked models")
-        return {k: v[m].clone() for k, v in self.state_dict().items()}
+        return _model_slice(self.state_dict(), m)
 
     def extra_repr(self) -> str:
         return f"models={self.models}"
+
+
+def _model_slice(state: dict[str, torch.Tensor], m: int) -> dict[str, torch.Tensor]:
+    """Model m's entries of a stack's state dict (copies, an ordinary model's shapes)."""
+    return {k: v[m].clone() for k, v in state.items()}
 
 
 def stack(models: Iterable[Module]) -> Stacked:
@@ -204,7 +210,7 @@ class PerModelLoss(Module):
             raise ShapeError(
                 f"PerModelLoss expects outputs of shape ({m}, N, ...) but got {tuple(out.shape)}"
             )
-        if isinstance(self.loss.op, type) and self.loss.op is ops.CrossEntropyLoss:
+        if self.loss.op is ops.CrossEntropyLoss:
             # (M, N, C) scores and (N,) or (M, N) classes: M·N rows of one cross-entropy
             classes = out.data.shape[-1]
             t = t.expand(m, *t.shape) if t.dim() == out.data.dim() - 2 else t
