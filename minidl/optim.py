@@ -34,9 +34,12 @@ def _values(value: Any) -> list[float]:
     return [value]
 
 
-def per_model(group: dict[str, Any], key: str) -> bool:
-    """Whether the group gives ``key`` one value per stacked model (a list) instead of a number."""
-    return isinstance(group[key], (list, tuple, torch.Tensor))
+def _any_per_model(*values: Any) -> bool:
+    """Whether any of these hyperparameters gives one value per stacked model."""
+    for value in values:  # noqa: SIM110 - a loop, not any(...): it runs at every step
+        if isinstance(value, (list, tuple, torch.Tensor)):
+            return True
+    return False
 
 
 def _for_models(value: Any, d: torch.Tensor, key: str) -> Any:
@@ -182,11 +185,11 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
-        if any(per_model(group, k) for k in ("lr", "momentum", "dampening", "weight_decay")):
-            self._update_per_model(group, params, data, grads)
-            return
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        if _any_per_model(lr, momentum, dampening, weight_decay):
+            self._update_per_model(group, params, data, grads)
+            return
         # torch's _foreach_ ops apply one formula to a list of tensors in one call (the loop
         # runs in C++): the same arithmetic as a Python loop of add_, without its cost
         if weight_decay != 0:
@@ -250,9 +253,7 @@ class Adam(Optimizer):
 
     def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
         beta1, beta2 = group["betas"]
-        if any(per_model(group, k) for k in ("lr", "eps", "weight_decay")) or any(
-            isinstance(b, (list, tuple, torch.Tensor)) for b in (beta1, beta2)
-        ):
+        if _any_per_model(group["lr"], group["eps"], group["weight_decay"], beta1, beta2):
             self._update_per_model(group, params, data, grads)
             return
         lr = group["lr"]

@@ -365,3 +365,78 @@ def test_the_fast_loss_has_no_graph_and_the_step_keeps_none():
     loss = step(torch.randn(8, 2), torch.rand(8, 1))
     assert loss.grad_fn is None and not loss.requires_grad
     assert loss.shape == () and torch.isfinite(loss.data)
+
+
+# -- inlining: the ops' own lines, copied in -------------------------------------------------
+
+
+def _early_return(ctx, x, scale=2.0):
+    ctx.save(x)
+    if x.sum() > 0:
+        y = x * scale
+        return y + 1
+    ctx.kind = "negative"
+    return x - scale
+
+
+def _loop_return(ctx, x):
+    for row in x:
+        return row
+    return x
+
+
+def _run_inlined(fn, arguments: dict, needs=(True,)):
+    from minidl.fast.inline import inline
+
+    namespace: dict = {}
+    lines = inline(fn, "_7", list(arguments), "out", needs, namespace)
+    namespace.update(arguments)
+    exec("\n".join(lines), namespace)  # noqa: S102 - the test's own source
+    return namespace, lines
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_inlining_a_return_inside_an_if_gives_the_calls_result(sign):
+    x = torch.full((3,), sign)
+    ctx = minidl.fast.kernels.Ctx((True,))
+    expected = _early_return(ctx, x)
+    namespace, lines = _run_inlined(_early_return, {"x_in": x})
+    assert torch.equal(namespace["out"], expected)
+    assert namespace["saved_7"] == (x,) and "scale_7 = 2.0" in lines  # default bound
+    assert ("ctx_kind_7" in namespace) == (sign < 0)  # ctx.kind set only on that path
+
+
+def test_a_body_inlining_cannot_take_is_refused():
+    from minidl.fast.inline import Uninlinable
+
+    with pytest.raises(Uninlinable, match="loop"):
+        _run_inlined(_loop_return, {"x_in": torch.ones(2, 2)})
+
+
+def test_an_op_that_cannot_be_inlined_is_called_with_a_ctx_and_gives_the_same_bits(monkeypatch):
+    from minidl.fast import inline as inline_module
+    from minidl.fast import kernels as kernels_module
+
+    chain = (minidl.ops.Linear, minidl.ops.Tanh, minidl.ops.Linear)
+    real = inline_module.inline
+
+    def refuse_tanh(fn, *args, **kwargs):
+        if fn.__qualname__.startswith("Tanh."):
+            raise inline_module.Uninlinable("for the test")
+        return real(fn, *args, **kwargs)
+
+    inlined = kernels_module._write(chain, (True, True), minidl.ops.MSELoss)
+    monkeypatch.setattr(kernels_module, "inline", refuse_tanh)
+    called = kernels_module._write(chain, (True, True), minidl.ops.MSELoss)
+    assert "h = Tanh.forward(ctx_1, h)" in called.source
+    assert "back1 = Tanh.backward(ctx_1, g)" in called.source
+    assert "Tanh.forward(ctx" not in inlined.source
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3), torch.randn(8, 2)
+    args = [(torch.randn(4, 3), torch.randn(4)), (), (torch.randn(2, 4), torch.randn(2))]
+    check = minidl.ops.MSELoss.check
+    (loss_a, grads_a), (loss_b, grads_b) = (
+        k.run(x, y, args, "mean", check) for k in (inlined, called)
+    )
+    assert torch.equal(loss_a, loss_b)
+    assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))

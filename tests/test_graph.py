@@ -8,6 +8,7 @@ the fast step's generated source is visible (linecache, tracebacks, ``minidl.fas
 from __future__ import annotations
 
 import ast
+import inspect
 import linecache
 import traceback
 from pathlib import Path
@@ -92,7 +93,12 @@ def test_the_fast_steps_source_is_printable_and_in_linecache():
     step = minidl.fast.TrainStep(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
     text = minidl.fast.source(step)
     assert text == step.source == minidl.fast.source(model)
-    assert "Linear.forward(ctx[0]" in text and "Tanh.backward(ctx[3]" in text
+    # the ops' own lines, their locals tagged with the op's place in the chain
+    assert "# Linear.forward (minidl.ops.arithmetic)" in text
+    assert "h = torch.addmm(bias_0, x_0, weight_0.t())" in text
+    assert "# Tanh.backward (minidl.ops.activations)" in text
+    assert "back3 = (g_3 - g_3 * y_3 * y_3,)" in text
+    assert "return (g - g * y * y,)" in inspect.getsource(minidl.ops.Tanh.backward)
     kernels = step._current_plan().kernels(())
     assert linecache.getlines(kernels.filename) == text.splitlines(True)
     with pytest.raises(TypeError, match="eager"):
@@ -103,15 +109,16 @@ def test_the_fast_steps_source_is_printable_and_in_linecache():
 def test_an_error_inside_a_kernel_shows_the_kernels_line():
     model = seed_like()
     kernels = minidl.fast.chain_kernels(
-        (minidl.ops.Linear, minidl.ops.ReLU), (True,)
+        (minidl.ops.Linear, minidl.ops.ReLU), (True,), minidl.ops.MSELoss
     )
-    ctx = [minidl.fast.kernels.Ctx(n) for n in kernels.needs]
+    args = [(model[0].weight.data, model[0].bias.data), ()]
+    check = minidl.ops.MSELoss.check
     with pytest.raises(RuntimeError) as info:
         # a weight of the wrong width: torch's addmm raises inside the kernel
-        kernels.forward(torch.randn(4, 3), [(model[0].weight.data, model[0].bias.data), ()], ctx)
+        kernels.run(torch.randn(4, 3), torch.randn(4, 25), args, "mean", check)
     text = "".join(traceback.format_exception(info.value))
     assert kernels.filename in text
-    assert "h = Linear.forward(ctx[0], h, args[0][0], args[0][1])" in text
+    assert "h = torch.addmm(bias_0, x_0, weight_0.t())" in text
 
 
 def test_fit_eager_and_fast_give_the_same_bits():

@@ -8,9 +8,10 @@ calls, and the Module calls, Tensors, Nodes and the graph walk around them take 
 This package is the one place that trades that bookkeeping for speed, opt in:
 
 - ``kernels.chain_kernels`` writes a chain of layers (Linear, ReLU, LeakyReLU, Tanh, Sigmoid,
-  Dropout) out as two straight-line Python functions that call each op's own ``forward`` and
-  ``backward`` from ``minidl/ops`` in the order the eager step would. No formula is restated
-  here: change an op in ``minidl/ops`` and the fast step changes with it.
+  Dropout) and its loss out as one straight-line Python function that runs each op's own
+  ``forward`` and ``backward`` from ``minidl/ops`` in the order the eager step would, their
+  lines copied in by ``inline.py`` (renamed locals, the ctx made plain names). No formula is
+  restated here: change an op in ``minidl/ops`` and the fast step changes with it.
 - ``TrainStep(model, loss_fn, optimizer)`` runs those kernels, the loss op and the optimiser
   for one batch; for any other model, loss, optimiser set-up or batch it runs the eager step as
   written. ``minidl.train.fit`` uses it (``fit(..., fast=False)`` runs the eager step).
@@ -35,8 +36,9 @@ from .step import TrainStep, chain_of
 __all__ = ["TrainStep", "chain_kernels", "chain_of", "source", "Kernels"]
 
 
-def source(obj: Any) -> str:
-    """The generated kernels' source for a TrainStep, a Kernels, or a model TrainStep takes.
+def source(obj: Any, loss: type | None = None) -> str:
+    """The generated kernels' source for a TrainStep, a Kernels, or a model TrainStep takes
+    (trained with the loss op ``loss``: ``ops.MSELoss`` unless given).
 
     Raises TypeError for a model (or step) that the fast step does not run.
     """
@@ -50,9 +52,12 @@ def source(obj: Any) -> str:
     layers = chain_of(obj)
     if layers is None:
         raise TypeError(f"{type(obj).__name__} is not a chain the fast step runs")
+    from .. import ops
     from .step import LAYER_OPS
 
     linears = [m for m in layers if hasattr(m, "in_features")]
     return chain_kernels(
-        tuple(LAYER_OPS[type(m)] for m in layers), tuple(m.bias is not None for m in linears)
+        tuple(LAYER_OPS[type(m)] for m in layers),
+        tuple(m.bias is not None for m in linears),
+        ops.MSELoss if loss is None else loss,
     ).source

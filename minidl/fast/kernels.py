@@ -1,11 +1,12 @@
-"""A chain of layers' forward and backward, written out as straight-line Python once per chain.
+"""A chain of layers' training step, written out as one straight-line Python function per chain.
 
 A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid,
 Dropout) runs, in the eager engine, one Module call, one ``Function.apply`` and one Node per
 layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
-written out: ``chain_kernels`` writes the source of two functions that call each layer's op —
-``forward`` and ``backward`` of ``minidl/ops`` — in the order the eager step would, with one
-ctx per op, and nothing else. The maths is the ops' own; what is gone is the bookkeeping.
+written out: ``chain_kernels`` writes the source of one function that runs each layer's op
+``forward``, the loss's forward and backward, and each layer's ``backward``, last first — the
+order the eager step runs them — with the ops' own lines copied in (``inline.py``): the maths
+is the ops' own, to the bit; what is gone is the bookkeeping (calls, ctx objects, Nodes).
 
 The source is registered with ``linecache`` under its own file name, so tracebacks and pdb show
 its lines, and ``kernels.source`` (or ``minidl.fast.source``) prints it.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ops
+from .inline import Uninlinable, inline
 
 __all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTION"]
 
@@ -43,41 +45,45 @@ class Ctx:
 
 @dataclass(frozen=True)
 class Kernels:
-    """The written-out forward and backward of one chain, and what they need.
+    """The written-out step of one chain and loss.
 
-    ``forward(x, args, ctx) -> y``: ``args[i]`` is op i's operands after its input (a Linear's
-    (weight, bias), the option of LeakyReLU or Dropout, () otherwise) and ``ctx[i]`` its ctx.
-    ``backward(g, ctx) -> list``: the gradient of every Linear's weight and bias (None for an
-    absent bias), in order, from dL/dy.
-    ``needs[i]`` is op i's ``needs_input_grad``, for the ctx objects a caller makes.
+    ``run(x, y, args, reduction, check) -> (loss, grads)``: ``args[i]`` is op i's operands
+    after its input (a Linear's (weight, bias), the option of LeakyReLU or Dropout, ()
+    otherwise); ``check(output, y, reduction)`` is the loss's check, called where the eager
+    loss module calls it; ``grads`` is the gradient of every Linear's weight and bias (None for
+    an absent bias), in order.
     """
 
     ops: tuple[type, ...]
-    needs: tuple[tuple[bool, ...], ...]
-    forward: Callable[..., Any]
-    backward: Callable[..., list]
+    loss: type
+    run: Callable[..., tuple[Any, list]]
     source: str
     filename: str
 
 
 _CACHE: dict[tuple, Kernels] = {}
+# the names ``run`` itself binds (its arguments, h, g, the loss, results): no op's name may be one
+_RESERVED = frozenset(("x", "y", "args", "reduction", "check", "h", "g", "loss", "Ctx"))
 
 
-def chain_kernels(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
-    """The kernels of a chain of ops (``ops.Linear`` and the elementwise ops above), made once.
+def chain_kernels(
+    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type = ops.MSELoss
+) -> Kernels:
+    """The kernels of a chain of ops (``ops.Linear`` and the elementwise ops above) trained
+    with the loss op ``loss``, made once.
 
     ``biases`` says, for each Linear in order, whether it has a bias. The chain's input needs
     no gradient (it is data): an op before the first Linear needs none either, and backward
     stops at the first Linear.
     """
-    key = (chain, biases)
+    key = (chain, biases, loss)
     kernels = _CACHE.get(key)
     if kernels is None:
-        kernels = _CACHE[key] = _write(chain, biases)
+        kernels = _CACHE[key] = _write(chain, biases, loss)
     return kernels
 
 
-def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
+def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Kernels:
     for op in chain:
         if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTION:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
@@ -91,49 +97,57 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
             grad_flows = True
         else:
             needs.append((grad_flows,))
-    names = {op.__name__: op for op in chain}
-    title = " → ".join(op.__name__ for op in chain)
-
-    forward = [
-        "def forward(x, args, ctx):",
-        f'    """{title}: each op\'s own forward, in order."""',
+    title = " → ".join(op.__name__ for op in (*chain, loss))
+    namespace: dict[str, Any] = {"Ctx": Ctx}
+    lines = [
+        "def run(x, y, args, reduction, check):",
+        f'    """{title}: each op\'s forward, the loss, each op\'s backward, last first."""',
         "    h = x",
     ]
+
+    def write(op: type, method: str, tag: str, arguments: list[str], result: str,
+              need: tuple[bool, ...]) -> None:
+        fn = getattr(op, method)
+        lines.append(f"    # {op.__name__}.{method} ({op.__module__})")
+        try:
+            body = inline(fn, tag, arguments, result, need, namespace, _RESERVED)
+        except Uninlinable:  # call the op, with a ctx of its own
+            namespace[op.__name__] = op
+            body = [f"ctx{tag} = Ctx({need!r})"] if method == "forward" else []
+            body.append(f"{result} = {op.__name__}.{method}(ctx{tag}, {', '.join(arguments)})")
+        lines.extend(f"    {line}" for line in body)
+
     for i, op in enumerate(chain):
         if op is LINEAR:
-            forward.append(f"    h = Linear.forward(ctx[{i}], h, args[{i}][0], args[{i}][1])")
+            arguments = ["h", f"args[{i}][0]", f"args[{i}][1]"]
         elif op in WITH_OPTION:
-            forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h, args[{i}])")
+            arguments = ["h", f"args[{i}]"]
         else:
-            forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h)")
-    forward.append("    return h")
-
-    count = linear
-    grads = [f"dw{k}, db{k}" for k in range(1, count + 1)]
-    backward = [
-        "def backward(g, ctx):",
-        f'    """{title}: each op\'s own backward, last first; the weights\' and biases\' '
-        'gradients."""',
-    ]
-    k = count
+            arguments = ["h"]
+        write(op, "forward", f"_{i}", arguments, "h", needs[i])
+    lines.append("    check(h, y, reduction)")
+    write(loss, "forward", "_L", ["h", "y", "reduction"], "loss", (True, False))
+    # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
+    write(loss, "backward", "_L", ["1.0"], "backL", (True, False))
+    lines.append("    g = backL[0]")
+    k = linear
     for i in range(len(chain) - 1, -1, -1):
         op = chain[i]
+        write(op, "backward", f"_{i}", ["g"], f"back{i}", needs[i])
         if op is LINEAR:
-            backward.append(f"    g, dw{k}, db{k} = Linear.backward(ctx[{i}], g)")
+            lines.append(f"    g, dw{k}, db{k} = back{i}")
             k -= 1
             if k == 0:
                 break  # nothing before the first Linear needs a gradient
         else:
-            backward.append(f"    (g,) = {op.__name__}.backward(ctx[{i}], g)")
-    backward.append(f"    return [{', '.join(grads)}]")
+            lines.append(f"    (g,) = back{i}")
+    grads = [f"dw{j}, db{j}" for j in range(1, linear + 1)]
+    lines.append(f"    return loss, [{', '.join(grads)}]")
 
-    source = "\n".join(forward + ["", ""] + backward) + "\n"
+    source = "\n".join(lines) + "\n"
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
     filename = f"<minidl.fast kernels {digest}>"
     # tracebacks and pdb read a file's lines through linecache: give them this source
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = dict(names)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own source, above
-    return Kernels(
-        tuple(chain), tuple(needs), namespace["forward"], namespace["backward"], source, filename
-    )
+    return Kernels(tuple(chain), loss, namespace["run"], source, filename)

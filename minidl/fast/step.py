@@ -29,7 +29,7 @@ from ..nn import module as modules
 from ..nn.module import Module
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
-from .kernels import Ctx, Kernels, chain_kernels
+from .kernels import Kernels, chain_kernels
 
 __all__ = ["TrainStep", "chain_of"]
 
@@ -144,14 +144,13 @@ class _Plan:
         self.loss_op = type(loss_fn).op
         self.first = linears[0]
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
-        self._kernels: dict[tuple[bool, ...], tuple[Kernels, list, list]] = {}
+        self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
         # the update: the optimiser's own rule on the lists the step holds, when its one group
         # is exactly these parameters and its step() is Optimizer's (every .grad is then set
         # by the step, so zero_grad() would clear nothing that stays cleared); else
         # zero_grad() and step() as the eager step calls them. Checked at every step: a
         # group's "params" may be replaced or changed in place
         self._plain_step = type(optimizer).step is Optimizer.step
-        self._loss_ctx = Ctx((True, False))
         self._validated: tuple = ()  # the (lr, weight_decay) last validated
 
     def _direct_group(self) -> dict | None:
@@ -170,19 +169,17 @@ class _Plan:
     def kernels(self, active: tuple[bool, ...]) -> Kernels:
         return self._chain(active)[0]
 
-    def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list, list]:
-        """The kernels for this pattern of active Dropouts (an inactive one is no op), what
-        ``_operands`` reads for each of their ops, and a ctx per op (reused: one step runs at a
-        time)."""
+    def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list]:
+        """The kernels for this pattern of active Dropouts (an inactive one is no op), and
+        what ``_operands`` reads for each of their ops."""
         found = self._kernels.get(active)
         if found is None:
             on = dict(zip(map(id, self.dropouts), active, strict=True))
             layers = [m for m in self.layers if on.get(id(m), True)]
             chain = tuple(LAYER_OPS[type(m)] for m in layers)
             biases = tuple(m.bias is not None for m in self.linears)
-            kernels = chain_kernels(chain, biases)
-            readers = [_reader(m) for m in layers]
-            found = self._kernels[active] = (kernels, readers, [Ctx(n) for n in kernels.needs])
+            kernels = chain_kernels(chain, biases, self.loss_op)
+            found = self._kernels[active] = (kernels, [_reader(m) for m in layers])
         return found
 
     def accepts(self, x: Any, y: Any) -> bool:
@@ -221,24 +218,13 @@ class _Plan:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
-        kernels, readers, ctx = self._chain(active)
+        kernels, readers = self._chain(active)
+        loss, grads = kernels.run(
+            x, y, self._operands(readers), self.loss_fn.reduction, self.loss_op.check
+        )
         group = self._direct_group()
-        loss_ctx = self._loss_ctx
-        try:
-            h = kernels.forward(x, self._operands(readers), ctx)
-            reduction = self.loss_fn.reduction
-            loss_op = self.loss_op
-            loss_op.check(h, y, reduction)
-            loss = loss_op.forward(loss_ctx, h, y, reduction)
-            if group is None:
-                self.optimizer.zero_grad()
-            # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
-            g, _ = loss_op.backward(loss_ctx, 1.0)
-            grads = kernels.backward(g, ctx)
-        finally:
-            for c in ctx:
-                c.saved = ()  # the step's intermediates go now, not at the next step
-            loss_ctx.saved = ()
+        if group is None:
+            self.optimizer.zero_grad()
         params = self.params
         if len(grads) != len(params):  # a Linear without bias: its db is None
             grads = [dg for dg in grads if dg is not None]
