@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 from .ops import (
+    ELU,
+    GELU,
     Abs,
     Add,
     AvgPool2d,
@@ -23,6 +25,7 @@ from .ops import (
     Div,
     Dropout,
     Exp,
+    HuberLoss,
     Index,
     L1Loss,
     LeakyReLU,
@@ -41,7 +44,10 @@ from .ops import (
     ReLU,
     Reshape,
     Sigmoid,
+    SiLU,
+    Sine,
     Softmax,
+    Softplus,
     Sqrt,
     Sub,
     Sum,
@@ -187,6 +193,35 @@ def sigmoid(x: Any) -> Tensor:
     return Sigmoid.apply(x)
 
 
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha·(eˣ - 1) otherwise (torch's ELU)."""
+    return ELU.apply(x, alpha=alpha)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x·Φ(x) with Φ the standard normal CDF, exactly (via erf); torch's default GELU."""
+    if approximate != "none":
+        raise ValueError(
+            f"gelu: only the exact GELU (approximate='none') is implemented, got {approximate!r}"
+        )
+    return GELU.apply(x)
+
+
+def silu(x: Any) -> Tensor:
+    """x·sigmoid(x) elementwise (swish)."""
+    return SiLU.apply(x)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta·x)) / beta, and x itself where beta·x > threshold (torch's Softplus)."""
+    return Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+def sin(x: Any) -> Tensor:
+    """sin x elementwise (the Sine layer's op)."""
+    return Sine.apply(x)
+
+
 def softmax(x: Any, dim: int = -1) -> Tensor:
     """Softmax along ``dim``, computed stably (shifted by the maximum)."""
     return Softmax.apply(x, dim=dim)
@@ -216,6 +251,12 @@ def l1_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) absolute error between output and target of the same shape."""
     L1Loss.check(_data(x), _data(target), reduction)
     return L1Loss.apply(x, target, reduction=reduction)
+
+
+def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Mean (or summed) Huber loss: squared error within ``delta`` of the target, linear beyond."""
+    HuberLoss.check(_data(x), _data(target), reduction, delta)
+    return HuberLoss.apply(x, target, reduction=reduction, delta=delta)
 
 
 def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:

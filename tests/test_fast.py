@@ -85,6 +85,14 @@ MODELS = {
         nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 8), nn.Tanh(),
         nn.Dropout(0.0), nn.Linear(8, 1), nn.Sigmoid(),
     ),
+    "the newer activations": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.ELU(alpha=0.7), nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 8),
+        nn.SiLU(), nn.Linear(8, 8), nn.Softplus(beta=2.0, threshold=1.0), nn.Linear(8, 8),
+        nn.Sine(), nn.Linear(8, 1),
+    ),
+    "sine first, softplus last": lambda: nn.Sequential(
+        nn.Sine(), nn.Linear(2, 8), nn.Softplus(), nn.Dropout(0.2), nn.Linear(8, 1), nn.ELU(),
+    ),
     "dropout first, activation after dropout, identity": lambda: nn.Sequential(
         nn.Dropout(0.2), nn.Linear(2, 8), nn.Dropout(0.5), nn.Sigmoid(), nn.Identity(),
         nn.Linear(8, 1), nn.Sigmoid(),
@@ -102,11 +110,12 @@ def test_every_kind_of_chain_matches_the_eager_step(name):
     [
         (nn.MSELoss(reduction="sum"), "float", 1, nn.Sigmoid),
         (nn.L1Loss(), "float", 1, nn.Sigmoid),
+        (nn.HuberLoss(delta=0.3), "float", 2, None),
         (nn.BCELoss(), "float", 1, nn.Sigmoid),
         (nn.CrossEntropyLoss(), "index", 3, None),
         (nn.CrossEntropyLoss(reduction="sum"), "soft", 3, None),
     ],
-    ids=["mse sum", "l1", "bce", "cross-entropy indices", "cross-entropy soft sum"],
+    ids=["mse sum", "l1", "huber", "bce", "cross-entropy indices", "cross-entropy soft sum"],
 )
 def test_every_loss_matches_the_eager_step(loss_fn, target, outputs, last):
     def make():
@@ -124,11 +133,14 @@ def test_every_loss_matches_the_eager_step(loss_fn, target, outputs, last):
                             weight_decay=1e-3),
         lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.5, dampening=0.1),
         lambda m: optim.Adam(m.parameters(), lr=0.01, weight_decay=1e-4),
+        lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.9, l1=0.05),  # one group
+        lambda m: optim.SGD(optim.regularized(m, "l1", 0.05), lr=0.05),  # weights and biases
         lambda m: optim.SGD(  # two groups: the update goes through step()
             [{"params": list(m[0].parameters()), "lr": 0.01},
              {"params": list(m[2].parameters())}], lr=0.1),
     ],
-    ids=["sgd nesterov + decay", "sgd momentum + dampening", "adam", "two groups"],
+    ids=["sgd nesterov + decay", "sgd momentum + dampening", "adam", "sgd l1", "l1 on weights",
+         "two groups"],
 )
 def test_every_optimiser_matches_the_eager_step(make_opt):
     _compare(MODELS["tanh, no output activation"], nn.MSELoss(), make_opt, _batches())
@@ -436,7 +448,7 @@ def test_an_op_that_cannot_be_inlined_is_called_with_a_ctx_and_gives_the_same_bi
     args = [(torch.randn(4, 3), torch.randn(4)), (), (torch.randn(2, 4), torch.randn(2))]
     check = minidl.ops.MSELoss.check
     (loss_a, grads_a), (loss_b, grads_b) = (
-        k.run(x, y, args, "mean", check) for k in (inlined, called)
+        k.run(x, y, args, "mean", {}, check) for k in (inlined, called)
     )
     assert torch.equal(loss_a, loss_b)
     assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))

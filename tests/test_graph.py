@@ -115,7 +115,7 @@ def test_an_error_inside_a_kernel_shows_the_kernels_line():
     check = minidl.ops.MSELoss.check
     with pytest.raises(RuntimeError) as info:
         # a weight of the wrong width: torch's addmm raises inside the kernel
-        kernels.run(torch.randn(4, 3), torch.randn(4, 25), args, "mean", check)
+        kernels.run(torch.randn(4, 3), torch.randn(4, 25), args, "mean", {}, check)
     text = "".join(traceback.format_exception(info.value))
     assert kernels.filename in text
     assert "h = torch.addmm(bias_0, x_0, weight_0.t())" in text

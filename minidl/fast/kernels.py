@@ -1,7 +1,7 @@
 """A chain of layers' training step, written out as one straight-line Python function per chain.
 
-A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid,
-Dropout) runs, in the eager engine, one Module call, one ``Function.apply`` and one Node per
+A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid, ELU,
+GELU, SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one ``Function.apply`` and one Node per
 layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
 written out: ``chain_kernels`` writes the source of one function that runs each layer's op
 ``forward``, the loss's forward and backward, and each layer's ``backward``, last first — the
@@ -15,6 +15,7 @@ its lines, and ``kernels.source`` (or ``minidl.fast.source``) prints it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import linecache
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from typing import Any
 from .. import ops
 from .inline import Uninlinable, inline
 
-__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTION"]
+__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTIONS"]
 
 LINEAR = ops.Linear
-ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid)  # one input, no option
-WITH_OPTION = (ops.LeakyReLU, ops.Dropout)  # one input and one option (slope, p)
+ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid, ops.GELU, ops.SiLU, ops.Sine)  # no option
+# one input and options, passed in order, and how many: (slope,), (p,), (alpha,), (beta, threshold)
+OPTION_COUNT = {ops.LeakyReLU: 1, ops.Dropout: 1, ops.ELU: 1, ops.Softplus: 2}
+WITH_OPTIONS = tuple(OPTION_COUNT)
 
 
 class Ctx:
@@ -47,10 +50,11 @@ class Ctx:
 class Kernels:
     """The written-out step of one chain and loss.
 
-    ``run(x, y, args, reduction, check) -> (loss, grads)``: ``args[i]`` is op i's operands
-    after its input (a Linear's (weight, bias), the option of LeakyReLU or Dropout, ()
-    otherwise); ``check(output, y, reduction)`` is the loss's check, called where the eager
-    loss module calls it; ``grads`` is the gradient of every Linear's weight and bias (None for
+    ``run(x, y, args, reduction, options, check) -> (loss, grads)``: ``args[i]`` is op i's
+    operands after its input (a Linear's (weight, bias), the options of LeakyReLU, Dropout, ELU
+    or Softplus as a tuple, () otherwise); ``options`` the loss's keyword options (Huber's
+    delta); ``check(output, y, reduction, **options)`` is the loss's check, called where the
+    eager loss module calls it; ``grads`` is the gradient of every Linear's weight and bias (None for
     an absent bias), in order.
     """
 
@@ -63,7 +67,9 @@ class Kernels:
 
 _CACHE: dict[tuple, Kernels] = {}
 # the names ``run`` itself binds (its arguments, h, g, the loss, results): no op's name may be one
-_RESERVED = frozenset(("x", "y", "args", "reduction", "check", "h", "g", "loss", "Ctx"))
+_RESERVED = frozenset(
+    ("x", "y", "args", "reduction", "options", "check", "h", "g", "loss", "Ctx")
+)
 
 
 def chain_kernels(
@@ -85,7 +91,7 @@ def chain_kernels(
 
 def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Kernels:
     for op in chain:
-        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTION:
+        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTIONS:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
     needs = []
     grad_flows = False  # whether the input of op i depends on a parameter
@@ -100,7 +106,7 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Ker
     title = " → ".join(op.__name__ for op in (*chain, loss))
     namespace: dict[str, Any] = {"Ctx": Ctx}
     lines = [
-        "def run(x, y, args, reduction, check):",
+        "def run(x, y, args, reduction, options, check):",
         f'    """{title}: each op\'s forward, the loss, each op\'s backward, last first."""',
         "    h = x",
     ]
@@ -120,13 +126,16 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Ker
     for i, op in enumerate(chain):
         if op is LINEAR:
             arguments = ["h", f"args[{i}][0]", f"args[{i}][1]"]
-        elif op in WITH_OPTION:
-            arguments = ["h", f"args[{i}]"]
+        elif op in WITH_OPTIONS:
+            arguments = ["h", *(f"args[{i}][{j}]" for j in range(OPTION_COUNT[op]))]
         else:
             arguments = ["h"]
         write(op, "forward", f"_{i}", arguments, "h", needs[i])
-    lines.append("    check(h, y, reduction)")
-    write(loss, "forward", "_L", ["h", "y", "reduction"], "loss", (True, False))
+    lines.append("    check(h, y, reduction, **options)")
+    # the loss's options (after x, target, reduction) by name, as the loss module passes them
+    extra = list(inspect.signature(loss.forward).parameters)[4:]
+    loss_arguments = ["h", "y", "reduction", *(f"options[{name!r}]" for name in extra)]
+    write(loss, "forward", "_L", loss_arguments, "loss", (True, False))
     # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
     write(loss, "backward", "_L", ["1.0"], "backL", (True, False))
     lines.append("    g = backL[0]")

@@ -1,7 +1,7 @@
 """TrainStep: one optimisation step (forward, loss, zero_grad, backward, step) without a graph.
 
-For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout and Identity
-layers and one of the four loss modules, the graph an eager step would record is known before it
+For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU, SiLU, Softplus,
+Sine, Dropout and Identity layers and one of the loss modules in ``LOSSES``, the graph an eager step would record is known before it
 runs. TrainStep runs the chain's written-out kernels (``kernels.py``: each op's own forward and
 backward from ``minidl/ops``, in the eager order) and the loss op's, then the optimiser. The
 arithmetic is the eager step's, op for op, so the results are the same to the bit
@@ -34,7 +34,7 @@ from .kernels import Kernels, chain_kernels
 __all__ = ["TrainStep", "chain_of"]
 
 # the loss modules TrainStep knows (exactly these classes: a subclass may compute its own loss)
-LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss, losses.CrossEntropyLoss)
+LOSSES = tuple(losses.LOSSES.values())
 # the layers of a chain, and the op each one's forward applies
 LAYER_OPS: dict[type, type] = {
     L.Linear: ops.Linear,
@@ -42,6 +42,11 @@ LAYER_OPS: dict[type, type] = {
     L.Tanh: ops.Tanh,
     L.Sigmoid: ops.Sigmoid,
     L.LeakyReLU: ops.LeakyReLU,
+    L.ELU: ops.ELU,
+    L.GELU: ops.GELU,
+    L.SiLU: ops.SiLU,
+    L.Softplus: ops.Softplus,
+    L.Sine: ops.Sine,
     L.Dropout: ops.Dropout,
 }
 
@@ -151,7 +156,7 @@ class _Plan:
         # zero_grad() and step() as the eager step calls them. Checked at every step: a
         # group's "params" may be replaced or changed in place
         self._plain_step = type(optimizer).step is Optimizer.step
-        self._validated: tuple = ()  # the (lr, weight_decay) last validated
+        self._validated: tuple = ()  # the (lr, weight_decay, l1) last validated
 
     def _direct_group(self) -> dict | None:
         """The optimiser's one group if it holds exactly these parameters, in order."""
@@ -204,13 +209,13 @@ class _Plan:
         """What each op of the chain takes after its input, read now: a parameter's data may
         have been replaced (load_state_dict, .double(), p.data = ...), an option changed.
         ``readers`` (from ``_chain``) holds, per op, its Linear's (weight, bias) Parameters, the
-        module whose option it reads, or None."""
+        module whose options it reads and their names, or None."""
         args = []
         for kind, a, b in readers:
             if kind is _LINEAR:
                 args.append((a.data, None if b is None else b.data))
             elif kind is _OPTION:
-                args.append(getattr(a, b))
+                args.append(tuple(getattr(a, name) for name in b))
             else:
                 args.append(())
         return args
@@ -219,8 +224,9 @@ class _Plan:
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
         kernels, readers = self._chain(active)
+        options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
         loss, grads = kernels.run(
-            x, y, self._operands(readers), self.loss_fn.reduction, self.loss_op.check
+            x, y, self._operands(readers), self.loss_fn.reduction, options, self.loss_op.check
         )
         group = self._direct_group()
         if group is None:
@@ -238,13 +244,13 @@ class _Plan:
             for p, dg in zip(params, grads, strict=True):
                 p.grad = dg
             self._validate(group)
-            self.optimizer._update(group, params, [p.data for p in params], grads)
+            self.optimizer._apply(group, params, [p.data for p in params], grads)
         return Tensor(loss)
 
     def _validate(self, group: dict) -> None:
         """Raise where the optimiser's step() would; the check is run again only when the
-        group's learning rate or weight decay is a different value (a number is immutable)."""
-        key = (group["lr"], group.get("weight_decay", 0))
+        group's learning rate, weight decay or l1 is a different value (a number is immutable)."""
+        key = (group["lr"], group.get("weight_decay", 0), group.get("l1", 0))
         if key != self._validated:
             self.optimizer._validate(group)
             if all(isinstance(v, (int, float)) for v in key):  # not a list: it can change
@@ -252,7 +258,13 @@ class _Plan:
 
 
 _LINEAR, _OPTION, _NONE = "linear", "option", "none"
-_OPTIONS = {L.LeakyReLU: "negative_slope", L.Dropout: "p"}
+# the options each op takes after its input, in order, as the layer names them
+_OPTIONS = {
+    L.LeakyReLU: ("negative_slope",),
+    L.Dropout: ("p",),
+    L.ELU: ("alpha",),
+    L.Softplus: ("beta", "threshold"),
+}
 
 
 def _reader(m: Module) -> tuple[str, Any, Any]:

@@ -3,6 +3,8 @@
 from ..tensor import Parameter
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d, Upsample
 from .layers import (
+    ELU,
+    GELU,
     Dropout,
     Features,
     Identity,
@@ -12,10 +14,13 @@ from .layers import (
     ReLU,
     Sequential,
     Sigmoid,
+    SiLU,
+    Sine,
     Softmax,
+    Softplus,
     Tanh,
 )
-from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
+from .losses import BCELoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
 from .module import Module, ShapeError, StateDictError
 from .stack import PerModelFeatures, PerModelLoss, Stacked, StackedLinear, stack
 
@@ -29,6 +34,11 @@ __all__ = [
     "LeakyReLU",
     "Tanh",
     "Sigmoid",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Sine",
     "Softmax",
     "LogSoftmax",
     "Dropout",
@@ -43,6 +53,7 @@ __all__ = [
     "Flatten",
     "MSELoss",
     "L1Loss",
+    "HuberLoss",
     "BCELoss",
     "CrossEntropyLoss",
     "stack",
