@@ -1,8 +1,8 @@
 """A chain of layers' training step, written out as one straight-line Python function per chain.
 
 A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid, ELU,
-GELU, SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one ``Function.apply`` and one Node per
-layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
+GELU, SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one
+``Function.apply`` and one Node per layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
 written out: ``chain_kernels`` writes the source of one function that runs each layer's op
 ``forward``, the loss's forward and backward, and each layer's ``backward``, last first — the
 order the eager step runs them — with the ops' own lines copied in (``inline.py``): the maths
@@ -54,8 +54,8 @@ class Kernels:
     operands after its input (a Linear's (weight, bias), the options of LeakyReLU, Dropout, ELU
     or Softplus as a tuple, () otherwise); ``options`` the loss's keyword options (Huber's
     delta); ``check(output, y, reduction, **options)`` is the loss's check, called where the
-    eager loss module calls it; ``grads`` is the gradient of every Linear's weight and bias (None for
-    an absent bias), in order.
+    eager loss module calls it; ``grads`` is the gradient of every Linear's weight and bias
+    (None for an absent bias), in order.
     """
 
     ops: tuple[type, ...]
