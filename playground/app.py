@@ -232,7 +232,7 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
     train = replace(train, **{k: v for k, v in train_changes.items() if v is not None})
     if args.layers is not None:
         network = args.layers
-    return Experiment(network, data, train)
+    return exp.replace(network=network, data=data, train=train)  # a class file stays one
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Experiment]:
