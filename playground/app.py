@@ -292,7 +292,8 @@ class ScriptedRun:
         self.window.start()
         if self.args.train and self.window.session is not None:
             self.window.controller.stopped.connect(self._on_stopped)
-            self.window.toggle_play()
+            with self.window.class_mode.suspended():  # --train trains even a locked Play
+                self.window.toggle_play()
         else:
             self.finish()
 

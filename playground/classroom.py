@@ -133,7 +133,11 @@ PANELS: tuple[Panel, ...] = (
         "Training",
         "The training bar on top and the stop conditions",
         "the training settings",
-        ("play", "Play, Pause and Step", "Train (Space), one epoch (F10), the Training menu"),
+        (
+            "play",
+            "Playing (Play, Pause, Step)",
+            "Train (Space), one epoch (F10), the Training menu",
+        ),
         ("reset", "Reset the weights", "New random weights (Ctrl+R)", ("train.seed",)),
         ("learning_rate", "Learning rate", "The step size", ("train.learning_rate",)),
         ("batch_size", "Batch size", "Points per step", ("train.batch_size",)),
@@ -287,8 +291,8 @@ class Classroom:
         state = self.state(control)
         if state is State.SHOW:
             return None
-        how = "locks" if state is State.LOCK else "hides"
-        return f"The class file {how} {_in_sentence(CONTROLS[control].title)}: not changed."
+        how = "Locked" if state is State.LOCK else "Hidden"
+        return f"{how} by the class file: {_in_sentence(CONTROLS[control].title)}."
 
     def refusal(self, old: Any, new: Any) -> str | None:
         """Why the change from experiment ``old`` to ``new`` is refused, or None if the

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,6 +155,7 @@ class ClassMode(QObject):
         self.last: Classroom | None = None
         """The last classroom shown: Save for Class… starts from it."""
         self._undo: list[Callable[[], None]] = []
+        self._suspended = False
         self._stay_disabled = _StayDisabled(self)
         self._locked_actions = QActionGroup(self)
         self._locked_actions.setExclusionPolicy(QActionGroup.ExclusionPolicy.None_)
@@ -190,7 +192,19 @@ class ClassMode(QObject):
 
     def refusal_of(self, control: str) -> str | None:
         """Why the class file refuses ``control`` (a sentence), or None."""
-        return self.classroom.refusal_of(control) if self.classroom is not None else None
+        if self.classroom is None or self._suspended:
+            return None
+        return self.classroom.refusal_of(control)
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Refuse nothing inside the block: the command line's --train is the teacher's, not
+        the learner's (the screen stays as the class file says)."""
+        self._suspended = True
+        try:
+            yield
+        finally:
+            self._suspended = False
 
     def refuses_control(self, control: str) -> bool:
         """True (with the reason in the status bar) when the learner may not use ``control``."""
@@ -202,7 +216,7 @@ class ClassMode(QObject):
     def refuses(self, new: Experiment) -> bool:
         """True when changing the experiment to ``new`` touches a locked or hidden setting:
         the reason goes to the status bar and every panel shows the experiment as it is."""
-        if self.classroom is None:
+        if self.classroom is None or self._suspended:
             return False
         refusal = self.classroom.refusal(self._window.experiment, new)
         if refusal is None:
