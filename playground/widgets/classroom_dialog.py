@@ -153,11 +153,13 @@ class SaveForClassDialog(QDialog):
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.tree, 1)
-        layout.addWidget(QLabel("&Note for learners", self))
+        note_label = QLabel("&Note for learners", self)
+        note_label.setBuddy(self.note)
+        layout.addWidget(note_label)
         layout.addWidget(self.note)
         layout.addWidget(self.weights)
         layout.addWidget(buttons)
-        self.resize(520, 640)
+        self.resize(540, 740)
         self._refresh()
 
     # -- reading and setting ------------------------------------------------------------------
