@@ -311,8 +311,28 @@ def test_hidden_play_buttons_and_docks_leave_the_screen(qtbot):
         assert not shown(win, win.inside.network_dock)
         assert not win.inside.network_action.isVisible()
         assert not shown(win, win.plots.boundary) and shown(win, win.plots.tabs)
+        # leaving puts back what was there: the network dock, the buttons, the plot
+        assert win.class_mode.leave(ask=False)
+        assert shown(win, win.inside.network_dock) and not shown(win, win.inside.maths_dock)
+        assert shown(win, win.controls.findChild(QToolButton, "play_button"))
+        assert shown(win, win.plots.boundary) and win.controls.play_action.isVisible()
     finally:
         win.close()
+
+
+def test_docks_a_class_file_hid_are_not_saved_as_the_users_layout(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    classroom = Classroom((("inside", State.HIDE),))
+    win = make_window(qtbot, SMALL.replace(classroom=classroom), settings=settings)
+    assert not shown(win, win.inside.network_dock)
+    win.close()
+    again = make_window(qtbot, SMALL, settings=settings)
+    try:
+        assert shown(again, again.inside.network_dock)
+    finally:
+        again.close()
 
 
 def test_leave_class_mode_asks_then_shows_and_unlocks_everything(lesson, monkeypatch, tmp_path):

@@ -1162,6 +1162,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.shutdown()
+        self.class_mode.apply(None)  # the docks a class file hid are not the user's layout
         self.save_settings()
         super().closeEvent(event)
 
