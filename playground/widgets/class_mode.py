@@ -14,6 +14,9 @@ either: every edit on the stack was allowed when it was made.
 
 View > Leave Class Mode… asks first, then shows and unlocks everything; the experiment is then
 an ordinary one (saving writes no classroom section) until a class file is opened again.
+File > New and File > Open start another experiment as always (with its own classroom, if it
+has one): class mode is a teaching aid, not a lock, and the class file itself never changes
+unless the learner saves over it (which keeps its classroom section).
 File > Save for Class… (``save_for_class``) writes a class file of the current experiment
 without changing the window.
 """
