@@ -232,7 +232,7 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
     train = replace(train, **{k: v for k, v in train_changes.items() if v is not None})
     if args.layers is not None:
         network = args.layers
-    return Experiment(network, data, train)
+    return exp.replace(network=network, data=data, train=train)  # a class file stays one
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Experiment]:
@@ -292,7 +292,8 @@ class ScriptedRun:
         self.window.start()
         if self.args.train and self.window.session is not None:
             self.window.controller.stopped.connect(self._on_stopped)
-            self.window.toggle_play()
+            with self.window.class_mode.suspended():  # --train trains even a locked Play
+                self.window.toggle_play()
         else:
             self.finish()
 

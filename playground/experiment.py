@@ -11,6 +11,9 @@ its side of the split (clicks add training points; an imported file keeps its ``
 or is split with the data seed). They are trained on together with the generated points, or
 alone with the ``custom`` dataset. ``DataSpec.removed`` lists generated points you removed (by
 their index in generation order), so an edited dataset is still reproduced from its seed.
+
+A class file has a ``classroom`` section too (``playground.classroom``): which panels and controls
+learners see and may change. It does not change how the experiment trains.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from .classroom import Classroom, ClassroomError
 
 __all__ = [
     "ACTIVATIONS",
@@ -788,11 +793,16 @@ def _shape_of(value: Any) -> tuple[int, ...] | None:
 
 @dataclass(frozen=True)
 class Experiment:
-    """Everything a run needs: network, data and training settings."""
+    """Everything a run needs: network, data and training settings.
+
+    ``classroom`` (a class file's: what learners see and may change) does not change how it
+    trains; None for an ordinary experiment.
+    """
 
     network: NetworkSpec = field(default_factory=NetworkSpec.seed)
     data: DataSpec = field(default_factory=DataSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    classroom: Classroom | None = None
 
     @property
     def in_width(self) -> int:
@@ -857,6 +867,8 @@ def dump_experiment(experiment: Experiment, weights: SavedWeights | None = None)
         "data": experiment.data.to_dict(),
         "training": experiment.train.to_dict(),
     }
+    if experiment.classroom is not None:
+        doc["classroom"] = experiment.classroom.to_dict()
     if weights is not None:
         doc["weights"] = weights.to_dict()
     return _format(doc) + "\n"
@@ -928,7 +940,8 @@ def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
             f"written by a newer playground (file version {version}, this one reads up to "
             f"{VERSION}); update the playground to open it"
         )
-    unknown = set(doc) - {"format", "version", "network", "data", "training", "weights"}
+    known = {"format", "version", "network", "data", "training", "classroom", "weights"}
+    unknown = set(doc) - known
     if unknown:
         raise ExperimentError(f"the file has unknown field(s) {sorted(unknown)}")
     network = doc.get("network", {})
@@ -939,9 +952,12 @@ def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
             NetworkSpec.from_list(network.get("layers", [])),
             DataSpec.from_dict(doc.get("data", {})),
             TrainSpec.from_dict(doc.get("training", {})),
+            Classroom.from_dict(doc["classroom"]) if doc.get("classroom") is not None else None,
         )
     except TypeError as e:
         raise ExperimentError(f"a setting has the wrong type ({e})") from None
+    except ClassroomError as e:
+        raise ExperimentError(str(e)) from None
     weights = None
     if doc.get("weights") is not None:
         weights = SavedWeights.from_dict(doc["weights"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -141,6 +142,8 @@ class InsideViews(QObject):
             "Ctrl+Shift+H",
             "The data and the input grid in the space of two units of a hidden layer",
         )
+        self.refusal: Callable[[str], str | None] = lambda control: None
+        """Why a class file refuses a control ("network.weights", "inside.maths"), or None."""
         self._snap_weights: dict[str, np.ndarray] | None = None
         self._snap_grads: dict[str, np.ndarray] | None = None
         self.redraw_pending = False
@@ -201,7 +204,7 @@ class InsideViews(QObject):
             return
         self.network.set_structure(session.columns)
         self.network.set_disabled(session.disabled_units)
-        self.network.set_editable(not self._window.controller.is_playing)
+        self.set_playing(self._window.controller.is_playing)
         self.hidden.set_columns(session.columns)
         if self._selected is not None and self._selected >= len(session.columns):
             self._selected = None
@@ -228,8 +231,8 @@ class InsideViews(QObject):
         self.redraw()
 
     def set_playing(self, playing: bool) -> None:
-        """Edits only while paused."""
-        self.network.set_editable(not playing)
+        """Edits only while paused (and never of weights a class file locks)."""
+        self.network.set_editable(not playing and self.refusal("network.weights") is None)
 
     def redraw(self) -> None:
         """Draw every visible view from the current weights."""
@@ -290,6 +293,10 @@ class InsideViews(QObject):
     def _held_session(self, what: str) -> Any:
         """The session if the window holds it (paused), else None with the reason on screen."""
         if self._session is None:
+            return None
+        refusal = self.refusal("network.weights")
+        if refusal is not None:
+            self._window.status(refusal)
             return None
         if not self._window.controller.is_idle:
             self._window.status(f"Pause training first to {what}.")
@@ -432,6 +439,8 @@ class InsideViews(QObject):
     @Slot(int)
     def _on_column_selected(self, column: int) -> None:
         self._selected = column
+        if self.refusal("inside.maths") is not None:  # hidden by a class file
+            return
         if not self.maths_dock.isVisible():
             self.maths_dock.show()
             self._window.resizeDocks([self.maths_dock], [360], Qt.Orientation.Vertical)

@@ -61,6 +61,7 @@ from ..experiment import (
 from ..files import save_picture, write_text
 from ..pointfile import PointsFileError, points_to_csv, read_points_file
 from ..worker import TrainingController
+from .class_mode import ClassMode
 from .confusion import ConfusionMatrixView
 from .data_panel import DataPanel
 from .icons import RESOURCES, icon
@@ -187,6 +188,8 @@ class MainWindow(QMainWindow):
         """The network view and the maths and hidden-space docks (inside.py)."""
         self.resize(1560, 940)
         self.resizeDocks([self.inside.network_dock], [430], Qt.Orientation.Horizontal)
+        self.class_mode = ClassMode(self)
+        """What a class file shows, locks and hides; Save for Class, Leave Class Mode."""
 
         self._make_menus()
         self._set_tab_order()
@@ -205,6 +208,7 @@ class MainWindow(QMainWindow):
         self.confusion_dock.visibilityChanged.connect(self._on_confusion_visible)
         self.controls.set_trainable(False)
         self._restore_settings()
+        self.class_mode.apply(self.experiment.classroom)
         self._update_title()
         if build_now:
             self.start()
@@ -317,6 +321,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addAction(self.include_weights_action)
+        file_menu.addAction(self.class_mode.save_action)
         file_menu.addSeparator()
         file_menu.addAction(self.import_points_action)
         file_menu.addAction(self.export_points_action)
@@ -361,6 +366,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.confusion_action)
         for action in self.inside.actions():
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.class_mode.leave_action)
 
         train_menu = bar.addMenu("&Training")
         for action in (
@@ -554,12 +561,16 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_data_changed(self, spec: DataSpec) -> None:
+        if self.class_mode.refuses(self.experiment.replace(data=spec)):
+            return
         change = self.document.change(self.experiment.replace(data=spec))
         self._update_builder_context()
         self._act_on(change)
 
     @Slot(object)
     def _on_train_changed(self, spec: TrainSpec) -> None:
+        if self.class_mode.refuses(self.experiment.replace(train=spec)):
+            return
         change = self.document.change(self.experiment.replace(train=spec))
         self._update_title()
         if change.rebuild:
@@ -578,11 +589,16 @@ class MainWindow(QMainWindow):
 
     # -- undoable edits of the document ----------------------------------------------------------
 
-    def _edit(self, part: str, new: Any, text: str, done: str) -> None:
-        """Change ``part`` of the experiment as one undoable step (it resets the weights)."""
+    def _edit(self, part: str, new: Any, text: str, done: str) -> bool:
+        """Change ``part`` of the experiment as one undoable step (it resets the weights);
+        False when a class file refuses it."""
+        whole = new if part == "experiment" else self.experiment.replace(**{part: new})
+        if self.class_mode.refuses(whole):
+            return False
         edit = self.document.edit(part, new, text, done)
         if edit is not None:
             self.undo_stack.push(_DocumentEdit(self, edit))
+        return True
 
     def _edit_network(self, layers: list[LayerSpec], text: str) -> None:
         """The builder's editor: a layer added, moved, changed or removed is a document edit."""
@@ -607,6 +623,7 @@ class MainWindow(QMainWindow):
             self.builder.model.show_layers(list(self.experiment.network.layers))
         finally:
             self._updating = False
+        self.class_mode.apply(self.experiment.classroom)
 
     @Slot(float, float, object)
     def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
@@ -710,6 +727,8 @@ class MainWindow(QMainWindow):
             self.controller.pause()
             self.status("Paused.")
             return
+        if self.class_mode.refuses_control("training.play"):
+            return
         if self.session is None and not self.rebuild_session("Training."):
             return
         with self.controller.locked_session() as session:
@@ -726,7 +745,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def step(self) -> None:
         """Train one epoch."""
-        if self.controller.is_playing:
+        if self.controller.is_playing or self.class_mode.refuses_control("training.play"):
             return
         if self.session is None and not self.rebuild_session("Stepping."):
             return
@@ -749,9 +768,10 @@ class MainWindow(QMainWindow):
     def reset_weights(self) -> None:
         """Start again with new random weights (the next seed)."""
         train = self.experiment.train
-        change = self.document.change(
-            self.experiment.replace(train=replace(train, seed=train.seed + 1))
-        )
+        reset = self.experiment.replace(train=replace(train, seed=train.seed + 1))
+        if self.class_mode.refuses(reset):
+            return
+        change = self.document.change(reset)
         self._updating = True
         try:
             self.controls.set_spec(self.experiment.train)
@@ -892,12 +912,15 @@ class MainWindow(QMainWindow):
             self.status(f"Import failed: {e}")
             return False
         experiment = experiment_with_model(self.experiment, imported)
+        if self.class_mode.refuses_control("network.weights"):
+            return False
         self.controller.pause()
         self._updating = True  # the session is built below, with the imported weights
         try:
-            self._edit(
+            if not self._edit(
                 "experiment", experiment, f"Import {Path(path).name}", "Imported a model."
-            )
+            ):
+                return False
         finally:
             self._updating = False
         return self.rebuild_session(
@@ -949,7 +972,8 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.document.name}[*] — {APP_TITLE}")
+        kind = " (class file)" if self.experiment.classroom is not None else ""
+        self.setWindowTitle(f"{self.document.name}{kind}[*] — {APP_TITLE}")
         self.setWindowModified(self.is_modified())
 
     def maybe_discard(self) -> bool:
@@ -1138,6 +1162,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.shutdown()
+        self.class_mode.apply(None)  # the docks a class file hid are not the user's layout
         self.save_settings()
         super().closeEvent(event)
 
