@@ -1,12 +1,12 @@
 """A chain of layers' training step, written out as one straight-line Python function per chain.
 
-A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid, ELU,
-GELU, SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one
-``Function.apply`` and one Node per layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
-written out: ``chain_kernels`` writes the source of one function that runs each layer's op
-``forward``, the loss's forward and backward, and each layer's ``backward``, last first — the
-order the eager step runs them — with the ops' own lines copied in (``inline.py``): the maths
-is the ops' own, to the bit; what is gone is the bookkeeping (calls, ctx objects, Nodes).
+A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU,
+SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one ``Function.apply``
+and one Node per layer, then a graph walk. For such a chain the graph is known before it runs, so it
+can be written out: ``chain_kernels`` writes the source of one function that runs each layer's op
+``forward``, the loss's forward and backward, and each layer's ``backward``, last first — the order
+the eager step runs them — with the ops' own lines copied in (``inline.py``): the maths is the ops'
+own, to the bit; what is gone is the bookkeeping (calls, ctx objects, Nodes).
 
 The source is registered with ``linecache`` under its own file name, so tracebacks and pdb show
 its lines, and ``kernels.source`` (or ``minidl.fast.source``) prints it.

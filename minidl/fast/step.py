@@ -1,11 +1,12 @@
 """TrainStep: one optimisation step (forward, loss, zero_grad, backward, step) without a graph.
 
 For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU, SiLU, Softplus,
-Sine, Dropout and Identity layers and one of the loss modules in ``LOSSES``, the graph an eager
-step would record is known before it runs. TrainStep runs the chain's written-out kernels (``kernels.py``: each op's own forward and
-backward from ``minidl/ops``, in the eager order) and the loss op's, then the optimiser. The
-arithmetic is the eager step's, op for op, so the results are the same to the bit
-(tests/test_fast.py); the time is less (benchmarks/RESULTS.md). ``fit`` trains with it.
+Sine, Dropout and Identity layers and one of the loss modules in ``LOSSES``, the graph an eager step
+would record is known before it runs. TrainStep runs the chain's written-out kernels
+(``kernels.py``: each op's own forward and backward from ``minidl/ops``, in the eager order) and the
+loss op's, then the optimiser. The arithmetic is the eager step's, op for op, so the results are the
+same to the bit (tests/test_fast.py); the time is less (benchmarks/RESULTS.md). ``fit`` trains with
+it.
 
 Everything else takes the eager step as written: other models, modules or losses, a loss with
 ``reduction="none"``, parameters that are frozen, shared or not the optimiser's, inputs that
