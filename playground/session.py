@@ -53,6 +53,7 @@ from .experiment import (
     TrainSpec,
 )
 from .insight import Column, HiddenSpace, MaskedNetwork, columns, layer_outputs, principal_axes
+from .pointset import point_arrays
 
 __all__ = [
     "GRID_SIZE",
@@ -298,10 +299,17 @@ class Session:
             for part, chosen in ((train_parts, id_train), (test_parts, id_test)):
                 kept = chosen[~torch.isin(chosen, removed)]
                 part.append((x[kept], y[kept], kept))
-        for j, point in enumerate(spec.added):
-            part = test_parts if point.test else train_parts
-            xy = torch.tensor([[point.x1, point.x2]], dtype=torch.float32)
-            part.append((xy, torch.tensor([point.label]), torch.tensor([-1 - j])))
+        if spec.added:
+            xy, labels, is_test = point_arrays(spec.added)
+            ids = -1 - np.arange(len(labels))
+            for part, side in ((train_parts, ~is_test), (test_parts, is_test)):
+                part.append(
+                    (
+                        torch.from_numpy(xy[side].astype(np.float32)),
+                        torch.from_numpy(labels[side]),
+                        torch.from_numpy(ids[side]),
+                    )
+                )
         x_train, y_train, ids_train = (torch.cat(c) for c in zip(*train_parts, strict=True))
         x_test, y_test, ids_test = (torch.cat(c) for c in zip(*test_parts, strict=True))
         if not len(x_train):
