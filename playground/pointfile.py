@@ -22,6 +22,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -108,24 +109,33 @@ def read_points_bytes(
         data = data[len(codecs.BOM_UTF8) :]
     try:
         if data.isascii():  # UTF-8 text as it is: the vectorised reader's fast path
-            _check_lines(data.count(b"\n"), data.count(b"\r"))
-            plain = _read_plain(data)
+            plain = _read_plain(data, test_fraction, seed)
             if plain is not None:
-                return _with_split(*plain, test_fraction, seed)
+                return plain
         text = decode_text(path, data, PointsFileError)
-        return read_points_csv(text, test_fraction=test_fraction, seed=seed)
+        return read_points_csv(text, test_fraction=test_fraction, seed=seed, plain=False)
     except PointsFileError as e:
         raise PointsFileError(path, e.problem) from None
 
 
-def _check_lines(newlines: int, returns: int) -> None:
-    lines = max(newlines, returns) + 1
-    if lines > MAX_LINES:
+def read_points_csv(
+    text: str, *, test_fraction: float = 0.5, seed: int = 0, plain: bool = True
+) -> PointSet:
+    """Parse a points file's text; raises PointsFileError (naming lines) unless every row is
+    good. Plain files are parsed whole (see the module's docstring), others line by line
+    (all of them with ``plain=False``)."""
+    if plain and text.isascii():
+        points = _read_plain(text.encode("ascii"), test_fraction, seed)
+        if points is not None:
+            return points
+    lines = max(text.count("\n"), text.count("\r")) + 1
+    if lines > MAX_LINES:  # the line-by-line reader's time stays bounded
         raise PointsFileError(
             None,
             f"the file has {lines:,} lines; a points file has at most {MAX_ADDED_POINTS:,} "
             "points\nNothing was imported.",
         )
+    return _read_lines(text, test_fraction, seed)
 
 
 def _too_many() -> PointsFileError:
@@ -135,18 +145,18 @@ def _too_many() -> PointsFileError:
     )
 
 
-_SPLITS = {b"": -1, b"train": 0, b"test": 1}
+# a split field as 8 bytes in one uint64, lower-cased by | 0x20 (which also turns the NUL
+# padding into spaces: the other reader strips spaces, so "train " is train there too)
+_LOWER = np.uint64(0x2020202020202020)
+_TRAIN, _TEST, _BLANK = (np.frombuffer(w.ljust(8), np.uint64)[0] for w in (b"train", b"test", b""))
 
 
-def _read_plain(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(xy, label, split)`` of a plain file, parsed whole by numpy; None when the file is not
-    plain or any row is bad (the line-by-line reader then says which). ``split`` is -1 where
-    the file does not say."""
+def _read_plain(data: bytes, test_fraction: float, seed: int) -> PointSet | None:
+    """The points of a plain file, parsed whole by numpy's C reader; None when the file is
+    not plain or any row is bad (the line-by-line reader then says which)."""
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-        if b"\r" in data:
-            return None
-    start, width = 0, None
+    start = 0
     while start < len(data):  # comments and blank lines before the first row or the header
         end = data.find(b"\n", start)
         end = len(data) if end < 0 else end
@@ -154,48 +164,51 @@ def _read_plain(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
         if line and not line.startswith(b"#"):
             break
         start = end + 1
-    body_start = start
     end = data.find(b"\n", start)
     first = data[start : len(data) if end < 0 else end]
-    if b'"' in first:
-        return None
     fields = [f.strip().decode() for f in first.split(b",")]
+    body, width = start, len(fields)
     if _is_header(fields):
-        names = [f.lower() for f in fields]
-        if names not in (list(HEADER[:3]), list(HEADER)):
+        if [f.lower() for f in fields] not in (list(HEADER[:3]), list(HEADER)):
             return None
-        width = len(names)
-        body_start = start + len(first) + 1
-    else:
-        width = len(fields)
-    body = data[body_start:]
-    if width not in (3, 4) or not body.strip() or b"#" in body or b'"' in body:
+        body = start + len(first) + 1
+    # what the line-by-line reader reads otherwise: quotes, comments, NULs, old Mac line ends
+    if width not in (3, 4) or any(data.find(c, start) >= 0 for c in (b'"', b"#", b"\0", b"\r")):
         return None
-    columns = [("x1", "f8"), ("x2", "f8"), ("label", "f8"), ("split", "S6")][:width]
+    columns = [("xy", "f8", (2,)), ("label", "f8"), ("split", "S8")][: width - 1]
     try:
-        table = np.loadtxt(
-            io.BytesIO(body), delimiter=",", comments=None, quotechar=None, dtype=columns, ndmin=1
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": the other reader says it
+            table = np.loadtxt(
+                io.BytesIO(data),
+                delimiter=",",
+                comments=None,  # no '#' (checked): the reader need not look for them
+                quotechar=None,
+                dtype=columns,
+                skiprows=data.count(b"\n", 0, body),
+                max_rows=MAX_ADDED_POINTS + 1,
+                ndmin=1,
+            )
     except ValueError:  # a row of another width, a value that is no number
         return None
     if not len(table):
         return None
     if len(table) > MAX_ADDED_POINTS:
         raise _too_many()
-    xy = np.column_stack([table["x1"], table["x2"]])
     label = table["label"]
-    if not (np.isfinite(xy).all() and (np.abs(xy) <= MAX_COORDINATE).all()):
-        return None
     if not ((label == 0) | (label == 1)).all():
         return None
     split = np.full(len(table), -1, dtype=np.int8)
     if width == 4:
-        names = np.char.lower(table["split"])
-        for name, code in _SPLITS.items():
-            split[names == name] = code
-        if not np.isin(names, list(_SPLITS)).all():
+        words = table["split"].copy().view(np.uint64) | _LOWER
+        train, test = words == _TRAIN, words == _TEST
+        split[train], split[test] = 0, 1
+        if not (train | test | (words == _BLANK)).all():
             return None
-    return xy, label.astype(np.uint8), split
+    try:
+        return _with_split(table["xy"], label, split, test_fraction, seed)
+    except ValueError:  # a coordinate not finite or too large
+        return None
 
 
 def _with_split(
@@ -205,18 +218,7 @@ def _with_split(
     test = split == 1
     undecided = np.flatnonzero(split == -1)
     test[_split(undecided, test_fraction, seed)] = True
-    return PointSet(xy, label, test)
-
-
-def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> PointSet:
-    """Parse a points file's text; raises PointsFileError (naming lines) unless every row is
-    good. Plain files are parsed whole (see the module's docstring), others line by line."""
-    _check_lines(text.count("\n"), text.count("\r"))
-    if text.isascii():
-        plain = _read_plain(text.encode("ascii"))
-        if plain is not None:
-            return _with_split(*plain, test_fraction, seed)
-    return _read_lines(text, test_fraction, seed)
+    return PointSet(xy, label.astype(np.uint8), test)
 
 
 def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:

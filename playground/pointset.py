@@ -37,9 +37,10 @@ class PointSet(Sequence):
             raise ValueError(
                 f"{len(xy)} positions, {len(label)} labels and {len(test)} splits: one each"
             )
-        if not np.isfinite(xy).all() or (np.abs(xy) > MAX_COORDINATE).any():
+        # NaN fails both comparisons: min and max check finiteness too, without temporaries
+        if len(xy) and not (xy.min() >= -MAX_COORDINATE and xy.max() <= MAX_COORDINATE):
             raise ValueError(f"coordinates must be finite and within +-{MAX_COORDINATE:g}")
-        if not np.isin(label, (0, 1)).all():
+        if not ((label == 0) | (label == 1)).all():
             raise ValueError("labels must be 0 or 1")
         self.xy = xy
         self.label = label.astype(np.uint8)

@@ -57,9 +57,19 @@ CHUNK_SECONDS = 0.01
 MAX_CHUNK = 100
 
 
-def dumps(message: Any) -> bytes:
-    """A message as bytes for the pipe (tensors by value, with the standard pickler)."""
-    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+def dumps(message: Any, *, by_reference: bool = False) -> bytes:
+    """A message as bytes for the pipe (tensors by value, with the standard pickler).
+
+    ``by_reference``: a Session in it leaves its points out (session.points_by_reference),
+    for a receiver that holds that session's points already: a million points cost ~50 MB
+    and ~0.2 s to pickle and unpickle, and they never change during a session.
+    """
+    if not by_reference:
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    from .session import points_by_reference
+
+    with points_by_reference():
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 loads = pickle.loads
@@ -82,6 +92,7 @@ class Trainer:
         # set for Drop and Quit: ends the current epoch after its batch (closing never waits)
         self._interrupt = threading.Event()
         self._session: Any = None
+        self._points: Any = None  # the last session's points, kept for hand-overs by reference
         self._playing = False
         self._step_pending = False
         self._consumed = True
@@ -131,6 +142,7 @@ class Trainer:
             case Drop():
                 self._interrupt.clear()
                 self._session, self._playing, self._step_pending = None, False, False
+                self._points = None
             case Train(spec) if self._session is not None:
                 try:
                     self._session.apply_training(spec)
@@ -150,6 +162,7 @@ class Trainer:
 
     def _take(self, session: Any) -> None:
         self._session = session
+        self._points = session.data_token  # the window sends this session by reference now
         self._sent_rows = len(session.history.epoch)  # the window has drawn these already
         self._sent_epoch = session.epoch
         self._recent.clear()
@@ -223,7 +236,8 @@ def serve(conn: Any) -> None:
 
     def send(message: Any) -> None:
         try:
-            conn.send_bytes(dumps(message))
+            # the window has the points of every session it handed over
+            conn.send_bytes(dumps(message, by_reference=isinstance(message, Idle | Lent)))
         except OSError:  # the window closed its end: nobody to train for
             trainer.command(Quit())
 

@@ -91,6 +91,7 @@ class TrainingController(QObject):
         self._conn: Any = None
         self._notifier: QSocketNotifier | QTimer | None = None
         self._tokens = itertools.count()
+        self._points_sent: tuple[int, int] | None = None  # (worker pid, session id)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -201,14 +202,18 @@ class TrainingController(QObject):
             self.stopped.emit(f"could not start the training process: {e}")
             return False
         self._worker_has_it = True
-        self._send(command(self._session))
+        # the points travel once per session and worker process; then by reference
+        sent = (self._process.pid, self._session.session_id)
+        self._send(command(self._session), by_reference=self._points_sent == sent)
+        self._points_sent = sent
         return True
 
     def _drop(self) -> None:
         """The worker forgets the current session; the window keeps its copy."""
-        if self._worker_has_it:
-            self._send(Drop())
+        if self._worker_has_it or self._points_sent is not None:
+            self._send(Drop())  # the worker forgets the session, and its points
             self._worker_has_it = False
+            self._points_sent = None
         if self._playing:
             self._playing = False
             self.playing_changed.emit(False)
@@ -290,11 +295,11 @@ class TrainingController(QObject):
             self._conn.close()
             self._conn = None
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: Any, *, by_reference: bool = False) -> None:
         if self._conn is None:
             return
         with contextlib.suppress(OSError):  # the worker is gone: the next read says so
-            self._conn.send_bytes(dumps(message))
+            self._conn.send_bytes(dumps(message, by_reference=by_reference))
 
     def _receive(self, timeout: float) -> Any:
         """The next message, or None after ``timeout`` seconds; WorkerGoneError if it died."""
