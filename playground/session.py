@@ -479,6 +479,11 @@ class Session:
         return self.history.epoch[-1] if self.history.epoch else self._epoch_offset
 
     @property
+    def point_count(self) -> int:
+        """Training and test points together."""
+        return len(self._x_train) + len(self._x_test)
+
+    @property
     def has_test_points(self) -> bool:
         """Whether there is a test set (a custom dataset may have none)."""
         return len(self._x_test) > 0

@@ -12,7 +12,7 @@ While it trains, the window can ask for a copy (``Lend``) for exports. The messa
 dataclasses of playground/messages.py (plus ``Snapshot``), pickled with the standard pickler,
 so tensors travel by value, never as memory shared between the processes.
 
-Window to worker: ``Play(session)``, ``Step(session)``, ``Pause()``, ``Drop()``,
+Window to worker: ``Play(session)``, ``Step(session)``, ``Keep(session)``, ``Pause()``, ``Drop()``,
 ``Train(spec)``, ``Consumed()``, ``Lend(token)``, ``Quit()``.
 Worker to window: ``Snapshot``, ``Idle(session_id, session, reason, diverged)``,
 ``Lent(token, session)``, and ``Error(text)`` just before it ends because something went wrong
@@ -37,6 +37,7 @@ from .messages import (
     Error,
     Fail,
     Idle,
+    Keep,
     Lend,
     Lent,
     Pause,
@@ -135,6 +136,8 @@ class Trainer:
                 self._take(session)
                 self._playing = isinstance(message, Play)
                 self._step_pending = isinstance(message, Step)
+            case Keep(session):
+                self._points = session.data_token
             case Pause():
                 self._playing = False
                 if self._session is not None and not self._step_pending:

@@ -31,10 +31,22 @@ from typing import Any
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
-from .messages import Consumed, Drop, Error, Idle, Lend, Lent, Pause, Play, Quit, Step, Train
+from .messages import Consumed, Drop, Error, Idle, Keep, Lend, Lent, Pause, Play, Quit, Step, Train
 from .trainer import SNAPSHOT_RATE, dumps, loads, serve
 
-__all__ = ["SNAPSHOT_RATE", "WAIT_LIMIT", "TrainingController", "WorkerGoneError", "start_method"]
+__all__ = [
+    "SEND_AHEAD_POINTS",
+    "SNAPSHOT_RATE",
+    "WAIT_LIMIT",
+    "TrainingController",
+    "WorkerGoneError",
+    "start_method",
+]
+
+SEND_AHEAD_POINTS = 20_000
+"""A session with more points than this sends them to the worker as it is made (``Keep``),
+so that Play hands over the session without them: ~50 MB for a million points would hold the
+window ~0.1 s at Play."""
 
 WAIT_LIMIT = 30.0
 """Seconds the window waits for the worker to hand the session back (or lend a copy) before it
@@ -124,6 +136,10 @@ class TrainingController(QObject):
         self._train_spec = session.experiment.train
         with contextlib.suppress(OSError, RuntimeError):  # Play says so if it really fails
             warm_up()
+            if session.point_count > SEND_AHEAD_POINTS:
+                self._ensure_worker()
+                self._send(Keep(session))
+                self._points_sent = (self._process.pid, session.session_id)
 
     def play(self) -> None:
         """Train continuously."""
