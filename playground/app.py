@@ -21,6 +21,7 @@ from .experiment import (
     DATASETS,
     FEATURES,
     LOSSES,
+    MAX_ADDED_POINTS,
     MAX_BATCH_SIZE,
     MAX_POINTS,
     OPTIMIZERS,
@@ -30,6 +31,7 @@ from .experiment import (
     SavedWeights,
 )
 from .model_files import MODEL_FORMATS
+from .pointfile import PointsFileError, read_points_file
 
 __all__ = ["build_parser", "experiment_from_args", "main"]
 
@@ -136,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     setup.add_argument("--dataset", choices=DATASETS, help="dataset (default: disk)")
     setup.add_argument(
+        "--points-csv",
+        type=Path,
+        metavar="POINTS.csv",
+        help="your points from a CSV file of x1,x2,label[,split] rows (up to "
+        f"{MAX_ADDED_POINTS:,}) as the custom dataset; rows without a split are split with "
+        "--test-fraction and --seed",
+    )
+    setup.add_argument(
         "--points",
         type=_int_in(10, MAX_POINTS),
         help="training and test points together (default: 2000)",
@@ -206,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
-    """The experiment the flags describe: --open's file (or the default) with flags on top."""
+    """The experiment the flags describe: --open's file (or the default) with flags on top;
+    --points-csv's file read here (PointsFileError if it cannot be)."""
     exp: Experiment = args.open.experiment if args.open is not None else Experiment()
     data, train, network = exp.data, exp.train, exp.network
     data_changes = {
@@ -220,6 +231,9 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
     data = replace(data, **{k: v for k, v in data_changes.items() if v is not None})
     if args.no_standardize:
         data = replace(data, standardize=False)
+    if getattr(args, "points_csv", None) is not None:  # raises PointsFileError
+        points = read_points_file(args.points_csv, test_fraction=data.test_fraction, seed=data.seed)
+        data = data.with_imported(points)
     train_changes = {
         "loss": args.loss,
         "optimizer": args.optimizer,
@@ -239,7 +253,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, E
     """Parse and check the command line; exits with status 2 and one line on stderr if bad."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    experiment = experiment_from_args(args)
+    try:
+        experiment = experiment_from_args(args)
+    except PointsFileError as e:  # one line: the file, then its problem's lines joined
+        parser.error(f"--points-csv: {e.path}: " + "; ".join(e.problem.splitlines()))
     problems = experiment.problems()
     if problems:
         parser.error(" ".join(problems))

@@ -12,6 +12,7 @@ No Qt, no torch: everything here is tested headlessly (tests/test_document.py).
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from .experiment import (
     LOSSES,
     MAX_FILE_BYTES,
+    MAX_INLINE_POINTS,
     OPTIMIZERS,
     Experiment,
     ExperimentError,
@@ -28,7 +30,10 @@ from .experiment import (
     dump_experiment,
     load_experiment,
 )
-from .files import FileReadError, read_text, write_text
+from .files import FileReadError, read_bytes, read_text, write_bytes, write_text
+from .pointfile import MAX_FILE_BYTES as POINTS_MAX_BYTES
+from .pointfile import PointsFileError, points_to_csv, read_points_bytes
+from .pointset import PointSet
 
 __all__ = [
     "MAX_RECENT",
@@ -39,6 +44,7 @@ __all__ = [
     "ExperimentFileError",
     "classify",
     "points_key",
+    "points_path",
     "problem_text",
     "read_experiment",
     "recent_with",
@@ -178,6 +184,7 @@ class Document:
         """Net count of weights typed in since this session's weights were made (undo counts
         down): with the epoch, it says whether the weights a file would carry changed."""
         self._clean = (self.experiment, 0, 0)
+        self._beside: tuple[tuple[Path, int], str] | None = None  # the points file last written
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -225,8 +232,19 @@ class Document:
         self, path: str | os.PathLike, weights: SavedWeights | None = None, trained_epoch: int = 0
     ) -> None:
         """Write the experiment (and ``weights``) as JSON, atomically; it is then clean.
-        Raises OSError."""
-        write_text(path, dump_experiment(self.experiment, weights))
+        More than MAX_INLINE_POINTS of your points go to ``points_path(path)`` first, named
+        in the JSON with their checksum (rewritten only when they changed). Raises OSError."""
+        points_file = None
+        added = self.experiment.data.added
+        if len(added) > MAX_INLINE_POINTS:
+            beside = points_path(path)
+            key = (beside, hash(added))
+            if self._beside is None or self._beside[0] != key or not beside.exists():
+                data = points_to_csv(PointSet.of(added).rows()).encode("utf-8")
+                write_bytes(beside, data)
+                self._beside = (key, hashlib.sha256(data).hexdigest())
+            points_file = {"file": beside.name, "sha256": self._beside[1], "points": len(added)}
+        write_text(path, dump_experiment(self.experiment, weights, points_file))
         self.path = Path(path)
         self.mark_clean(trained_epoch)
 
@@ -239,14 +257,46 @@ class ExperimentFileError(FileReadError, ExperimentError):
 def read_experiment(path: str | os.PathLike) -> tuple[Experiment, SavedWeights | None]:
     """An experiment file's experiment and weights (if it has them).
 
-    Only a regular file of at most MAX_FILE_BYTES is read. Raises ExperimentFileError naming
-    the file and the problem; nothing is returned unless everything checks out.
+    Only a regular file of at most MAX_FILE_BYTES is read, and the points file beside it if
+    it names one (a plain name in its folder, read as any points file, its sha256 checked).
+    Raises ExperimentFileError naming the file and the problem; nothing is returned unless
+    everything checks out.
     """
     text = read_text(path, MAX_FILE_BYTES, ExperimentFileError)
     try:
-        return load_experiment(text)
+        return load_experiment(text, lambda reference: _read_beside(path, reference))
     except ExperimentError as e:
         raise ExperimentFileError(path, str(e)) from None
+
+
+def points_path(path: str | os.PathLike) -> Path:
+    """Where an experiment file keeps its many points: ``name.json`` -> ``name.points.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.points.csv")
+
+
+def _read_beside(path: str | os.PathLike, reference: dict[str, Any]) -> PointSet:
+    """The points file an experiment names: in its own folder, unchanged since it was saved."""
+    name = reference["file"]
+    if Path(name).name != name or name in ("", ".", "..") or not name.endswith(".csv"):
+        raise ExperimentError(f"its points file {name!r} must be a .csv file beside it")
+    beside = Path(path).parent / name
+    try:
+        data = read_bytes(beside, POINTS_MAX_BYTES, PointsFileError)
+        if hashlib.sha256(data).hexdigest() != reference["sha256"]:
+            raise ExperimentError(
+                f"its points file {name} changed since the experiment was saved (its sha256 "
+                "differs), so these are not the points it was trained on: put the saved file "
+                "back, or import the new file as points (File > Import Points)"
+            )
+        return read_points_bytes(data, beside)
+    except PointsFileError as e:
+        if e.problem == "no such file":
+            raise ExperimentError(
+                f"its points file {name} is missing: it is kept beside the experiment, in "
+                f"{Path(path).parent}"
+            ) from None
+        raise ExperimentError(f"its points file {e}") from None
 
 
 def problem_text(error: BaseException) -> str:

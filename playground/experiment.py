@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .classroom import Classroom, ClassroomError
+from .pointset import PointSet
 
 __all__ = [
     "ACTIVATIONS",
@@ -70,7 +72,10 @@ CUSTOM = "custom"
 """The dataset of only your own points (clicked or imported), no generated ones."""
 DATASET_CHOICES: tuple[str, ...] = (*DATASETS, CUSTOM)
 CUSTOM_DOMAIN = (-6.0, 6.0, -6.0, 6.0)
-MAX_ADDED_POINTS = 20_000
+MAX_ADDED_POINTS = 1_000_000
+MAX_INLINE_POINTS = 20_000
+"""An experiment file lists at most this many of your points; more are saved beside it, as a
+CSV file the JSON names with its checksum (playground/document.py)."""
 MAX_COORDINATE = 1e6
 """Your points' coordinates must lie within +-MAX_COORDINATE (beyond it, float32 scaling fails)."""
 FEATURES: tuple[str, ...] = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
@@ -110,7 +115,7 @@ OPTIMIZERS: dict[str, str] = {
 MAX_UNITS = 256
 MAX_LINEAR_LAYERS = 16
 MAX_LAYERS = 64
-MAX_POINTS = 20_000
+MAX_POINTS = 1_000_000
 MAX_BATCH_SIZE = 10_000
 DEFAULT_SLOPE = 0.01
 DEFAULT_DROPOUT = 0.1
@@ -422,7 +427,8 @@ class DataSpec:
     on the training points); exported models fold the scaling into their first layer.
 
     ``added`` are your own points, trained on with the generated ones (the ``custom`` dataset has
-    only them; ``points`` and ``noise`` then do not matter). ``removed`` are indices of generated
+    only them; ``points`` and ``noise`` then do not matter); an imported file's are a PointSet
+    (compact arrays that behave as the tuple). ``removed`` are indices of generated
     points you took away. ``domain`` is the plot area of a custom dataset (None: -6 to 6).
     """
 
@@ -433,7 +439,7 @@ class DataSpec:
     seed: int = 0
     features: tuple[str, ...] = ("x1", "x2")
     standardize: bool = True
-    added: tuple[DataPoint, ...] = ()
+    added: tuple[DataPoint, ...] | PointSet = ()
     removed: tuple[int, ...] = ()
     domain: tuple[float, float, float, float] | None = None
 
@@ -461,17 +467,16 @@ class DataSpec:
         x0, x1, y0, y1 = base
         if not self.added:
             return base
-        xs = [p.x1 for p in self.added]
-        ys = [p.x2 for p in self.added]
-        if min(xs) >= x0 and max(xs) <= x1 and min(ys) >= y0 and max(ys) <= y1:
+        min_x, max_x, min_y, max_y = _bounds(self.added)
+        if min_x >= x0 and max_x <= x1 and min_y >= y0 and max_y <= y1:
             return base
-        lo_x, hi_x, lo_y, hi_y = min(x0, *xs), max(x1, *xs), min(y0, *ys), max(y1, *ys)
+        lo_x, hi_x, lo_y, hi_y = min(x0, min_x), max(x1, max_x), min(y0, min_y), max(y1, max_y)
         pad = 0.05 * max(hi_x - lo_x, hi_y - lo_y)
         return (lo_x - pad, hi_x + pad, lo_y - pad, hi_y + pad)
 
     def with_point(self, x1: float, x2: float, label: int) -> DataSpec:
         """A copy with one more of your points: a training point of class ``label``."""
-        return replace(self, added=(*self.added, DataPoint(float(x1), float(x2), int(label))))
+        return replace(self, added=self.added + (DataPoint(float(x1), float(x2), int(label)),))
 
     def without_point(self, point_id: int) -> DataSpec:
         """A copy without one point: ``point_id`` >= 0 is a generated point's index, -1 - i is
@@ -481,11 +486,10 @@ class DataSpec:
         index = -1 - point_id
         return replace(self, added=self.added[:index] + self.added[index + 1 :])
 
-    def with_imported(self, points: tuple[DataPoint, ...]) -> DataSpec:
+    def with_imported(self, points: tuple[DataPoint, ...] | PointSet) -> DataSpec:
         """The custom dataset of exactly ``points`` (an imported file), the plot fitted to them."""
-        return replace(
-            self, dataset=CUSTOM, added=tuple(points), removed=(), domain=fit_domain(points)
-        )
+        points = points if isinstance(points, PointSet) else tuple(points)
+        return replace(self, dataset=CUSTOM, added=points, removed=(), domain=fit_domain(points))
 
     def problems(self) -> list[str]:
         """Why this data cannot be generated, as sentences; empty when it can."""
@@ -517,7 +521,9 @@ class DataSpec:
             found.append(
                 f"There are {len(self.added)} added points; the limit is {MAX_ADDED_POINTS}."
             )
-        for i, point in enumerate(self.added[:MAX_ADDED_POINTS], start=1):
+        # a PointSet's rows were checked when it was made
+        checked = () if isinstance(self.added, PointSet) else self.added[:MAX_ADDED_POINTS]
+        for i, point in enumerate(checked, start=1):
             problem = point.problem() if isinstance(point, DataPoint) else "not a point"
             if problem:
                 found.append(f"Added point {i}: {problem}.")
@@ -527,7 +533,7 @@ class DataSpec:
         problem = _domain_problem(self.domain)
         if problem:
             found.append(problem)
-        if self.is_custom and not any(isinstance(p, DataPoint) and not p.test for p in self.added):
+        if self.is_custom and not _has_points(self.added, test=False):
             found.append(
                 "The custom dataset has no training points yet: click on the plot to add one "
                 "(shift-click for class 0), or import points from a CSV file (File menu)."
@@ -535,7 +541,13 @@ class DataSpec:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict: your points as rows [x1, x2, label, "train" or "test"]."""
+        """A JSON-able dict: your points as rows [x1, x2, label, "train" or "test"] (more than
+        MAX_INLINE_POINTS are refused: they are saved beside the file, see dump_experiment)."""
+        if len(self.added) > MAX_INLINE_POINTS:
+            raise ExperimentError(
+                f"{len(self.added):,} points are too many to list in an experiment file (at "
+                f"most {MAX_INLINE_POINTS:,}): save them beside it"
+            )
         return {
             **{k: v for k, v in asdict(self).items() if k not in ("added", "removed", "domain")},
             "features": list(self.features),
@@ -551,13 +563,18 @@ class DataSpec:
             raise ExperimentError(f"the data settings must be an object, got {type(data).__name__}")
         values = dict(data)
         added = values.pop("added", [])
-        if not isinstance(added, list):
-            raise ExperimentError("data.added must be a list of [x1, x2, label, split] rows")
-        if len(added) > MAX_ADDED_POINTS:
-            raise ExperimentError(
-                f"data.added has {len(added)} points; the limit is {MAX_ADDED_POINTS}"
+        if isinstance(added, PointSet):  # read from the file beside the experiment's
+            points: tuple[DataPoint, ...] | PointSet = added
+        else:
+            if not isinstance(added, list):
+                raise ExperimentError("data.added must be a list of [x1, x2, label, split] rows")
+            if len(added) > MAX_INLINE_POINTS:
+                raise ExperimentError(
+                    f"data.added has {len(added)} points; the limit is {MAX_INLINE_POINTS}"
+                )
+            points = tuple(
+                DataPoint.from_row(row, f"data.added[{i}]") for i, row in enumerate(added)
             )
-        points = tuple(DataPoint.from_row(row, f"data.added[{i}]") for i, row in enumerate(added))
         removed = values.pop("removed", [])
         if not isinstance(removed, list):
             raise ExperimentError("data.removed must be a list of point indices")
@@ -577,15 +594,33 @@ class DataSpec:
         return spec
 
 
-def fit_domain(points: tuple[DataPoint, ...]) -> tuple[float, float, float, float] | None:
-    """A plot area around ``points`` with a margin (None for no points): a file's data fills it."""
-    if not points:
-        return None
+def _bounds(points: tuple[DataPoint, ...] | PointSet) -> tuple[float, float, float, float]:
+    """(min x1, max x1, min x2, max x2) of some points (at least one)."""
+    if isinstance(points, PointSet):
+        (min_x, min_y), (max_x, max_y) = points.xy.min(0).tolist(), points.xy.max(0).tolist()
+        return min_x, max_x, min_y, max_y
     xs = [p.x1 for p in points]
     ys = [p.x2 for p in points]
-    span = max(max(xs) - min(xs), max(ys) - min(ys))
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _has_points(points: tuple[DataPoint, ...] | PointSet, *, test: bool) -> bool:
+    """Whether any of ``points`` is a test point (``test``) or a training point."""
+    if isinstance(points, PointSet):
+        return bool(points.test.any() if test else not points.test.all())
+    return any(isinstance(p, DataPoint) and p.test == test for p in points)
+
+
+def fit_domain(
+    points: tuple[DataPoint, ...] | PointSet,
+) -> tuple[float, float, float, float] | None:
+    """A plot area around ``points`` with a margin (None for no points): a file's data fills it."""
+    if not len(points):
+        return None
+    min_x, max_x, min_y, max_y = _bounds(points)
+    span = max(max_x - min_x, max_y - min_y)
     pad = 0.1 * span if span > 0 else 1.0
-    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    cx, cy = (max_x + min_x) / 2, (max_y + min_y) / 2
     half = span / 2 + pad  # a square area: the plot keeps its aspect ratio
     return (cx - half, cx + half, cy - half, cy + half)
 
@@ -824,7 +859,7 @@ class Experiment:
         if (
             self.train.watches_test_loss
             and self.data.is_custom
-            and not any(p.test for p in self.data.added if isinstance(p, DataPoint))
+            and not _has_points(self.data.added, test=True)
         ):
             found.append(
                 "The stop conditions on the test loss need test points, and all your points "
@@ -854,17 +889,27 @@ class Experiment:
         return load_experiment(text)[0]
 
 
-def dump_experiment(experiment: Experiment, weights: SavedWeights | None = None) -> str:
+def dump_experiment(
+    experiment: Experiment,
+    weights: SavedWeights | None = None,
+    points_file: dict[str, Any] | None = None,
+) -> str:
     """The experiment file's text: human-readable JSON with a format and a version.
 
     Lists of numbers (a point, a row of weights) stay on one line each, so the file reads as a
-    table and diffs well.
+    table and diffs well. ``points_file`` ({"file", "sha256", "points"}) stands for your points
+    where they are in a file beside this one (more than MAX_INLINE_POINTS: document.py).
     """
+    data = experiment.data
+    if points_file is None:
+        data_doc = data.to_dict()
+    else:
+        data_doc = {**replace(data, added=()).to_dict(), "added": points_file}
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "network": {"layers": experiment.network.to_list()},
-        "data": experiment.data.to_dict(),
+        "data": data_doc,
         "training": experiment.train.to_dict(),
     }
     if experiment.classroom is not None:
@@ -887,6 +932,34 @@ def _format(value: Any, indent: int = 0) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+POINTS_FILE_FIELDS = ("file", "sha256", "points")
+
+
+def _points_beside(
+    reference: dict[str, Any], reader: Callable[[dict[str, Any]], PointSet] | None
+) -> PointSet:
+    """The points of ``"added": {"file", "sha256", "points"}``, checked against the reference."""
+    if set(reference) != set(POINTS_FILE_FIELDS) or not all(
+        isinstance(reference[k], str) for k in ("file", "sha256")
+    ):
+        raise ExperimentError(
+            "data.added must be a list of points or {\"file\": name, \"sha256\": checksum, "
+            "\"points\": count}"
+        )
+    if reader is None:
+        raise ExperimentError(
+            f"its points are in the file {reference['file']!r} beside it: open the experiment "
+            "from its file"
+        )
+    points = reader(reference)
+    if len(points) != reference["points"]:
+        raise ExperimentError(
+            f"its points file {reference['file']} has {len(points):,} points, the experiment "
+            f"{reference['points']!r}"
+        )
+    return points
+
+
 def _reject_constant(name: str) -> Any:
     raise ExperimentError(f"{name} is not allowed in an experiment file (JSON has no {name})")
 
@@ -899,17 +972,21 @@ def _finite_float(text: str) -> float:
 
 
 # rows of weights (a list per output unit of each Linear, one per tensor) and your points
-_MAX_CONTAINERS = MAX_LINEAR_LAYERS * (MAX_UNITS + 2) + MAX_ADDED_POINTS + 1000
+_MAX_CONTAINERS = MAX_LINEAR_LAYERS * (MAX_UNITS + 2) + MAX_INLINE_POINTS + 1000
 # numbers of every weight and bias and the four values of each of your points
-_MAX_VALUES = MAX_LINEAR_LAYERS * (MAX_UNITS + 1) * MAX_UNITS + 4 * MAX_ADDED_POINTS + 1000
+_MAX_VALUES = MAX_LINEAR_LAYERS * (MAX_UNITS + 1) * MAX_UNITS + 4 * MAX_INLINE_POINTS + 1000
 
 
-def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
+def load_experiment(
+    text: str, points_reader: Callable[[dict[str, Any]], PointSet] | None = None
+) -> tuple[Experiment, SavedWeights | None]:
     """Read an experiment file's text: the experiment and its weights (None if it has none).
 
     Raises ExperimentError saying what is wrong: not JSON (with line and column), another
     format, a newer version, an unknown field, a value of the wrong type or out of range,
     weights that do not fit the network. Nothing is returned unless everything checks out.
+    Points kept in a file beside it (``"added": {"file": ...}``) are read by
+    ``points_reader(reference)`` (document.read_experiment's; without one they are refused).
     """
     if len(text) > MAX_FILE_BYTES:
         raise ExperimentError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
@@ -947,10 +1024,13 @@ def load_experiment(text: str) -> tuple[Experiment, SavedWeights | None]:
     network = doc.get("network", {})
     if not isinstance(network, dict):
         raise ExperimentError("'network' must be an object with a list of 'layers'")
+    data = doc.get("data", {})
+    if isinstance(data, dict) and isinstance(data.get("added"), dict):
+        data = {**data, "added": _points_beside(data["added"], points_reader)}
     try:
         experiment = Experiment(
             NetworkSpec.from_list(network.get("layers", [])),
-            DataSpec.from_dict(doc.get("data", {})),
+            DataSpec.from_dict(data),
             TrainSpec.from_dict(doc.get("training", {})),
             Classroom.from_dict(doc["classroom"]) if doc.get("classroom") is not None else None,
         )

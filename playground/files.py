@@ -14,7 +14,15 @@ import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["FileReadError", "read_text", "save_picture", "write_text"]
+__all__ = [
+    "FileReadError",
+    "decode_text",
+    "read_bytes",
+    "read_text",
+    "save_picture",
+    "write_bytes",
+    "write_text",
+]
 
 
 class FileReadError(ValueError):
@@ -37,6 +45,11 @@ def read_text(path: str | os.PathLike, max_bytes: int, error: type[E] = FileRead
     over the limit, one that cannot be read or is not UTF-8 text. (minidl.io reads model files
     the same way; it cannot import this module.)
     """
+    return decode_text(path, read_bytes(path, max_bytes, error), error)
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, error: type[E] = FileReadError) -> bytes:
+    """A regular file's bytes, at most ``max_bytes`` of them; raises as ``read_text`` does."""
     kind, data, size = None, b"", 0
     try:
         kind = _kind_of(os.stat(path).st_mode)
@@ -57,6 +70,11 @@ def read_text(path: str | os.PathLike, max_bytes: int, error: type[E] = FileRead
         raise error(path, f"is {kind}, not a file the playground reads")
     if size > max_bytes or len(data) > max_bytes:
         raise error(path, f"the file is over {_megabytes(max_bytes)}, the limit for this file")
+    return data
+
+
+def decode_text(path: str | os.PathLike | None, data: bytes, error: type[E] = FileReadError) -> str:
+    """``data`` as UTF-8 text (a BOM dropped); raises ``error(path, problem)`` if it is not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -87,6 +105,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
     with atomic_write(path, suffix=Path(path).suffix or ".tmp") as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically; raises OSError, the old file intact."""
+    from minidl.io import atomic_write
+
+    with atomic_write(path, suffix=Path(path).suffix or ".tmp") as tmp:
+        tmp.write_bytes(data)
 
 
 def save_picture(picture: Any, path: str | os.PathLike) -> None:

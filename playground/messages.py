@@ -18,6 +18,7 @@ __all__ = [
     "Error",
     "Fail",
     "Idle",
+    "Keep",
     "Lend",
     "Lent",
     "Pause",
@@ -50,6 +51,14 @@ class Play(_Message):
 @dataclass(frozen=True, slots=True)
 class Step(_Message):
     """Train ``session`` one epoch, then hand it back."""
+
+    session: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Keep(_Message):
+    """Hold on to ``session``'s points (not the session): its Play and Step will come by
+    reference. Sent as a session with many points is made, while the window is busy anyway."""
 
     session: Any
 

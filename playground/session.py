@@ -14,13 +14,16 @@ rolls back to the last good epoch (weights and history) and says so in ``diverge
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import itertools
 import json
 import math
 import os
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,9 +56,11 @@ from .experiment import (
     TrainSpec,
 )
 from .insight import Column, HiddenSpace, MaskedNetwork, columns, layer_outputs, principal_axes
+from .pointset import point_arrays
 
 __all__ = [
     "GRID_SIZE",
+    "MAX_SHOWN",
     "DataArrays",
     "HistoryRows",
     "ImportedModel",
@@ -66,11 +71,14 @@ __all__ = [
     "confusion_matrix",
     "experiment_with_model",
     "nearest_point",
+    "points_by_reference",
     "read_model",
 ]
 
 GRID_SIZE = 100
 """The decision boundary is predicted on a GRID_SIZE x GRID_SIZE grid of points."""
+MAX_SHOWN = 20_000
+"""The plot draws at most this many points (a random subset of more); training uses all."""
 
 _session_ids = itertools.count(1)
 
@@ -138,6 +146,28 @@ class DataArrays:
     domain: tuple[float, float, float, float]
     train_ids: np.ndarray | None = None
     test_ids: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.y_train) + len(self.y_test)
+
+    def shown(self, limit: int = MAX_SHOWN) -> DataArrays:
+        """At most ``limit`` of the points, for the plot: all of them, or a random subset of
+        both splits (seeded: the same points every time the same data is shown)."""
+        n_train = len(self.y_train)
+        if len(self) <= limit:
+            return self
+        chosen = np.sort(np.random.default_rng(0).choice(len(self), limit, replace=False))
+        train, test = chosen[chosen < n_train], chosen[chosen >= n_train] - n_train
+        ids = (self.train_ids, self.test_ids)
+        return DataArrays(
+            self.x_train[train],
+            self.y_train[train],
+            self.x_test[test],
+            self.y_test[test],
+            self.domain,
+            ids[0][train] if ids[0] is not None else None,
+            ids[1][test] if ids[1] is not None else None,
+        )
 
     def rows(self) -> list[tuple[float, float, int, bool]]:
         """Every point as (x1, x2, label, is_test): training points first."""
@@ -216,6 +246,33 @@ def _optimizer(model: nn.Module, spec: TrainSpec) -> optim.Optimizer:
     )
 
 
+class _SessionData:
+    """A session's points and inputs, fixed for its life: the part of a Session a hand-over
+    between the window and its worker can leave out when the other process has it."""
+
+    NAMES = ("_raw", "_ids", "_x_train", "_x_test", "_y_train", "_y_test")
+    __slots__ = ("__weakref__", "added", "fields")
+
+    def __init__(self, fields: dict, added: object) -> None:
+        self.fields, self.added = fields, added
+
+
+_SESSION_DATA: weakref.WeakValueDictionary[int, _SessionData] = weakref.WeakValueDictionary()
+"""Each live session's points in this process, by session id (gone with the last holder)."""
+_BY_REFERENCE: contextvars.ContextVar[bool] = contextvars.ContextVar("by_reference", default=False)
+
+
+@contextlib.contextmanager
+def points_by_reference() -> Iterator[None]:
+    """Within it, a pickled Session leaves its points out (see trainer.dumps): the receiving
+    process restores them from its own copy of that session's, which must be alive there."""
+    token = _BY_REFERENCE.set(True)
+    try:
+        yield
+    finally:
+        _BY_REFERENCE.reset(token)
+
+
 class StopWhenSet(Callback):
     """Ends ``fit`` after the current batch once ``event`` is set (closing never waits long)."""
 
@@ -275,11 +332,44 @@ class Session:
         self._masks: dict[int, torch.Tensor] = {}  # stack index -> 0/1 of its output's units
         self._build_model()
 
-    _CACHES = ("_viewer", "_probe", "_wrappers", "_grid_cache")
+    _CACHES = ("_viewer", "_probe", "_wrappers", "_grid_cache", "_data")
 
     def __getstate__(self) -> dict:
         # the viewer models, wrappers and grid inputs are caches: they stay behind
-        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
+        state = {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
+        if _BY_REFERENCE.get():  # the other process has the points: send all but them
+            for name in _SessionData.NAMES:
+                del state[name]
+            data = self.experiment.data
+            state["experiment"] = replace(self.experiment, data=replace(data, added=()))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if "_raw" not in state:  # sent by reference: the points are this process's own
+            data = _SESSION_DATA.get(state["session_id"])
+            if data is None:
+                # a session this process has forgotten (an answer to a dropped session on
+                # its way): it stays without points, and its receiver drops it
+                self.__dict__.update(state, **dict.fromkeys(_SessionData.NAMES))
+                return
+            state.update(data.fields)
+            experiment = state["experiment"]
+            state["experiment"] = replace(
+                experiment, data=replace(experiment.data, added=data.added)
+            )
+        self.__dict__.update(state)
+        self._remember_data()
+
+    def _remember_data(self) -> None:
+        """Register this session's points in the process, for hand-overs by reference."""
+        fields = {name: self.__dict__[name] for name in _SessionData.NAMES}
+        self._data = _SessionData(fields, self.experiment.data.added)
+        _SESSION_DATA[self.session_id] = self._data
+
+    @property
+    def data_token(self) -> _SessionData:
+        """This session's points: whoever holds this keeps them here for hand-overs."""
+        return self._data
 
     # -- building -------------------------------------------------------------------------
 
@@ -298,10 +388,17 @@ class Session:
             for part, chosen in ((train_parts, id_train), (test_parts, id_test)):
                 kept = chosen[~torch.isin(chosen, removed)]
                 part.append((x[kept], y[kept], kept))
-        for j, point in enumerate(spec.added):
-            part = test_parts if point.test else train_parts
-            xy = torch.tensor([[point.x1, point.x2]], dtype=torch.float32)
-            part.append((xy, torch.tensor([point.label]), torch.tensor([-1 - j])))
+        if spec.added:
+            xy, labels, is_test = point_arrays(spec.added)
+            ids = -1 - np.arange(len(labels))
+            for part, side in ((train_parts, ~is_test), (test_parts, is_test)):
+                part.append(
+                    (
+                        torch.from_numpy(xy[side].astype(np.float32)),
+                        torch.from_numpy(labels[side]),
+                        torch.from_numpy(ids[side]),
+                    )
+                )
         x_train, y_train, ids_train = (torch.cat(c) for c in zip(*train_parts, strict=True))
         x_test, y_test, ids_test = (torch.cat(c) for c in zip(*test_parts, strict=True))
         if not len(x_train):
@@ -318,6 +415,7 @@ class Session:
         self._x_test = self._inputs(x_test)
         self._y_train = self._targets(y_train)
         self._y_test = self._targets(y_test)
+        self._remember_data()
         x0, x1, y0, y1 = spec.plot_domain()
         self.domain = (x0, x1, y0, y1)
         self._grid_inputs = self._inputs(torch.from_numpy(self.grid_points(GRID_SIZE)))
@@ -379,6 +477,11 @@ class Session:
     def epoch(self) -> int:
         """Epochs trained so far."""
         return self.history.epoch[-1] if self.history.epoch else self._epoch_offset
+
+    @property
+    def point_count(self) -> int:
+        """Training and test points together."""
+        return len(self._x_train) + len(self._x_test)
 
     @property
     def has_test_points(self) -> bool:

@@ -12,7 +12,7 @@ While it trains, the window can ask for a copy (``Lend``) for exports. The messa
 dataclasses of playground/messages.py (plus ``Snapshot``), pickled with the standard pickler,
 so tensors travel by value, never as memory shared between the processes.
 
-Window to worker: ``Play(session)``, ``Step(session)``, ``Pause()``, ``Drop()``,
+Window to worker: ``Play(session)``, ``Step(session)``, ``Keep(session)``, ``Pause()``, ``Drop()``,
 ``Train(spec)``, ``Consumed()``, ``Lend(token)``, ``Quit()``.
 Worker to window: ``Snapshot``, ``Idle(session_id, session, reason, diverged)``,
 ``Lent(token, session)``, and ``Error(text)`` just before it ends because something went wrong
@@ -37,6 +37,7 @@ from .messages import (
     Error,
     Fail,
     Idle,
+    Keep,
     Lend,
     Lent,
     Pause,
@@ -57,9 +58,19 @@ CHUNK_SECONDS = 0.01
 MAX_CHUNK = 100
 
 
-def dumps(message: Any) -> bytes:
-    """A message as bytes for the pipe (tensors by value, with the standard pickler)."""
-    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+def dumps(message: Any, *, by_reference: bool = False) -> bytes:
+    """A message as bytes for the pipe (tensors by value, with the standard pickler).
+
+    ``by_reference``: a Session in it leaves its points out (session.points_by_reference),
+    for a receiver that holds that session's points already: a million points cost ~50 MB
+    and ~0.2 s to pickle and unpickle, and they never change during a session.
+    """
+    if not by_reference:
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    from .session import points_by_reference
+
+    with points_by_reference():
+        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 loads = pickle.loads
@@ -82,6 +93,7 @@ class Trainer:
         # set for Drop and Quit: ends the current epoch after its batch (closing never waits)
         self._interrupt = threading.Event()
         self._session: Any = None
+        self._points: Any = None  # the last session's points, kept for hand-overs by reference
         self._playing = False
         self._step_pending = False
         self._consumed = True
@@ -124,6 +136,8 @@ class Trainer:
                 self._take(session)
                 self._playing = isinstance(message, Play)
                 self._step_pending = isinstance(message, Step)
+            case Keep(session):
+                self._points = session.data_token
             case Pause():
                 self._playing = False
                 if self._session is not None and not self._step_pending:
@@ -131,6 +145,7 @@ class Trainer:
             case Drop():
                 self._interrupt.clear()
                 self._session, self._playing, self._step_pending = None, False, False
+                self._points = None
             case Train(spec) if self._session is not None:
                 try:
                     self._session.apply_training(spec)
@@ -150,6 +165,7 @@ class Trainer:
 
     def _take(self, session: Any) -> None:
         self._session = session
+        self._points = session.data_token  # the window sends this session by reference now
         self._sent_rows = len(session.history.epoch)  # the window has drawn these already
         self._sent_epoch = session.epoch
         self._recent.clear()
@@ -223,7 +239,8 @@ def serve(conn: Any) -> None:
 
     def send(message: Any) -> None:
         try:
-            conn.send_bytes(dumps(message))
+            # the window has the points of every session it handed over
+            conn.send_bytes(dumps(message, by_reference=isinstance(message, Idle | Lent)))
         except OSError:  # the window closed its end: nobody to train for
             trainer.command(Quit())
 

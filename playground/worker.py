@@ -31,10 +31,22 @@ from typing import Any
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
 from .experiment import TrainSpec
-from .messages import Consumed, Drop, Error, Idle, Lend, Lent, Pause, Play, Quit, Step, Train
+from .messages import Consumed, Drop, Error, Idle, Keep, Lend, Lent, Pause, Play, Quit, Step, Train
 from .trainer import SNAPSHOT_RATE, dumps, loads, serve
 
-__all__ = ["SNAPSHOT_RATE", "WAIT_LIMIT", "TrainingController", "WorkerGoneError", "start_method"]
+__all__ = [
+    "SEND_AHEAD_POINTS",
+    "SNAPSHOT_RATE",
+    "WAIT_LIMIT",
+    "TrainingController",
+    "WorkerGoneError",
+    "start_method",
+]
+
+SEND_AHEAD_POINTS = 20_000
+"""A session with more points than this sends them to the worker as it is made (``Keep``),
+so that Play hands over the session without them: ~50 MB for a million points would hold the
+window ~0.1 s at Play."""
 
 WAIT_LIMIT = 30.0
 """Seconds the window waits for the worker to hand the session back (or lend a copy) before it
@@ -91,6 +103,7 @@ class TrainingController(QObject):
         self._conn: Any = None
         self._notifier: QSocketNotifier | QTimer | None = None
         self._tokens = itertools.count()
+        self._points_sent: tuple[int, int] | None = None  # (worker pid, session id)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -123,6 +136,10 @@ class TrainingController(QObject):
         self._train_spec = session.experiment.train
         with contextlib.suppress(OSError, RuntimeError):  # Play says so if it really fails
             warm_up()
+            if session.point_count > SEND_AHEAD_POINTS:
+                self._ensure_worker()
+                self._send(Keep(session))
+                self._points_sent = (self._process.pid, session.session_id)
 
     def play(self) -> None:
         """Train continuously."""
@@ -201,14 +218,18 @@ class TrainingController(QObject):
             self.stopped.emit(f"could not start the training process: {e}")
             return False
         self._worker_has_it = True
-        self._send(command(self._session))
+        # the points travel once per session and worker process; then by reference
+        sent = (self._process.pid, self._session.session_id)
+        self._send(command(self._session), by_reference=self._points_sent == sent)
+        self._points_sent = sent
         return True
 
     def _drop(self) -> None:
         """The worker forgets the current session; the window keeps its copy."""
-        if self._worker_has_it:
-            self._send(Drop())
+        if self._worker_has_it or self._points_sent is not None:
+            self._send(Drop())  # the worker forgets the session, and its points
             self._worker_has_it = False
+            self._points_sent = None
         if self._playing:
             self._playing = False
             self.playing_changed.emit(False)
@@ -290,11 +311,11 @@ class TrainingController(QObject):
             self._conn.close()
             self._conn = None
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: Any, *, by_reference: bool = False) -> None:
         if self._conn is None:
             return
         with contextlib.suppress(OSError):  # the worker is gone: the next read says so
-            self._conn.send_bytes(dumps(message))
+            self._conn.send_bytes(dumps(message, by_reference=by_reference))
 
     def _receive(self, timeout: float) -> Any:
         """The next message, or None after ``timeout`` seconds; WorkerGoneError if it died."""

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BAD_VALUES = [
     ("--dataset", "moons"),
+    ("--points-csv", "/no/such/points.csv"),
     ("--points", "many"),
     ("--points", "3"),
     ("--test-fraction", "1.5"),

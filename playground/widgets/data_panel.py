@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..experiment import CUSTOM, DATASET_CHOICES, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
+from ..pointset import point_arrays
 
 __all__ = ["DataPanel"]
 
@@ -170,9 +171,10 @@ class DataPanel(QWidget):
                 w.blockSignals(False)
         for w in (self.points, self.test_percent, self.noise, self.seed, self.regenerate):
             w.setEnabled(not spec.is_custom)
-        n_test = sum(p.test for p in spec.added)
+        n_test = int(point_arrays(spec.added)[2].sum()) if spec.added else 0
         added = (
-            f"Your points: {len(spec.added)} ({len(spec.added) - n_test} train, {n_test} test)"
+            f"Your points: {len(spec.added):,} ({len(spec.added) - n_test:,} train, "
+            f"{n_test:,} test)"
             if spec.added
             else "Your points: none (click the plot to add)"
         )

@@ -60,6 +60,7 @@ from ..experiment import (
 )
 from ..files import save_picture, write_text
 from ..pointfile import PointsFileError, points_to_csv, read_points_file
+from ..pointset import PointSet, point_arrays
 from ..worker import TrainingController
 from .class_mode import ClassMode
 from .confusion import ConfusionMatrixView
@@ -542,11 +543,12 @@ class MainWindow(QMainWindow):
         data = self.experiment.data
         if not data.is_custom or points_key(self.experiment) == self._shown_points:
             return
-        rows = [p for p in data.added if p.problem() is None]
-        ids = np.array([-1 - j for j in range(len(rows))], dtype=np.int64)
-        test = np.array([p.test for p in rows], dtype=bool)
-        xy = np.array([[p.x1, p.x2] for p in rows], dtype=np.float32).reshape(-1, 2)
-        labels = np.array([p.label for p in rows], dtype=np.int64)
+        valid = data.added
+        if not isinstance(valid, PointSet):  # a PointSet's rows are all valid
+            valid = tuple(p for p in data.added if p.problem() is None)
+        xy, labels, test = point_arrays(valid)
+        xy = xy.astype(np.float32)
+        ids = -1 - np.arange(len(labels))
         self._arrays = DataArrays(
             xy[~test],
             labels[~test],
@@ -676,12 +678,12 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Import Points", f"Could not import {name}:\n\n{problem}")
             self.status(f"Import failed: {name}: {problem.splitlines()[0]}")
             return False
-        n_test = sum(p.test for p in points)
+        n_test = points.n_test
         self._edit_data(
-            data.with_imported(tuple(points)),
+            data.with_imported(points),
             f"Import {name}",
-            f"Imported {len(points)} points from {name} ({len(points) - n_test} train, "
-            f"{n_test} test) as the Custom dataset: the weights were reset.",
+            f"Imported {len(points):,} points from {name} ({len(points) - n_test:,} train, "
+            f"{n_test:,} test) as the Custom dataset: the weights were reset.",
         )
         return True
 

@@ -167,6 +167,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self._rect = QRectF(0, 0, 1, 1)
         self._discretize = False
         self._points = 0
+        self._note: pg.TextItem | None = None
         self._overlay: tuple[np.ndarray, tuple[float, float]] | None = None
         self._inside = False
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
@@ -228,6 +229,22 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         if self._grid is not None:
             self._show_grid()
+
+    def set_note(self, text: str) -> None:
+        """A line over the plot's top-left corner (e.g. that it shows a subset); "" hides it."""
+        if self._note is None:
+            self._note = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200))
+            self._note.setParentItem(self.getPlotItem().getViewBox())  # fixed on screen
+            self._note.setPos(4, 4)
+            self._note.setZValue(20)
+        self._note.setColor(QColor(40, 40, 40))
+        self._note.setText(text)
+        self._note.setVisible(bool(text))
+
+    @property
+    def note(self) -> str:
+        """The line over the plot ("" when there is none)."""
+        return self._note.toPlainText() if self._note is not None and self._note.isVisible() else ""
 
     def set_grid(self, grid: np.ndarray) -> None:
         """Show P(class 1) on the grid (rows along x₂); NaN shows as the undecided colour."""
@@ -584,10 +601,15 @@ class PlotsPanel(QWidget):
         self.loss.show_history(self.history)
 
     def set_dataset(self, arrays: Any) -> None:
-        """Show a new dataset (DataArrays)."""
+        """Show a new dataset (DataArrays): at most MAX_SHOWN of its points, saying so."""
+        from ..session import MAX_SHOWN
+
+        shown = arrays.shown(MAX_SHOWN)
         self.boundary.set_dataset(
-            arrays.x_train, arrays.y_train, arrays.x_test, arrays.y_test, arrays.domain
+            shown.x_train, shown.y_train, shown.x_test, shown.y_test, shown.domain
         )
+        shown_note = f"showing {len(shown):,} of {len(arrays):,} points"
+        self.boundary.set_note(shown_note if len(shown) < len(arrays) else "")
 
     def clear_history(self) -> None:
         """Forget the curves (a new run)."""
