@@ -21,9 +21,11 @@ from typing import Any
 
 from .. import ops
 
-__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTION"]
+__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "LINEARS", "ELEMENTWISE", "WITH_OPTION"]
 
 LINEAR = ops.Linear
+# the ops with a weight and an optional bias: a model's Linear, a stack's BatchedLinear
+LINEARS = (ops.Linear, ops.BatchedLinear)
 ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid)  # one input, no option
 WITH_OPTION = (ops.LeakyReLU, ops.Dropout)  # one input and one option (slope, p)
 
@@ -64,7 +66,8 @@ _CACHE: dict[tuple, Kernels] = {}
 
 
 def chain_kernels(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
-    """The kernels of a chain of ops (``ops.Linear`` and the elementwise ops above), made once.
+    """The kernels of a chain of ops (``ops.Linear`` or ``ops.BatchedLinear`` and the
+    elementwise ops above), made once.
 
     ``biases`` says, for each Linear in order, whether it has a bias. The chain's input needs
     no gradient (it is data): an op before the first Linear needs none either, and backward
@@ -79,13 +82,13 @@ def chain_kernels(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
 
 def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
     for op in chain:
-        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTION:
+        if op not in LINEARS and op not in ELEMENTWISE and op not in WITH_OPTION:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
     needs = []
     grad_flows = False  # whether the input of op i depends on a parameter
     linear = 0
     for op in chain:
-        if op is LINEAR:
+        if op in LINEARS:
             needs.append((grad_flows, True, biases[linear]))
             linear += 1
             grad_flows = True
@@ -100,8 +103,10 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
         "    h = x",
     ]
     for i, op in enumerate(chain):
-        if op is LINEAR:
-            forward.append(f"    h = Linear.forward(ctx[{i}], h, args[{i}][0], args[{i}][1])")
+        if op in LINEARS:
+            forward.append(
+                f"    h = {op.__name__}.forward(ctx[{i}], h, args[{i}][0], args[{i}][1])"
+            )
         elif op in WITH_OPTION:
             forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h, args[{i}])")
         else:
@@ -118,8 +123,8 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
     k = count
     for i in range(len(chain) - 1, -1, -1):
         op = chain[i]
-        if op is LINEAR:
-            backward.append(f"    g, dw{k}, db{k} = Linear.backward(ctx[{i}], g)")
+        if op in LINEARS:
+            backward.append(f"    g, dw{k}, db{k} = {op.__name__}.backward(ctx[{i}], g)")
             k -= 1
             if k == 0:
                 break  # nothing before the first Linear needs a gradient

@@ -27,11 +27,12 @@ from ..nn import layers as L
 from ..nn import losses
 from ..nn import module as modules
 from ..nn.module import Module
+from ..nn.stack import PerModelLoss, Stacked, StackedLinear
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
 from .kernels import Ctx, Kernels, chain_kernels
 
-__all__ = ["TrainStep", "chain_of"]
+__all__ = ["TrainStep", "chain_of", "eager_step"]
 
 # the loss modules TrainStep knows (exactly these classes: a subclass may compute its own loss)
 LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss, losses.CrossEntropyLoss)
@@ -43,14 +44,20 @@ LAYER_OPS: dict[type, type] = {
     L.Sigmoid: ops.Sigmoid,
     L.LeakyReLU: ops.LeakyReLU,
     L.Dropout: ops.Dropout,
+    StackedLinear: ops.BatchedLinear,
 }
+LINEAR_LAYERS = (L.Linear, StackedLinear)
+# a stack's per-model loss takes these losses (elementwise: the same shape as the output)
+PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
 
 
 def chain_of(model: Module) -> list[Module] | None:
     """The layers of ``model`` that apply an op, in order, if it is a chain TrainStep can run:
-    a ``Sequential`` of the layers above (and Identity), whose Linear sizes follow on. Else None.
+    a ``Sequential`` of the layers above (and Identity), whose Linear sizes follow on, or a
+    stack of such chains (``nn.stack``: StackedLinear for Linear). Else None.
     """
-    if type(model) is not L.Sequential:
+    linear = {L.Sequential: L.Linear, Stacked: StackedLinear}.get(type(model))
+    if linear is None:
         return None
     layers = []
     width = None
@@ -58,24 +65,33 @@ def chain_of(model: Module) -> list[Module] | None:
         kind = type(module)
         if kind is L.Identity:
             continue
-        if kind not in LAYER_OPS:
+        if kind not in LAYER_OPS or (kind in LINEAR_LAYERS and kind is not linear):
             return None
-        if kind is L.Linear:
+        if kind is linear:
             if width is not None and module.in_features != width:
                 return None  # the eager step raises the ShapeError
             width = module.out_features
         layers.append(module)
-    if not any(type(m) is L.Linear for m in layers):
+    if not any(type(m) is linear for m in layers):
         return None
     return layers
+
+
+def _loss_op(model: Module, loss_fn: Module) -> type | None:
+    """The op of the loss the fast step takes for this model, else None."""
+    if type(model) is Stacked:
+        fits = type(loss_fn) is PerModelLoss and loss_fn.models == model.models
+        return type(loss_fn.loss).op if fits and type(loss_fn.loss) in PER_MODEL_LOSSES else None
+    return type(loss_fn).op if type(loss_fn) in LOSSES else None
 
 
 class TrainStep:
     """One optimisation step on a batch, as ``fit`` takes it: ``loss = step(xb, yb)``.
 
     The same as ``loss = loss_fn(model(xb), yb); optimizer.zero_grad(); loss.backward();
-    optimizer.step()``, and afterwards every parameter's ``.grad`` holds this step's gradient,
-    as after that code. The loss comes back as a Tensor; when the step ran without a graph
+    optimizer.step()`` (for a stack, ``loss_fn`` a PerModelLoss: the (M,) losses, and
+    ``loss.sum().backward()``), and afterwards every parameter's ``.grad`` holds this step's
+    gradient, as after that code. The loss comes back as a Tensor; when the step ran without a graph
     (``step.fast``) it has none, as its backward is done.
     """
 
@@ -102,17 +118,26 @@ class TrainStep:
         plan = self._current_plan()
         if plan is not None and plan.accepts(x, y):
             return plan.step(x, y)
-        loss = self.loss_fn(self.model(x), y)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss
+        return eager_step(self.model, self.loss_fn, self.optimizer, x, y)
 
     def _current_plan(self) -> _Plan | None:
         if self._generation != modules._generation:
             self._generation = modules._generation
             self._plan = _Plan.make(self.model, self.loss_fn, self.optimizer)
         return self._plan
+
+
+def eager_step(model: Module, loss_fn: Any, optimizer: Optimizer, x: Any, y: Any) -> Tensor:
+    """The training step as a reader writes it: forward, loss, zero_grad, backward, step.
+
+    A stack's loss is its M models' losses: their sum is what backward starts from, and each
+    model's gradient is its own.
+    """
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad()
+    (loss.sum() if isinstance(model, Stacked) else loss).backward()
+    optimizer.step()
+    return loss
 
 
 _requires_grad = attrgetter("requires_grad")
@@ -124,24 +149,26 @@ class _Plan:
     @classmethod
     def make(cls, model: Module, loss_fn: Module, optimizer: Optimizer) -> _Plan | None:
         layers = chain_of(model)
-        if layers is None or type(loss_fn) not in LOSSES:
+        loss_op = _loss_op(model, loss_fn)
+        if layers is None or loss_op is None:
             return None
-        linears = [m for m in layers if type(m) is L.Linear]
+        linears = [m for m in layers if type(m) in LINEAR_LAYERS]
         params = [p for m in linears for p in (m.weight, m.bias) if p is not None]
         # each parameter once, and the optimiser's: then its one gradient becomes its .grad
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         ids = {id(p) for p in params}
         if len(ids) < len(params) or not ids <= held:
             return None
-        return cls(layers, linears, params, loss_fn, optimizer)
+        return cls(layers, linears, params, loss_fn, loss_op, optimizer)
 
-    def __init__(self, layers, linears, params, loss_fn, optimizer) -> None:
+    def __init__(self, layers, linears, params, loss_fn, loss_op, optimizer) -> None:
         self.layers = layers
         self.linears = linears
         self.params = params
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.loss_op = type(loss_fn).op
+        self.loss_op = loss_op
+        self.models = loss_fn.models if type(loss_fn) is PerModelLoss else None
         self.first = linears[0]
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
         self._kernels: dict[tuple[bool, ...], tuple[Kernels, list, list]] = {}
@@ -184,14 +211,16 @@ class _Plan:
     def accepts(self, x: Any, y: Any) -> bool:
         """Whether the fast step can take this batch; the eager step takes the others."""
         first = self.first
+        # a stack takes (N, in) shared by its models or (M, N, in), one batch each
+        own = self.models is not None and x.dim() == 3 and x.shape[0] == self.models
         return (
             type(x) is torch.Tensor
             and type(y) is torch.Tensor
             and not x.requires_grad
             and not y.requires_grad
             and is_grad_enabled()
-            and x.dim() == 2
-            and x.shape[1] == first.in_features
+            and (x.dim() == 2 or own)
+            and x.shape[-1] == first.in_features
             and x.dtype == first.weight.data.dtype
             and (not y.is_floating_point() or y.dtype == x.dtype)  # else eagerly: casts
             and self.loss_fn.reduction != "none"
@@ -205,7 +234,7 @@ class _Plan:
         args = []
         for m in layers:
             kind = type(m)
-            if kind is L.Linear:
+            if kind in LINEAR_LAYERS:
                 bias = m._parameters["bias"]
                 args.append((m._parameters["weight"].data, None if bias is None else bias.data))
             elif kind is L.LeakyReLU:
@@ -222,15 +251,9 @@ class _Plan:
         group = self._direct_group()
         try:
             h = kernels.forward(x, self._operands(layers), ctx)
-            reduction = self.loss_fn.reduction
-            loss_op = self.loss_op
-            loss_op.check(h, y, reduction)
-            loss_ctx = Ctx((True, False))
-            loss = loss_op.forward(loss_ctx, h, y, reduction)
+            loss, g = self._loss(h, y)  # a wrong target raises here, before any .grad changes
             if group is None:
                 self.optimizer.zero_grad()
-            # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
-            g, _ = loss_op.backward(loss_ctx, 1.0)
             grads = kernels.backward(g, ctx)
         finally:
             for c in ctx:
@@ -250,3 +273,30 @@ class _Plan:
             self.optimizer._validate(group)  # raises where step() would
             self.optimizer._update(group, params, [p.data for p in params], grads)
         return Tensor(loss)
+
+    def _loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss of output h and its gradient dL/dh, by the loss op's forward and backward."""
+        loss_op = self.loss_op
+        if self.models is None:
+            reduction = self.loss_fn.reduction
+            loss_op.check(h, y, reduction)
+            loss_ctx = Ctx((True, False))
+            loss = loss_op.forward(loss_ctx, h, y, reduction)
+            # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
+            return loss, loss_op.backward(loss_ctx, 1.0)[0]
+        # a stack's: PerModelLoss's ops (the loss per element, a reshape to (M, elements), a
+        # mean or sum per model), then the sum backward starts from, all as the eager step
+        if y.dim() == h.dim() - 1:
+            y = y.expand(h.shape)
+        loss_op.check(h, y, "none")
+        per_model = ops.Mean if self.loss_fn.reduction == "mean" else ops.Sum
+        c_loss, c_shape, c_model, c_sum = (Ctx((True, False)), Ctx((True,)), Ctx((True,)),
+                                           Ctx((True,)))
+        per_element = loss_op.forward(c_loss, h, y, "none")
+        losses = per_model.forward(c_model, ops.Reshape.forward(c_shape, per_element,
+                                                                (self.models, -1)), 1)
+        total = ops.Sum.forward(c_sum, losses)
+        (g,) = ops.Sum.backward(c_sum, torch.ones_like(total))
+        (g,) = per_model.backward(c_model, g)
+        (g,) = ops.Reshape.backward(c_shape, g)
+        return losses, loss_op.backward(c_loss, g)[0]
