@@ -15,6 +15,7 @@ rule with its own values, exactly as if it were trained alone.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -54,13 +55,25 @@ def _for_models(value: Any, d: torch.Tensor, key: str) -> Any:
     model as a (M, 1, …, 1) tensor, which scales each model's slice of d by its own value."""
     if not isinstance(value, (list, tuple, torch.Tensor)):
         return value
-    t = torch.as_tensor(value, dtype=d.dtype)
-    if d.dim() == 0 or t.numel() != d.shape[0]:
+    values = tuple(_values(value))
+    if d.dim() == 0 or len(values) != d.shape[0]:
         raise ValueError(
-            f"{key} gives {t.numel()} values (one per model) but a parameter of shape "
+            f"{key} gives {len(values)} values (one per model) but a parameter of shape "
             f"{tuple(d.shape)} stacks {d.shape[0] if d.dim() else 0} models"
         )
-    return t.reshape(-1, *([1] * (d.dim() - 1)))
+    return _model_column(values, d.dtype, d.dim())
+
+
+@functools.lru_cache(maxsize=256)
+def _model_column(values: tuple[float, ...], dtype: torch.dtype, dims: int) -> torch.Tensor:
+    """The values as a (M, 1, …, 1) tensor of ``dims`` dimensions, made once per set of values
+    (every step asks again; the tensor is only read)."""
+    return torch.tensor(values, dtype=dtype).reshape(-1, *([1] * (dims - 1)))
+
+
+def _all_zero(value: Any) -> bool:
+    """Whether a hyperparameter (a number or one value per model) is 0 for every model."""
+    return not any(_values(value))
 
 
 class Optimizer:
@@ -254,12 +267,14 @@ class SGD(Optimizer):
     ) -> None:
         """The same rule for stacked parameters, with one value per model (a (M, 1, …) tensor
         multiplies each model's slice by its own) where the group gives a list."""
-        uses_momentum = any(m != 0 for m in _values(group["momentum"]))
+        uses_momentum = not _all_zero(group["momentum"])
+        decays = not _all_zero(group["weight_decay"])  # as torch: no 0·p added when all are 0
         for p, d, g in zip(params, data, grads, strict=True):
             lr, momentum, dampening, weight_decay = (
                 _for_models(group[k], d, k) for k in ("lr", "momentum", "dampening", "weight_decay")
             )
-            g = g + weight_decay * d
+            if decays:
+                g = g + weight_decay * d
             if uses_momentum:
                 # a model whose momentum is 0 takes g itself, as SGD without momentum does
                 dampening = dampening * (torch.as_tensor(momentum) != 0)
@@ -270,7 +285,10 @@ class SGD(Optimizer):
                 else:
                     buf.mul_(momentum).add_((1 - dampening) * g)
                 g = g + momentum * buf if group["nesterov"] else buf
-            d.sub_(lr * g)
+            if isinstance(lr, torch.Tensor):  # p ← p - lr·g, each model's slice its own lr
+                d.addcmul_(g, lr, value=-1)
+            else:
+                d.add_(g, alpha=-lr)
 
 
 class Adam(Optimizer):
@@ -332,6 +350,7 @@ class Adam(Optimizer):
     ) -> None:
         """The same rule for stacked parameters, with one value per model where the group
         gives a list (``betas`` as a pair whose entries may each be such a list)."""
+        decays = not _all_zero(group["weight_decay"])
         for p, d, g in zip(params, data, grads, strict=True):
             lr, eps, weight_decay = (
                 _for_models(group[k], d, k) for k in ("lr", "eps", "weight_decay")
@@ -339,7 +358,8 @@ class Adam(Optimizer):
             beta1, beta2 = (_for_models(b, d, "betas") for b in group["betas"])
             state = self._step_state(p, d)
             t = state["step"]
-            g = g + weight_decay * d
+            if decays:
+                g = g + weight_decay * d
             m, v = state["exp_avg"], state["exp_avg_sq"]
             m.lerp_(g, torch.as_tensor(1 - beta1, dtype=d.dtype))
             v.mul_(beta2).add_((1 - beta2) * g * g)

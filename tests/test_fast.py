@@ -15,15 +15,8 @@ import torch
 import minidl
 from minidl import nn, optim
 from minidl.fast import TrainStep
+from minidl.fast.step import eager_step as _eager_step
 from minidl.nn.module import ShapeError
-
-
-def _eager_step(model, loss_fn, opt, x, y):
-    loss = loss_fn(model(x), y)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    return loss
 
 
 def _compare(make_model, loss_fn, make_opt, batches, *, expect_fast=True):
@@ -452,3 +445,122 @@ def test_an_op_that_cannot_be_inlined_is_called_with_a_ctx_and_gives_the_same_bi
     )
     assert torch.equal(loss_a, loss_b)
     assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))
+
+
+# -- stacks (minidl.nn.stack): the same step for M models at once --------------------------------
+
+M = 3
+
+
+def _stack(*layers):
+    def make():
+        return nn.stack([_fresh(layers) for _ in range(M)])
+    return make
+
+
+def _fresh(layers):
+    """A Sequential like ``layers`` with new weights (each model of a stack its own)."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            out.append(nn.Linear(layer.in_features, layer.out_features,
+                                 bias=layer.bias is not None))
+        else:
+            out.append(copy.deepcopy(layer))
+    return nn.Sequential(*out)
+
+
+def _stacked_batches(shared_x, shared_y, n_out=1, count=4, size=12, binary=False):
+    g = torch.Generator().manual_seed(1)
+    out = []
+    for _ in range(count):
+        x = torch.randn(*(() if shared_x else (M,)), size, 2, generator=g)
+        y = torch.rand(*(() if shared_y else (M,)), size, n_out, generator=g)
+        out.append((x, y.round() if binary else y))
+    return out
+
+
+STACKED_CHAINS = {
+    "relu, sigmoid": (nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 1),
+                      nn.Sigmoid()),
+    "tanh, leaky, no bias": (nn.Linear(2, 5, bias=False), nn.Tanh(), nn.Linear(5, 3),
+                             nn.LeakyReLU(0.1), nn.Linear(3, 1)),
+    "dropout, identity": (nn.Linear(2, 6), nn.ReLU(), nn.Dropout(0.3), nn.Identity(),
+                          nn.Linear(6, 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(STACKED_CHAINS))
+@pytest.mark.parametrize(("shared_x", "shared_y"), [(True, True), (False, False), (True, False)])
+def test_a_stack_trains_fast_to_the_eager_steps_bits(name, shared_x, shared_y):
+    def make_opt(m):
+        return optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2])
+
+    loss_fn = nn.PerModelLoss(nn.MSELoss(), M)
+    _compare(_stack(*STACKED_CHAINS[name]), loss_fn, make_opt,
+             _stacked_batches(shared_x, shared_y))
+
+
+@pytest.mark.parametrize("loss", [nn.MSELoss(reduction="sum"), nn.L1Loss(), nn.BCELoss(),
+                                  nn.BCELoss(reduction="sum")])
+def test_every_per_model_loss_matches_the_eager_step(loss):
+    chain = STACKED_CHAINS["relu, sigmoid"]
+    _compare(_stack(*chain), nn.PerModelLoss(loss, M),
+             lambda m: optim.SGD(m.parameters(), lr=0.1),
+             _stacked_batches(False, False, binary=True))
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda m: optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2], momentum=[0.0, 0.5, 0.9],
+                        weight_decay=[0.0, 0.01, 0.1]),
+    lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                        weight_decay=[0.0, 0.0, 0.0]),
+    lambda m: optim.Adam(m.parameters(), lr=[0.001, 0.01, 0.1], weight_decay=[0.0, 0.1, 0.0]),
+])
+def test_every_per_model_optimiser_matches_the_eager_step(make_opt):
+    _compare(_stack(*STACKED_CHAINS["relu, sigmoid"]), nn.PerModelLoss(nn.MSELoss(), M),
+             make_opt, _stacked_batches(False, False))
+
+
+def test_a_stack_with_a_loss_the_fast_step_does_not_take_runs_eagerly():
+    chain = (nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 3))
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(M, 8, 2, generator=g), torch.randint(0, 3, (M, 8), generator=g))
+               for _ in range(3)]
+    _compare(_stack(*chain), nn.PerModelLoss(nn.CrossEntropyLoss(), M),
+             lambda m: optim.SGD(m.parameters(), lr=0.1), batches, expect_fast=False)
+    # a plain loss on a stack's (M, N, 1) outputs is not a per-model loss: eagerly too
+    step = TrainStep(_stack(*STACKED_CHAINS["relu, sigmoid"])(), nn.MSELoss(),
+                     optim.SGD(_stack(nn.Linear(2, 1))().parameters(), lr=0.1))
+    assert not step.fast
+
+
+def test_a_stack_gets_the_eager_errors_for_a_bad_batch():
+    stacked = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    step = TrainStep(stacked, nn.PerModelLoss(nn.MSELoss(), M),
+                     optim.SGD(stacked.parameters(), lr=0.1))
+    assert step.fast
+    before = [p.data.clone() for p in stacked.parameters()]
+    with pytest.raises(ShapeError, match=r"expects input of shape \(N, 2\)"):
+        step(torch.randn(M + 1, 4, 2), torch.rand(M + 1, 4, 1))
+    with pytest.raises(ValueError, match="MSELoss"):
+        step(torch.randn(M, 4, 2), torch.rand(M, 5, 1))
+    assert all(torch.equal(p.data, q) for p, q in zip(stacked.parameters(), before, strict=True))
+
+
+def test_fit_on_a_stack_gives_the_eager_histories_to_the_bit():
+    torch.manual_seed(0)
+    stacked = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    twin = copy.deepcopy(stacked)
+    x, y = minidl.data.disk(60, seed=0)
+    data = (x, y.float().unsqueeze(1))
+    histories = []
+    for model, fast in ((stacked, True), (twin, False)):
+        opt = optim.SGD(model.parameters(), lr=[0.05, 0.1, 0.3])
+        gens = [torch.Generator().manual_seed(k) for k in range(M)]
+        histories.append(minidl.train.fit(model, nn.MSELoss(), opt, data, 3, 16, test=data,
+                                          generator=gens, fast=fast))
+    for fast_history, eager_history in zip(*histories, strict=True):
+        assert fast_history == eager_history
+    for p, q in zip(stacked.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(p.data, q.data)

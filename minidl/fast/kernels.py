@@ -24,9 +24,11 @@ from typing import Any
 from .. import ops
 from .inline import Uninlinable, inline
 
-__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTIONS"]
+__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "LINEARS", "ELEMENTWISE", "WITH_OPTIONS"]
 
 LINEAR = ops.Linear
+# the ops with a weight and an optional bias: a model's Linear, a stack's BatchedLinear
+LINEARS = (ops.Linear, ops.BatchedLinear)
 ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid, ops.GELU, ops.SiLU, ops.Sine)  # no option
 # one input and options, passed in order, and how many: (slope,), (p,), (alpha,), (beta, threshold)
 OPTION_COUNT = {ops.LeakyReLU: 1, ops.Dropout: 1, ops.ELU: 1, ops.Softplus: 2}
@@ -59,7 +61,7 @@ class Kernels:
     """
 
     ops: tuple[type, ...]
-    loss: type
+    loss: type | None
     run: Callable[..., tuple[Any, list]]
     source: str
     filename: str
@@ -68,15 +70,17 @@ class Kernels:
 _CACHE: dict[tuple, Kernels] = {}
 # the names ``run`` itself binds (its arguments, h, g, the loss, results): no op's name may be one
 _RESERVED = frozenset(
-    ("x", "y", "args", "reduction", "options", "check", "h", "g", "loss", "Ctx")
+    ("x", "y", "args", "reduction", "options", "check", "loss_of", "h", "g", "loss", "Ctx")
 )
 
 
 def chain_kernels(
-    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type = ops.MSELoss
+    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None = ops.MSELoss
 ) -> Kernels:
-    """The kernels of a chain of ops (``ops.Linear`` and the elementwise ops above) trained
-    with the loss op ``loss``, made once.
+    """The kernels of a chain of ops (``ops.Linear`` or ``ops.BatchedLinear`` and the
+    elementwise ops above) trained with the loss op ``loss``, made once. With ``loss=None``
+    the step takes the loss from the caller: ``run(x, y, args, loss_of)``, where
+    ``loss_of(output, y)`` gives the loss and dL/d(output).
 
     ``biases`` says, for each Linear in order, whether it has a bias. The chain's input needs
     no gradient (it is data): an op before the first Linear needs none either, and backward
@@ -89,24 +93,25 @@ def chain_kernels(
     return kernels
 
 
-def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Kernels:
+def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None) -> Kernels:
     for op in chain:
-        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTIONS:
+        if op not in LINEARS and op not in ELEMENTWISE and op not in WITH_OPTIONS:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
     needs = []
     grad_flows = False  # whether the input of op i depends on a parameter
     linear = 0
     for op in chain:
-        if op is LINEAR:
+        if op in LINEARS:
             needs.append((grad_flows, True, biases[linear]))
             linear += 1
             grad_flows = True
         else:
             needs.append((grad_flows,))
-    title = " → ".join(op.__name__ for op in (*chain, loss))
+    title = " → ".join(op.__name__ for op in (*chain, loss) if op is not None)
     namespace: dict[str, Any] = {"Ctx": Ctx}
     lines = [
-        "def run(x, y, args, reduction, options, check):",
+        "def run(x, y, args, reduction, options, check):" if loss is not None
+        else "def run(x, y, args, loss_of):",
         f'    """{title}: each op\'s forward, the loss, each op\'s backward, last first."""',
         "    h = x",
     ]
@@ -124,26 +129,29 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type) -> Ker
         lines.extend(f"    {line}" for line in body)
 
     for i, op in enumerate(chain):
-        if op is LINEAR:
+        if op in LINEARS:
             arguments = ["h", f"args[{i}][0]", f"args[{i}][1]"]
         elif op in WITH_OPTIONS:
             arguments = ["h", *(f"args[{i}][{j}]" for j in range(OPTION_COUNT[op]))]
         else:
             arguments = ["h"]
         write(op, "forward", f"_{i}", arguments, "h", needs[i])
-    lines.append("    check(h, y, reduction, **options)")
-    # the loss's options (after x, target, reduction) by name, as the loss module passes them
-    extra = list(inspect.signature(loss.forward).parameters)[4:]
-    loss_arguments = ["h", "y", "reduction", *(f"options[{name!r}]" for name in extra)]
-    write(loss, "forward", "_L", loss_arguments, "loss", (True, False))
-    # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
-    write(loss, "backward", "_L", ["1.0"], "backL", (True, False))
-    lines.append("    g = backL[0]")
+    if loss is None:  # a loss the caller computes (a stack's per-model loss), and dL/dh
+        lines.append("    loss, g = loss_of(h, y)")
+    else:
+        lines.append("    check(h, y, reduction, **options)")
+        # the loss's options (after x, target, reduction) by name, as the loss module passes them
+        extra = list(inspect.signature(loss.forward).parameters)[4:]
+        loss_arguments = ["h", "y", "reduction", *(f"options[{name!r}]" for name in extra)]
+        write(loss, "forward", "_L", loss_arguments, "loss", (True, False))
+        # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it
+        write(loss, "backward", "_L", ["1.0"], "backL", (True, False))
+        lines.append("    g = backL[0]")
     k = linear
     for i in range(len(chain) - 1, -1, -1):
         op = chain[i]
         write(op, "backward", f"_{i}", ["g"], f"back{i}", needs[i])
-        if op is LINEAR:
+        if op in LINEARS:
             lines.append(f"    g, dw{k}, db{k} = back{i}")
             k -= 1
             if k == 0:

@@ -28,11 +28,12 @@ from ..nn import layers as L
 from ..nn import losses
 from ..nn import module as modules
 from ..nn.module import Module
+from ..nn.stack import PerModelLoss, Stacked, StackedLinear
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
-from .kernels import Kernels, chain_kernels
+from .kernels import Ctx, Kernels, chain_kernels
 
-__all__ = ["TrainStep", "chain_of"]
+__all__ = ["TrainStep", "chain_of", "eager_step"]
 
 # the loss modules TrainStep knows (exactly these classes: a subclass may compute its own loss)
 LOSSES = tuple(losses.LOSSES.values())
@@ -49,14 +50,20 @@ LAYER_OPS: dict[type, type] = {
     L.Softplus: ops.Softplus,
     L.Sine: ops.Sine,
     L.Dropout: ops.Dropout,
+    StackedLinear: ops.BatchedLinear,
 }
+LINEAR_LAYERS = (L.Linear, StackedLinear)
+# a stack's per-model loss takes these losses (elementwise: the same shape as the output)
+PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
 
 
 def chain_of(model: Module) -> list[Module] | None:
     """The layers of ``model`` that apply an op, in order, if it is a chain TrainStep can run:
-    a ``Sequential`` of the layers above (and Identity), whose Linear sizes follow on. Else None.
+    a ``Sequential`` of the layers above (and Identity), whose Linear sizes follow on, or a
+    stack of such chains (``nn.stack``: StackedLinear for Linear). Else None.
     """
-    if type(model) is not L.Sequential:
+    linear = {L.Sequential: L.Linear, Stacked: StackedLinear}.get(type(model))
+    if linear is None:
         return None
     layers = []
     width = None
@@ -64,24 +71,34 @@ def chain_of(model: Module) -> list[Module] | None:
         kind = type(module)
         if kind is L.Identity:
             continue
-        if kind not in LAYER_OPS:
+        if kind not in LAYER_OPS or (kind in LINEAR_LAYERS and kind is not linear):
             return None
-        if kind is L.Linear:
+        if kind is linear:
             if width is not None and module.in_features != width:
                 return None  # the eager step raises the ShapeError
             width = module.out_features
         layers.append(module)
-    if not any(type(m) is L.Linear for m in layers):
+    if not any(type(m) is linear for m in layers):
         return None
     return layers
+
+
+def _loss_op(model: Module, loss_fn: Module) -> type | None:
+    """The op of the loss the fast step takes for this model, else None."""
+    if type(model) is Stacked:
+        fits = type(loss_fn) is PerModelLoss and loss_fn.models == model.models
+        return type(loss_fn.loss).op if fits and type(loss_fn.loss) in PER_MODEL_LOSSES else None
+    return type(loss_fn).op if type(loss_fn) in LOSSES else None
 
 
 class TrainStep:
     """One optimisation step on a batch, as ``fit`` takes it: ``loss = step(xb, yb)``.
 
     The same as ``loss = loss_fn(model(xb), yb); optimizer.zero_grad(); loss.backward();
-    optimizer.step()``, and afterwards every parameter's ``.grad`` holds this step's gradient,
-    as after that code. The loss comes back as a Tensor; when the step ran without a graph
+    optimizer.step()`` (for a stack, ``loss_fn`` a PerModelLoss: the (M,) losses, and
+    ``loss.sum().backward()``), and afterwards every parameter's ``.grad`` holds this step's
+    gradient, as after that code. The loss comes back as a Tensor; when the step ran without a
+    graph
     (``step.fast``) it has none, as its backward is done.
     """
 
@@ -108,17 +125,26 @@ class TrainStep:
         plan = self._current_plan()
         if plan is not None and plan.accepts(x, y):
             return plan.step(x, y)
-        loss = self.loss_fn(self.model(x), y)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss
+        return eager_step(self.model, self.loss_fn, self.optimizer, x, y)
 
     def _current_plan(self) -> _Plan | None:
         if self._generation != modules._generation:
             self._generation = modules._generation
             self._plan = _Plan.make(self.model, self.loss_fn, self.optimizer)
         return self._plan
+
+
+def eager_step(model: Module, loss_fn: Any, optimizer: Optimizer, x: Any, y: Any) -> Tensor:
+    """The training step as a reader writes it: forward, loss, zero_grad, backward, step.
+
+    A stack's loss is its M models' losses: their sum is what backward starts from, and each
+    model's gradient is its own.
+    """
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad()
+    (loss.sum() if isinstance(model, Stacked) else loss).backward()
+    optimizer.step()
+    return loss
 
 
 _requires_grad = attrgetter("requires_grad")
@@ -130,24 +156,26 @@ class _Plan:
     @classmethod
     def make(cls, model: Module, loss_fn: Module, optimizer: Optimizer) -> _Plan | None:
         layers = chain_of(model)
-        if layers is None or type(loss_fn) not in LOSSES:
+        loss_op = _loss_op(model, loss_fn)
+        if layers is None or loss_op is None:
             return None
-        linears = [m for m in layers if type(m) is L.Linear]
+        linears = [m for m in layers if type(m) in LINEAR_LAYERS]
         params = [p for m in linears for p in (m.weight, m.bias) if p is not None]
         # each parameter once, and the optimiser's: then its one gradient becomes its .grad
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         ids = {id(p) for p in params}
         if len(ids) < len(params) or not ids <= held:
             return None
-        return cls(layers, linears, params, loss_fn, optimizer)
+        return cls(layers, linears, params, loss_fn, loss_op, optimizer)
 
-    def __init__(self, layers, linears, params, loss_fn, optimizer) -> None:
+    def __init__(self, layers, linears, params, loss_fn, loss_op, optimizer) -> None:
         self.layers = layers
         self.linears = linears
         self.params = params
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.loss_op = type(loss_fn).op
+        self.loss_op = loss_op
+        self.models = loss_fn.models if type(loss_fn) is PerModelLoss else None
         self.first = linears[0]
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
         self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
@@ -184,20 +212,24 @@ class _Plan:
             layers = [m for m in self.layers if on.get(id(m), True)]
             chain = tuple(LAYER_OPS[type(m)] for m in layers)
             biases = tuple(m.bias is not None for m in self.linears)
-            kernels = chain_kernels(chain, biases, self.loss_op)
+            # a stack's per-model loss is computed outside the kernels (``_stacked_loss``)
+            loss = self.loss_op if self.models is None else None
+            kernels = chain_kernels(chain, biases, loss)
             found = self._kernels[active] = (kernels, [_reader(m) for m in layers])
         return found
 
     def accepts(self, x: Any, y: Any) -> bool:
         """Whether the fast step can take this batch; the eager step takes the others."""
+        # a stack takes (N, in) shared by its models or (M, N, in), one batch each
+        own = self.models is not None and x.dim() == 3 and x.shape[0] == self.models
         return (
             type(x) is torch.Tensor
             and type(y) is torch.Tensor
             and not x.requires_grad
             and not y.requires_grad
             and is_grad_enabled()
-            and x.dim() == 2
-            and x.shape[1] == self.first.in_features
+            and (x.dim() == 2 or own)
+            and x.shape[-1] == self.first.in_features
             and x.dtype == self.params[0].data.dtype  # the first Linear's weight
             and (not y.is_floating_point() or y.dtype == x.dtype)  # else eagerly: casts
             and self.loss_fn.reduction != "none"
@@ -225,10 +257,14 @@ class _Plan:
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
         kernels, readers = self._chain(active)
-        options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
-        loss, grads = kernels.run(
-            x, y, self._operands(readers), self.loss_fn.reduction, options, self.loss_op.check
-        )
+        if self.models is None:
+            options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
+            loss, grads = kernels.run(
+                x, y, self._operands(readers), self.loss_fn.reduction, options,
+                self.loss_op.check,
+            )
+        else:
+            loss, grads = kernels.run(x, y, self._operands(readers), self._stacked_loss)
         group = self._direct_group()
         if group is None:
             self.optimizer.zero_grad()
@@ -247,6 +283,27 @@ class _Plan:
             self._validate(group)
             self.optimizer._apply(group, params, [p.data for p in params], grads)
         return Tensor(loss)
+
+    def _stacked_loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A stack's (M,) losses of output h and dL/dh, by the ops PerModelLoss records (the
+        loss per element, a reshape to (M, elements), a mean or sum per model), then the sum
+        backward starts from, all as the eager step."""
+        loss_op = self.loss_op
+        if y.dim() == h.dim() - 1:
+            y = y.expand(h.shape)
+        loss_op.check(h, y, "none")
+        per_model = ops.Mean if self.loss_fn.reduction == "mean" else ops.Sum
+        c_loss, c_shape, c_model, c_sum = (
+            Ctx((True, False)), Ctx((True,)), Ctx((True,)), Ctx((True,))
+        )
+        per_element = loss_op.forward(c_loss, h, y, "none")
+        shaped = ops.Reshape.forward(c_shape, per_element, (self.models, -1))
+        losses = per_model.forward(c_model, shaped, 1)
+        total = ops.Sum.forward(c_sum, losses)
+        (g,) = ops.Sum.backward(c_sum, torch.ones_like(total))
+        (g,) = per_model.backward(c_model, g)
+        (g,) = ops.Reshape.backward(c_shape, g)
+        return losses, loss_op.backward(c_loss, g)[0]
 
     def _validate(self, group: dict) -> None:
         """Raise where the optimiser's step() would; the check is run again only when the
@@ -271,7 +328,7 @@ _OPTIONS = {
 def _reader(m: Module) -> tuple[str, Any, Any]:
     """What ``_Plan._operands`` reads at each step for layer m's op (see there)."""
     kind = type(m)
-    if kind is L.Linear:
+    if kind in LINEAR_LAYERS:
         return (_LINEAR, m._parameters["weight"], m._parameters["bias"])
     if kind in _OPTIONS:
         return (_OPTION, m, _OPTIONS[kind])
