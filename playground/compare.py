@@ -230,7 +230,9 @@ def check_variants(variants: Sequence[Variant], base: TrainSpec) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def variant_model(experiment: Experiment, variant: Variant) -> tuple[nn.Sequential, torch.Generator]:
+def variant_model(
+    experiment: Experiment, variant: Variant
+) -> tuple[nn.Sequential, torch.Generator]:
     """The variant's network with fresh weights, and the generator that then draws its batches.
 
     Xavier draws exactly as the app's Session does (the seed's generator, layer by layer), so
@@ -337,9 +339,10 @@ class StackedRuns:
         for name, p in self.model.named_parameters():
             p.data[k] = good[name][k]
             p.grad = None
+        m = self.models
         for state in self.optimizer.state.values():
             for value in state.values():
-                if isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == self.models:
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == m:
                     value[k] = 0
         for group in self.optimizer.param_groups:
             rates = list(group["lr"])
@@ -616,7 +619,8 @@ class SweepResult:
 def cell_stats(values: Sequence[float] | np.ndarray) -> tuple[float, float, int]:
     """(mean, sample standard deviation, count) of the finite values; sd NaN below 2 values,
     both NaN for none."""
-    finite = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1) if math.isfinite(v)]
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    finite = [float(v) for v in flat if math.isfinite(v)]
     if not finite:
         return math.nan, math.nan, 0
     sd = statistics.stdev(finite) if len(finite) > 1 else math.nan
