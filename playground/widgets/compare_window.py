@@ -46,7 +46,7 @@ from ..compare import (
 )
 from ..experiment import ExperimentError
 from ..worker import TrainingController
-from .plots import BOUNDARY_MAP, CLASS0, CLASS1, _Curve, _draw_once, _thin_pen
+from .plots import BOUNDARY_MAP, CLASS0, CLASS1, _Curve, _draw_once, _thin_pen, nice_ceiling
 
 __all__ = ["CompareWindow", "VARIANT_COLOURS", "compare_actions"]
 
@@ -117,34 +117,45 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.notes: list[pg.TextItem] = []
         self._rect = QRectF(0, 0, 1, 1)
         self.text_colour = QColor(0, 0, 0)
+        self._key: tuple | None = None
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_variants(self, names: list[str], arrays: Any) -> None:
-        """One tile per variant name, over the points of ``arrays`` (DataArrays)."""
+        """One tile per variant name, over the training points of ``arrays`` (DataArrays);
+        the tiles of the last call are kept (renamed) when the count and the points are alike."""
+        key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes())
+        if key == self._key:
+            for k, name in enumerate(names):
+                self.set_caption(k, name)
+                self.set_note(k, "")
+            return
+        self._key = key
         self.clear()
         self.labels, self.views, self.images, self.notes = [], [], [], []
         x0, x1, y0, y1 = arrays.domain
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
         columns = max(1, math.ceil(math.sqrt(len(names))))
-        brushes = (pg.mkBrush(CLASS0), pg.mkBrush(CLASS1))
-        points = [brushes[int(c)] for c in arrays.y_train]
+        classes = [arrays.x_train[arrays.y_train == c] for c in (0, 1)]
         for k, name in enumerate(names):
             row, col = divmod(k, columns)
             label = self.addLabel(name, row=2 * row, col=col, size="8pt", color=self.text_colour)
-            view = self.addViewBox(row=2 * row + 1, col=col, lockAspect=True, enableMouse=False)
-            view.setMenuEnabled(False)
+            view = self.addViewBox(
+                row=2 * row + 1, col=col, lockAspect=True, enableMouse=False, enableMenu=False
+            )
             view.setBorder(pg.mkPen(VARIANT_COLOURS[k % len(VARIANT_COLOURS)], width=3))
             image = pg.ImageItem(axisOrder="row-major")
             image.setLookupTable(_LUT)
             view.addItem(image)
-            scatter = pg.ScatterPlotItem(
-                x=arrays.x_train[:, 0], y=arrays.x_train[:, 1], size=2, pen=None, brush=points
-            )
-            view.addItem(scatter)
-            _draw_once(scatter)
+            for points, colour in zip(classes, (CLASS0, CLASS1), strict=True):
+                scatter = pg.ScatterPlotItem(
+                    x=points[:, 0], y=points[:, 1], size=2, pen=None, brush=pg.mkBrush(colour)
+                )
+                view.addItem(scatter)
+                _draw_once(scatter)
             note = pg.TextItem("", color=(200, 0, 0), anchor=(0.5, 0.5), fill=(255, 255, 255, 200))
             note.setPos((x0 + x1) / 2, (y0 + y1) / 2)
             note.setZValue(5)
+            note.setVisible(False)
             view.addItem(note)
             view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
             self.labels.append(label)
@@ -159,11 +170,14 @@ class VariantTiles(pg.GraphicsLayoutWidget):
             image.setImage(grid, levels=(0.0, 1.0), rect=self._rect, autoLevels=False)
 
     def set_caption(self, k: int, text: str) -> None:
-        """The text above tile k."""
-        self.labels[k].setText(text, size="8pt", color=self.text_colour)
+        """The text above tile k (re-laid out only when it changes)."""
+        if self.labels[k].text != text:
+            self.labels[k].setText(text, size="8pt", color=self.text_colour)
 
     def set_note(self, k: int, text: str) -> None:
         """A note across tile k (its divergence), "" for none."""
+        if self.notes[k].toPlainText() == text and self.notes[k].isVisible() == bool(text):
+            return
         self.notes[k].setText(text)
         self.notes[k].setVisible(bool(text))
         colour = QColor(200, 0, 0) if text else VARIANT_COLOURS[k % len(VARIANT_COLOURS)]
@@ -265,8 +279,11 @@ class CompareWindow(QWidget):
         plot.setLabel("left", "test loss")
         plot.setTitle("Loss", size="9pt")
         plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.enableAutoRange(x=False, y=False)
         self.legend = plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.curves: list[_Curve] = []
+        self._ranges = (0.0, 0.0)
+        _draw_once(plot.getAxis("left"), plot.getAxis("bottom"), self.legend)
 
         setup = QHBoxLayout()
         setup.addWidget(QLabel("Vary", self))
@@ -485,6 +502,8 @@ class CompareWindow(QWidget):
             plot.addItem(curve)
             self.legend.addItem(curve, name)
             self.curves.append(curve)
+        _draw_once(*(part for entry in self.legend.items for part in entry))
+        self._ranges = (0.0, 0.0)
 
     @Slot()
     def stop(self) -> None:
@@ -506,28 +525,44 @@ class CompareWindow(QWidget):
         self.last_snapshot = snap
         if self.rows is None:
             return
-        if snap.grids is not None:
-            self.tiles.set_grids(snap.grids)
         if len(snap.history) or snap.history.start < self.rows.size:
             self.rows.add(snap.history)
-            epochs = self.rows.epoch[: self.rows.size]
-            view = self.loss_plot.getPlotItem().getViewBox()
-            for k, curve in enumerate(self.curves):
-                values = self.rows.column(self._loss_name, k)
-                curve.set_data(epochs, np.where(np.isfinite(values), values, np.nan))
-                view.itemBoundsChanged(curve)
-        for k, name in enumerate(self._names):
-            acc, loss = snap.test_accuracy[k], snap.test_loss[k]
-            caption = name
-            if math.isfinite(acc):
-                caption += f" · acc {acc:.3f} · loss {loss:.3g}"
-            self.tiles.set_caption(k, caption)
-            diverged = snap.diverged[k]
+            self._draw_curves()
+        if snap.grids is not None:  # ~10 Hz: the tiles and their captions with them
+            self.tiles.set_grids(snap.grids)
+            for k, name in enumerate(self._names):
+                acc, loss = snap.test_accuracy[k], snap.test_loss[k]
+                caption = name
+                if math.isfinite(acc):
+                    caption += f" · acc {acc:.3f} · loss {loss:.3g}"
+                self.tiles.set_caption(k, caption)
+        for k, diverged in enumerate(snap.diverged):
             note = "" if diverged is None else f"diverged at epoch {diverged[0]}"
             self.tiles.set_note(k, note and f"{note}\n(loss {diverged[1]:.3g})")
         rate = snap.steps_per_second
         speed = f", {rate * len(self._names):,.0f} model-steps/s" if math.isfinite(rate) else ""
         self.progress.setText(f"Epoch {snap.epoch:,}{speed}")
+
+    def _draw_curves(self) -> None:
+        """Every variant's loss curve; the axes move in steps (1, 2, 5 × 10^k), as the main
+        window's do, not at every snapshot."""
+        assert self.rows is not None
+        epochs = self.rows.epoch[: self.rows.size]
+        peak = 0.0
+        for k, curve in enumerate(self.curves):
+            values = self.rows.column(self._loss_name, k)
+            values = np.where(np.isfinite(values), values, np.nan)
+            curve.set_data(epochs, values)
+            if np.isfinite(values).any():
+                peak = max(peak, float(np.nanmax(values)))
+        plot = self.loss_plot.getPlotItem()
+        last = float(epochs[-1]) if len(epochs) else 0.0
+        x_top = nice_ceiling(max(10.0, 1.25 * last))
+        y_top = nice_ceiling(max(peak * 1.1, 1e-6))
+        if (x_top, y_top) != self._ranges:
+            self._ranges = (x_top, y_top)
+            plot.setXRange(0, x_top, padding=0.02)
+            plot.setYRange(0, y_top, padding=0.02)
 
     # -- the main model -----------------------------------------------------------------------
 
