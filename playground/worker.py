@@ -357,11 +357,12 @@ class TrainingController(QObject):
             self._dispatch(message)
 
     def _dispatch(self, message: Any) -> None:
+        from .compare import CompareSnapshot, SweepSnapshot
         from .session import Snapshot
 
         current = self._session.session_id if self._session is not None else None
         match message:
-            case Snapshot():
+            case Snapshot() | CompareSnapshot() | SweepSnapshot():
                 snap = message
                 if snap.session_id == current and self._worker_has_it:
                     if snap.grid is None and snap.weights is not None:

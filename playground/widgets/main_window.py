@@ -377,6 +377,11 @@ class MainWindow(QMainWindow):
             self.controls.reset_action,
         ):
             train_menu.addAction(action)
+        train_menu.addSeparator()
+        from .compare_window import compare_actions
+
+        for action in compare_actions(self):
+            train_menu.addAction(action)
 
         help_menu = bar.addMenu("&Help")
         about = self._action("about", "&About", "About the minidl playground")
@@ -929,6 +934,26 @@ class MainWindow(QMainWindow):
             f"Imported {Path(path).name} with its weights.", weights=imported.state
         )
 
+    # -- a model from Compare ---------------------------------------------------------------
+
+    def current_weights(self) -> SavedWeights | None:
+        """The current model's weights as an experiment file carries them (None: no model)."""
+        if self.session is None:
+            return None
+        with self.controller.locked_session() as session:
+            return session.saved_weights()
+
+    def adopt_model(
+        self, experiment: Experiment, weights: SavedWeights | None, message: str
+    ) -> bool:
+        """Make ``experiment`` the document's, its model starting from ``weights`` (fresh
+        ones for None): Compare's "use this variant" and its undo (compare_window.py)."""
+        self.controller.pause()
+        self.document.change(experiment)
+        self._show_experiment()
+        self.notice.hide()
+        return self.rebuild_session(message, saved=weights)
+
     # -- experiment files -------------------------------------------------------------------
 
     def _folder(self) -> str:
@@ -1163,7 +1188,8 @@ class MainWindow(QMainWindow):
         if self.ask_before_closing and not self.maybe_discard():
             event.ignore()
             return
-        self.controller.shutdown()
+        for controller in self.findChildren(TrainingController):  # Compare's and Sweep's too
+            controller.shutdown()
         self.class_mode.apply(None)  # the docks a class file hid are not the user's layout
         self.save_settings()
         super().closeEvent(event)
