@@ -417,6 +417,18 @@ class CompareSnapshot:
 class CompareSession:
     """Variants of one experiment trained together; the worker drives it like a Session."""
 
+    @property
+    def point_count(self) -> int:
+        """What the worker reads to send a big session's points ahead (``Keep``): a comparison
+        sends its points with each Play instead, so it reports none to send ahead."""
+        return 0
+
+    @property
+    def data_token(self) -> Any:
+        """The points of the session inside (see ``Session.data_token``): the worker holds them
+        for hand-overs by reference."""
+        return self.data.data_token
+
     def __init__(self, experiment: Experiment, variants: Sequence[Variant]) -> None:
         check_variants(variants, experiment.train)
         self.data = Session(experiment)
@@ -681,6 +693,18 @@ class SweepSnapshot:
 class SweepSession:
     """A sweep the worker drives like a Session: its runs stacked as far as they can share a
     step (the same batch size, at most MAX_STACK at a time), one stack after another."""
+
+    @property
+    def point_count(self) -> int:
+        """What the worker reads to send a big session's points ahead (``Keep``): a comparison
+        sends its points with each Play instead, so it reports none to send ahead."""
+        return 0
+
+    @property
+    def data_token(self) -> Any:
+        """The points of the session inside (see ``Session.data_token``): the worker holds them
+        for hand-overs by reference."""
+        return self.data.data_token
 
     def __init__(self, experiment: Experiment, plan: SweepPlan) -> None:
         problems = plan.problems(experiment)
