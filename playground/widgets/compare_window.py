@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette, QUndoCommand
+from PySide6.QtGui import QColor, QPalette, QUndoCommand
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -48,7 +48,7 @@ from ..experiment import ExperimentError
 from ..worker import TrainingController
 from .plots import BOUNDARY_MAP, CLASS0, CLASS1, _Curve, _draw_once, _thin_pen, nice_ceiling
 
-__all__ = ["CompareWindow", "VARIANT_COLOURS", "compare_actions"]
+__all__ = ["CompareWindow", "VARIANT_COLOURS"]
 
 VARIANT_COLOURS = [
     QColor(c)
@@ -585,34 +585,4 @@ class CompareWindow(QWidget):
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()
         super().closeEvent(event)
-
-
-def compare_actions(window: Any) -> list[QAction]:
-    """Training menu actions that open the Compare and Sweep windows of ``window``."""
-    compare = QAction("&Compare…", window)
-    compare.setObjectName("compare")
-    compare.setShortcut(QKeySequence("Ctrl+Shift+C"))
-    compare.setToolTip("Train variants of this experiment side by side (Ctrl+Shift+C)")
-    compare.setStatusTip(compare.toolTip())
-    sweep = QAction("S&weep…", window)
-    sweep.setObjectName("sweep")
-    sweep.setToolTip("A grid of two settings, seeds averaged: mean ± sd of the test result")
-    sweep.setStatusTip(sweep.toolTip())
-
-    def show(kind: str) -> None:
-        found = window.findChild(QWidget, f"{kind}_window")
-        if found is None:
-            if kind == "compare":
-                found = CompareWindow(window)
-            else:
-                from .sweep_window import SweepWindow
-
-                found = SweepWindow(window)
-        found.show()
-        found.raise_()
-        found.activateWindow()
-
-    compare.triggered.connect(lambda: show("compare"))
-    sweep.triggered.connect(lambda: show("sweep"))
-    return [compare, sweep]
 

@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
         ):
             train_menu.addAction(action)
         train_menu.addSeparator()
-        from .compare_window import compare_actions
+        from .compare_menu import compare_actions
 
         for action in compare_actions(self):
             train_menu.addAction(action)
