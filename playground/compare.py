@@ -414,8 +414,14 @@ class CompareSnapshot:
         return self.grids if self.grids is not None else np.zeros(0)
 
 
-class CompareSession:
-    """Variants of one experiment trained together; the worker drives it like a Session."""
+class _OverOneSession:
+    """What Compare and Sweep sessions share: the Session of their experiment (its points, its
+    grid) and what the worker asks every session it drives."""
+
+    def _hold(self, experiment: Experiment) -> None:
+        self.data = Session(experiment)
+        self.experiment = self.data.experiment
+        self.session_id = self.data.session_id
 
     @property
     def point_count(self) -> int:
@@ -429,11 +435,13 @@ class CompareSession:
         for hand-overs by reference."""
         return self.data.data_token
 
+
+class CompareSession(_OverOneSession):
+    """Variants of one experiment trained together; the worker drives it like a Session."""
+
     def __init__(self, experiment: Experiment, variants: Sequence[Variant]) -> None:
         check_variants(variants, experiment.train)
-        self.data = Session(experiment)
-        self.experiment = self.data.experiment
-        self.session_id = self.data.session_id
+        self._hold(experiment)
         self.runs = StackedRuns(self.data, variants, experiment.train.batch_size)
         self.divergence: tuple[int, float] | None = None  # per variant instead: runs.diverged
         self.stop_reason: str | None = None
@@ -690,29 +698,15 @@ class SweepSnapshot:
     grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-class SweepSession:
+class SweepSession(_OverOneSession):
     """A sweep the worker drives like a Session: its runs stacked as far as they can share a
     step (the same batch size, at most MAX_STACK at a time), one stack after another."""
-
-    @property
-    def point_count(self) -> int:
-        """What the worker reads to send a big session's points ahead (``Keep``): a comparison
-        sends its points with each Play instead, so it reports none to send ahead."""
-        return 0
-
-    @property
-    def data_token(self) -> Any:
-        """The points of the session inside (see ``Session.data_token``): the worker holds them
-        for hand-overs by reference."""
-        return self.data.data_token
 
     def __init__(self, experiment: Experiment, plan: SweepPlan) -> None:
         problems = plan.problems(experiment)
         if problems:
             raise CompareError(problems[0])
-        self.data = Session(experiment)
-        self.experiment = self.data.experiment
-        self.session_id = self.data.session_id
+        self._hold(experiment)
         self.plan = plan
         runs = plan.runs(self.experiment.train)
         by_batch: dict[int, list[tuple[int, int, int, Variant]]] = {}
