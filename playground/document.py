@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .experiment import (
+    INITS,
     LOSSES,
     MAX_FILE_BYTES,
     OPTIMIZERS,
+    REGULARIZATIONS,
     Experiment,
     ExperimentError,
     SavedWeights,
@@ -91,6 +93,9 @@ def classify(old: Experiment, new: Experiment, *, built: bool = True) -> Change:
         return Change(Action.REBUILD, f"Loss changed to {title}: the weights were reset.")
     if b.seed != a.seed:
         return Change(Action.REBUILD, f"Reset: new random weights (seed {b.seed}).")
+    if b.init != a.init:
+        title = INITS.get(b.init, b.init)
+        return Change(Action.REBUILD, f"Initial weights: {title}; the weights were reset.")
     if not built or new.problems():
         return Change(Action.REBUILD, "Settings changed.")
     return Change(Action.APPLY_TRAINING, _training_message(a, b))
@@ -103,8 +108,13 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
         changes.append(f"learning rate {new.learning_rate:g}")
     if new.batch_size != old.batch_size:
         changes.append(f"batch size {new.batch_size}")
-    if new.weight_decay != old.weight_decay:
-        changes.append(f"L2 decay {new.weight_decay:g}")
+    if (new.regularization, new.weight_decay) != (old.regularization, old.weight_decay):
+        kind = REGULARIZATIONS.get(new.regularization, new.regularization)
+        changes.append(
+            "no regularisation"
+            if new.regularization == "none"
+            else f"{kind} regularisation at rate {new.weight_decay:g}"
+        )
     if new.optimizer != old.optimizer:
         changes.append(f"optimizer {OPTIMIZERS.get(new.optimizer, new.optimizer)} (fresh state)")
     stops = []
@@ -126,7 +136,18 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
 def points_key(experiment: Experiment) -> tuple:
     """What decides the points themselves (features and scaling do not move them)."""
     d = experiment.data
-    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed, d.added, d.removed, d.domain)
+    return (
+        d.dataset,
+        d.points,
+        d.test_fraction,
+        d.noise,
+        d.seed,
+        d.added,
+        d.removed,
+        d.domain,
+        d.classes,
+        d.regression,
+    )
 
 
 @dataclass(frozen=True)

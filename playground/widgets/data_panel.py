@@ -22,7 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..experiment import CUSTOM, DATASET_CHOICES, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
+from ..experiment import (
+    CUSTOM,
+    DATASET_CHOICES,
+    FEATURE_LABELS,
+    FEATURES,
+    MAX_CLASSES,
+    MAX_POINTS,
+    MULTICLASS_DATASETS,
+    REGRESSION,
+    DataSpec,
+)
 
 __all__ = ["DataPanel"]
 
@@ -31,7 +41,13 @@ DATASET_HELP = {
     "circle": "A blob (class 1) inside a ring (class 0).",
     "xor": "Four quadrants: class 1 where x₁ and x₂ have the same sign.",
     "gaussians": "Two Gaussian clouds; noise makes them overlap.",
-    "spiral": "Two interleaved spiral arms: needs depth or sine features.",
+    "spiral": "Interleaved spiral arms, one per class: needs depth or sine features.",
+    "plane": "Regression: the target rises evenly across the plane, from -1 to 1.",
+    "multigauss": "Regression: six Gaussian bumps, targets between -1 and 1.",
+    "blobs": "K Gaussian clusters, one per class.",
+    "moons": "Two interleaving half circles.",
+    "checkerboard": "A checkerboard of two classes: a classic for sine features.",
+    "rings": "K concentric rings, one class each.",
     CUSTOM: "Only your own points: click on the plot to add them, or File > Import Points….",
 }
 
@@ -50,7 +66,18 @@ class DataPanel(QWidget):
         for i, name in enumerate(DATASET_CHOICES):
             self.dataset.addItem(name.capitalize(), name)
             self.dataset.setItemData(i, DATASET_HELP[name], Qt.ItemDataRole.ToolTipRole)
-        self.dataset.setToolTip("Which two-class dataset to learn; Custom is only your own points")
+        self.dataset.setToolTip(
+            "Which dataset to learn: classes, or a regression (plane, multigauss); Custom is "
+            "only your own points"
+        )
+        self.classes = QSpinBox(self)
+        self.classes.setObjectName("classes")
+        self.classes.setRange(2, MAX_CLASSES)
+        self.classes.setKeyboardTracking(False)
+        self.classes.setToolTip(
+            f"How many classes ({', '.join(MULTICLASS_DATASETS)} and your own points): more "
+            "than two need categorical cross-entropy"
+        )
 
         self.points = QSpinBox(self)
         self.points.setObjectName("points")
@@ -104,6 +131,7 @@ class DataPanel(QWidget):
 
         form = QFormLayout()
         form.addRow("&Dataset", self.dataset)
+        form.addRow("Cl&asses", self.classes)
         form.addRow("&Points", self.points)
         form.addRow("Spl&it", self.test_percent)
         form.addRow("&Noise", self.noise)
@@ -133,7 +161,7 @@ class DataPanel(QWidget):
 
         self.set_spec(self._spec)
         self.dataset.currentIndexChanged.connect(self._commit)
-        for spin in (self.points, self.test_percent, self.noise, self.seed):
+        for spin in (self.classes, self.points, self.test_percent, self.noise, self.seed):
             spin.valueChanged.connect(self._commit)
         self.standardize.toggled.connect(self._commit)
         self.regenerate.clicked.connect(lambda: self.seed.setValue(self.seed.value() + 1))
@@ -147,6 +175,7 @@ class DataPanel(QWidget):
         self._spec = spec
         widgets = [
             self.dataset,
+            self.classes,
             self.points,
             self.test_percent,
             self.noise,
@@ -158,6 +187,7 @@ class DataPanel(QWidget):
             w.blockSignals(True)
         try:
             self.dataset.setCurrentIndex(max(0, self.dataset.findData(spec.dataset)))
+            self.classes.setValue(spec.classes)
             self.points.setValue(spec.points)
             self.test_percent.setValue(round(spec.test_fraction * 100))
             self.noise.setValue(round(spec.noise * 100))
@@ -170,6 +200,9 @@ class DataPanel(QWidget):
                 w.blockSignals(False)
         for w in (self.points, self.test_percent, self.noise, self.seed, self.regenerate):
             w.setEnabled(not spec.is_custom)
+        self.classes.setEnabled(
+            spec.task != REGRESSION and (spec.is_custom or spec.dataset in MULTICLASS_DATASETS)
+        )
         n_test = sum(p.test for p in spec.added)
         added = (
             f"Your points: {len(spec.added)} ({len(spec.added) - n_test} train, {n_test} test)"
@@ -182,9 +215,16 @@ class DataPanel(QWidget):
 
     def _commit(self) -> None:
         features = tuple(name for name, box in self.feature_boxes.items() if box.isChecked())
+        dataset = self.dataset.currentData()
+        classes = self.classes.value()
+        if dataset != self._spec.dataset and not (
+            dataset == CUSTOM or dataset in MULTICLASS_DATASETS
+        ):
+            classes = 2  # the other datasets have two classes (or are regressions)
         spec = replace(
             self._spec,
-            dataset=self.dataset.currentData(),
+            dataset=dataset,
+            classes=classes,
             points=self.points.value(),
             test_fraction=self.test_percent.value() / 100,
             noise=self.noise.value() / 100,
@@ -193,7 +233,7 @@ class DataPanel(QWidget):
             standardize=self.standardize.isChecked(),
         )
         old = self._spec
-        generated = ("dataset", "points", "test_fraction", "noise", "seed")
+        generated = ("dataset", "classes", "points", "test_fraction", "noise", "seed")
         if any(getattr(spec, k) != getattr(old, k) for k in generated):
             spec = replace(spec, removed=())  # removed indices belong to the old points
         if spec != old:

@@ -50,6 +50,7 @@ from ..document import (
     recent_without,
 )
 from ..experiment import (
+    REGRESSION,
     DataSpec,
     Experiment,
     ExperimentError,
@@ -539,7 +540,8 @@ class MainWindow(QMainWindow):
         ids = np.array([-1 - j for j in range(len(rows))], dtype=np.int64)
         test = np.array([p.test for p in rows], dtype=bool)
         xy = np.array([[p.x1, p.x2] for p in rows], dtype=np.float32).reshape(-1, 2)
-        labels = np.array([p.label for p in rows], dtype=np.int64)
+        kind = np.float32 if data.task == REGRESSION else np.int64
+        labels = np.array([p.label for p in rows], dtype=kind)
         self._arrays = DataArrays(
             xy[~test],
             labels[~test],
@@ -548,6 +550,7 @@ class MainWindow(QMainWindow):
             data.plot_domain(),
             ids[~test],
             ids[test],
+            data.n_classes,
         )
         self.plots.set_dataset(self._arrays)
         self._shown_points = points_key(self.experiment)
@@ -627,12 +630,17 @@ class MainWindow(QMainWindow):
                 "Removed a point: the weights were reset.",
             )
             return
-        label = 0 if mods & Qt.KeyboardModifier.ShiftModifier else 1
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if data.task == REGRESSION:  # TF Playground's targets run from -1 to 1
+            label: int | float = -1.0 if shift else 1.0
+            what = f"target {label:+g}"
+        else:
+            label = 0 if shift else 1
+            what = f"class-{label}"
         self._edit_data(
             data.with_point(x1, x2, label),
-            f"Add class-{label} point",
-            f"Added a class-{label} training point at ({x1:.3g}, {x2:.3g}): "
-            "the weights were reset.",
+            f"Add {what} point",
+            f"Added a {what} training point at ({x1:.3g}, {x2:.3g}): the weights were reset.",
         )
 
     @Slot()
@@ -765,8 +773,13 @@ class MainWindow(QMainWindow):
         self.last_snapshot = snap
         self.plots.show_snapshot(snap)
         self.inside.show_snapshot(snap)
+        regression = self.experiment.task == REGRESSION
         self.controls.show_progress(
-            snap.epoch, snap.steps_per_second, snap.test_loss, snap.test_accuracy
+            snap.epoch,
+            snap.steps_per_second,
+            snap.test_loss,
+            snap.test_accuracy,
+            test_rmse=snap.test_rmse if regression else None,
         )
         if self.include_weights_action.isChecked():
             self._update_title()
@@ -831,6 +844,9 @@ class MainWindow(QMainWindow):
             self.confusion.caption.setText("Nothing to show: the network cannot be built yet.")
             return
         with self.controller.locked_session() as session:
+            if session.is_regression:
+                self.confusion.show_regression()
+                return
             matrix, epoch = session.confusion("test"), session.epoch
         self.confusion.show_matrix(matrix, epoch)
 
