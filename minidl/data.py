@@ -1,20 +1,27 @@
-"""Two-class 2-D datasets and the plumbing around them: split, scaling, target encodings, batches.
+"""2-D datasets (classification and regression) and the plumbing around them: split, scaling,
+target encodings, batches.
 
-Every dataset function returns ``(x, y)`` with ``x`` float32 of shape (n, 2) and ``y`` int64 of
-shape (n,) holding 0 or 1. Randomness always comes from a private ``torch.Generator``: an int
-``seed`` makes the result reproducible, ``seed=None`` draws fresh entropy; the global torch RNG is
-never touched by the dataset functions or by ``train_test_split``.
+Every dataset function returns ``(x, y)`` with ``x`` float32 of shape (n, 2) and ``y`` of shape
+(n,): int64 class labels 0 … K-1 for a classification, float32 values for a regression
+(``task_of(name)`` says which, and K). Randomness always comes from a private
+``torch.Generator``: an int ``seed`` makes the result reproducible, ``seed=None`` draws fresh
+entropy; the global torch RNG is never touched by the dataset functions or by
+``train_test_split``.
 
 ``disk`` is the course's seed dataset on the unit square. ``circle``, ``xor``, ``gaussians`` and
-``spiral`` port TensorFlow Playground's generators (``src/dataset.ts``): same geometry, same
-coordinates (roughly [-6, 6]^2) and the same meaning of ``noise`` (0 to 0.5), with Playground's
-labels -1/+1 mapped to 0/1.
+``spiral`` port TensorFlow Playground's classification generators (``src/dataset.ts``): same
+geometry, same coordinates (roughly [-6, 6]^2) and the same meaning of ``noise`` (0 to 0.5), with
+Playground's labels -1/+1 mapped to 0/1; ``spiral`` also takes ``classes=K`` arms. ``plane`` and
+``multigauss`` port its regression generators (regressPlane, regressGaussian) with their
+real-valued targets. ``blobs``, ``moons``, ``checkerboard`` and ``rings`` are not Playground's;
+they use its coordinates and its range of ``noise``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,16 +29,25 @@ import torch
 __all__ = [
     "DATASETS",
     "DOMAINS",
+    "MAX_CLASSES",
     "Standardizer",
+    "Task",
     "batches",
+    "blobs",
+    "checkerboard",
     "circle",
     "disk",
     "gaussians",
     "labels_from_scores",
     "make_dataset",
+    "moons",
+    "multigauss",
     "one_hot",
+    "plane",
     "plus_minus_one",
+    "rings",
     "spiral",
+    "task_of",
     "train_test_split",
     "xor",
 ]
@@ -42,6 +58,8 @@ DISK_CENTRE = (0.5, 0.5)
 DISK_RADIUS = 1.0 / math.sqrt(2.0 * math.pi)  # area pi * r^2 = 1/2: half the unit square
 
 PLAYGROUND_MAX_NOISE = 0.5
+MAX_CLASSES = 10
+"""The most classes a many-class dataset (spiral, blobs, rings) makes."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,26 +94,33 @@ def _check_playground_noise(noise: float) -> None:
         )
 
 
-def _two_classes(positives: torch.Tensor, negatives: torch.Tensor, gen: torch.Generator) -> Dataset:
-    """Stack a block of class-1 points and a block of class-0 points, in shuffled order.
-
-    Playground generates the classes one after the other and shuffles before use; shuffling here
-    keeps any prefix of the dataset representative of both classes.
-    """
-    x = torch.cat([positives, negatives])
-    y = torch.cat(
-        [
-            torch.ones(len(positives), dtype=torch.int64),
-            torch.zeros(len(negatives), dtype=torch.int64),
-        ]
-    )
-    perm = torch.randperm(len(x), generator=gen)
-    return x[perm].contiguous(), y[perm].contiguous()
-
-
 def _halves(n: int) -> tuple[int, int]:
     """Sizes of the positive and negative blocks; the positive one takes the odd point."""
     return n - n // 2, n // 2
+
+
+def _check_classes(classes: int) -> None:
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 2 <= classes <= MAX_CLASSES:
+        raise ValueError(f"classes must be an integer from 2 to {MAX_CLASSES}, got {classes!r}")
+
+
+def _shares(n: int, k: int) -> list[int]:
+    """Sizes of k class blocks of n points, as equal as can be; the first ones take the extra
+    points (for k = 2, ``_halves``)."""
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
+def _classes(blocks: list[torch.Tensor], labels: list[int], gen: torch.Generator) -> Dataset:
+    """Stack blocks of points, block i labelled ``labels[i]``, in shuffled order.
+
+    Playground generates the classes one after the other and shuffles before use; shuffling here
+    keeps any prefix of the dataset representative of every class.
+    """
+    x = torch.cat(blocks)
+    sizes = torch.tensor([len(b) for b in blocks])
+    y = torch.repeat_interleave(torch.tensor(labels, dtype=torch.int64), sizes)
+    perm = torch.randperm(len(x), generator=gen)
+    return x[perm].contiguous(), y[perm].contiguous()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +180,8 @@ def circle(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
         return torch.stack([r * torch.sin(angle), r * torch.cos(angle)], dim=1)
 
     n_pos, n_neg = _halves(n)
-    x, _ = _two_classes(ring(n_pos, 0.0, radius * 0.5), ring(n_neg, radius * 0.7, radius), gen)
+    blob, outer = ring(n_pos, 0.0, radius * 0.5), ring(n_neg, radius * 0.7, radius)
+    x, _ = _classes([blob, outer], [1, 0], gen)
     shifted = x + _uniform(2 * n, -radius, radius, gen).reshape(n, 2) * noise
     y = (shifted.norm(dim=1) < radius * 0.5).to(torch.int64)
     return x, y
@@ -201,19 +227,23 @@ def gaussians(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset
         return centre + std * torch.randn(count, 2, generator=gen)
 
     n_pos, n_neg = _halves(n)
-    return _two_classes(cloud(n_pos, 2.0), cloud(n_neg, -2.0), gen)
+    return _classes([cloud(n_pos, 2.0), cloud(n_neg, -2.0)], [1, 0], gen)
 
 
-def spiral(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
-    """Playground's "spiral": two interleaved arms, class 1 and class 0, turned by half a turn.
+def spiral(n: int, *, classes: int = 2, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """Playground's "spiral": ``classes`` interleaved arms (two in Playground), one per class.
 
-    Point i of an arm of m points sits at radius ``5 * i / m`` and angle ``3.5 * pi * i / m``
-    (plus pi for class 0), written as ``(r * sin(t), r * cos(t))`` as Playground does.
+    Point i of an arm of m points sits at radius ``5 * i / m`` and angle ``3.5 * pi * i / m +
+    delta``, written as ``(r * sin(t), r * cos(t))`` as Playground does. Arm k (drawn k-th, k = 0
+    … K-1) is turned by ``delta = 2 * pi * k / K`` and labelled K-1-k: for K = 2 that is
+    Playground's class 1 at delta 0 and class 0 at delta pi. The first arms take the points that
+    do not divide evenly.
 
     ``noise`` in [0, 0.5], as in Playground: each coordinate is shifted by ``noise * U[-1, 1]``;
     labels are never flipped. Points stay within radius 5 + noise * sqrt(2).
     """
     _check_n(n)
+    _check_classes(classes)
     _check_playground_noise(noise)
     gen = _generator(seed)
 
@@ -224,8 +254,176 @@ def spiral(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
         points = torch.stack([r * torch.sin(t), r * torch.cos(t)], dim=1)
         return points + _uniform(2 * count, -1.0, 1.0, gen).reshape(count, 2) * noise
 
-    n_pos, n_neg = _halves(n)
-    return _two_classes(arm(n_pos, 0.0), arm(n_neg, math.pi), gen)
+    # for K = 2 the turns are exactly 0.0 and math.pi, as Playground's (and the old spiral's)
+    turns = [0.0 if k == 0 else math.pi if 2 * k == classes else 2.0 * math.pi * k / classes
+             for k in range(classes)]
+    arms = [arm(count, turn) for count, turn in zip(_shares(n, classes), turns, strict=True)]
+    return _classes(arms, [classes - 1 - k for k in range(classes)], gen)
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorFlow Playground's regression datasets (src/dataset.ts)
+# ---------------------------------------------------------------------------------------------
+
+
+def _regression_points(
+    n: int, noise: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Playground's regression inputs: points uniform in [-6, 6]^2, and the points each one's
+    target is read at, shifted by ``noise * U[-6, 6]`` per coordinate."""
+    radius = 6.0
+    x = _uniform(2 * n, -radius, radius, gen).reshape(n, 2)
+    shifted = x + _uniform(2 * n, -radius, radius, gen).reshape(n, 2) * noise
+    return x, shifted
+
+
+def plane(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """Playground's "plane" regression: the target rises linearly along the diagonal.
+
+    ``x`` is uniform on [-6, 6]^2; the target is ``(x1 + x2) / 10`` (Playground's linear scale
+    from [-10, 10] to [-1, 1], not clamped), float32. So |target| <= 1 wherever |x1 + x2| <= 10:
+    everywhere but the two far corners, where it reaches ±1.2 (Playground's data does the same).
+
+    ``noise`` in [0, 0.5], as in Playground: each point keeps its position, but its target is
+    computed at the point shifted by ``noise * U[-6, 6]`` in each coordinate (then up to ±1.8).
+    """
+    _check_n(n)
+    _check_playground_noise(noise)
+    x, at = _regression_points(n, noise, _generator(seed))
+    return x, (at[:, 0] + at[:, 1]) / 10.0
+
+
+# Playground's six gaussians: centre (x, y) and the sign of the target there
+MULTIGAUSS_CENTRES = ((-4.0, 2.5, 1.0), (0.0, 2.5, -1.0), (4.0, 2.5, 1.0),
+                      (-4.0, -2.5, -1.0), (0.0, -2.5, 1.0), (4.0, -2.5, -1.0))
+
+
+def multigauss(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """Playground's "multi-gaussian" regression: six bumps of alternating sign in a 3×2 grid.
+
+    ``x`` is uniform on [-6, 6]^2. Each centre c (at x1 in {-4, 0, 4}, x2 in {2.5, -2.5}, signs
+    +, -, + over -, +, -) gives ``sign_c * max(0, 1 - d_c / 2)`` where d_c is the distance to
+    it (Playground's clamped scale from [0, 2] to [1, 0]); the target is the value largest in
+    absolute value (the first centre's on a tie, zero far from all), float32 in [-1, 1].
+
+    ``noise`` in [0, 0.5], as in Playground: the target is computed at the point shifted by
+    ``noise * U[-6, 6]`` in each coordinate; the point keeps its position.
+    """
+    _check_n(n)
+    _check_playground_noise(noise)
+    x, at = _regression_points(n, noise, _generator(seed))
+    centres = torch.tensor([c[:2] for c in MULTIGAUSS_CENTRES])
+    signs = torch.tensor([c[2] for c in MULTIGAUSS_CENTRES])
+    distances = torch.cdist(at.double(), centres.double()).float()  # (n, 6)
+    values = signs * torch.clamp(1.0 - distances / 2.0, 0.0, 1.0)
+    strongest = values.abs().argmax(dim=1, keepdim=True)  # the first maximum, as Playground's >
+    return x, values.gather(1, strongest)[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# More classification datasets, on Playground's coordinates and noise scale
+# ---------------------------------------------------------------------------------------------
+
+
+def blobs(n: int, *, classes: int = 3, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """``classes`` gaussian clusters, one per class, evenly spaced on a circle of radius 3.
+
+    Class k's centre is at angle ``2 * pi * k / K`` from the x2 axis: ``(3 sin a, 3 cos a)``.
+    Each cluster is an isotropic normal with Playground's "two gaussians" variance, 0.5 at
+    noise 0 up to 4 at noise 0.5 (``0.5 + 7 * noise``), so noise makes the clusters overlap;
+    labels are never flipped. The first classes take the points that do not divide evenly.
+    """
+    _check_n(n)
+    _check_classes(classes)
+    _check_playground_noise(noise)
+    gen = _generator(seed)
+    std = math.sqrt(0.5 + (4.0 - 0.5) * noise / PLAYGROUND_MAX_NOISE)
+    clusters = []
+    for k, count in enumerate(_shares(n, classes)):
+        angle = 2.0 * math.pi * k / classes
+        centre = torch.tensor([3.0 * math.sin(angle), 3.0 * math.cos(angle)])
+        clusters.append(centre + std * torch.randn(count, 2, generator=gen))
+    return _classes(clusters, list(range(classes)), gen)
+
+
+MOONS_SCALE = 3.0  # scikit-learn's moons, from their 3 × 1.5 box to 9 × 4.5, centred
+
+
+def moons(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """Two interleaving half circles (scikit-learn's ``make_moons``), scaled by 3 and centred.
+
+    Class 0 is the upper half of the unit circle, ``(cos t, sin t)``, class 1 the lower half
+    circle ``(1 - cos t, 0.5 - sin t)``, t uniform in [0, pi]; both are shifted by (-0.5, -0.25)
+    so the pair is centred on the origin, then scaled by 3: x1 in [-4.5, 4.5], x2 in [-2.25,
+    2.25]. Class 1 takes the odd point.
+
+    ``noise`` in [0, 0.5]: gaussian noise of standard deviation ``noise`` (in the moons' own
+    unit, scikit-learn's meaning) is added to each coordinate before scaling; labels never flip.
+    """
+    _check_n(n)
+    _check_playground_noise(noise)
+    gen = _generator(seed)
+    n_lower, n_upper = _halves(n)
+    t_upper = _uniform(n_upper, 0.0, math.pi, gen)
+    t_lower = _uniform(n_lower, 0.0, math.pi, gen)
+    upper = torch.stack([torch.cos(t_upper), torch.sin(t_upper)], dim=1)
+    lower = torch.stack([1.0 - torch.cos(t_lower), 0.5 - torch.sin(t_lower)], dim=1)
+    x, y = _classes([lower, upper], [1, 0], gen)
+    x = x + noise * torch.randn(n, 2, generator=gen)
+    return (x - torch.tensor([0.5, 0.25])) * MOONS_SCALE, y
+
+
+CHECKERBOARD_CELL = 3.0  # a 4 × 4 board on [-6, 6]^2
+
+
+def checkerboard(n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """A 4 × 4 checkerboard on [-6, 6]^2: class 1 on the squares where floor(x1 / 3) +
+    floor(x2 / 3) is even (the square just above and right of the origin is class 1).
+
+    ``x`` is uniform on [-6, 6]^2. ``noise`` in [0, 0.5], like Playground's xor: each point
+    keeps its position, but its label is read at the point shifted by ``noise * U[-3, 3]`` in
+    each coordinate (up to half a square), so points near a square's edge may take the
+    neighbour's label.
+    """
+    _check_n(n)
+    _check_playground_noise(noise)
+    gen = _generator(seed)
+    cell = CHECKERBOARD_CELL
+    x = _uniform(2 * n, -2.0 * cell, 2.0 * cell, gen).reshape(n, 2)
+    shifted = x + _uniform(2 * n, -cell, cell, gen).reshape(n, 2) * noise
+    squares = torch.floor(shifted / cell).to(torch.int64)
+    return x, ((squares[:, 0] + squares[:, 1]) % 2 == 0).to(torch.int64)
+
+
+RINGS_RADIUS = 5.0  # as Playground's circle
+
+
+def rings(n: int, *, classes: int = 3, seed: int | None = None, noise: float = 0.0) -> Dataset:
+    """``classes`` concentric classes: a central disk (class 0) and K-1 rings around it.
+
+    With band width w = 5 / K, class k's radius is uniform in [w·k + w/10, w·(k+1) - w/10] (the
+    disk's from 0), at a uniform angle: bands a fifth of w apart, like Playground's circle. The
+    label is the band of the radius, ``min(floor(r / w), K - 1)``. The first classes take the
+    points that do not divide evenly.
+
+    ``noise`` in [0, 0.5], as in Playground's circle: each point keeps its position, but its
+    label is read at the point shifted by ``noise * U[-5, 5]`` in each coordinate.
+    """
+    _check_n(n)
+    _check_classes(classes)
+    _check_playground_noise(noise)
+    gen = _generator(seed)
+    width = RINGS_RADIUS / classes
+    bands = []
+    for k, count in enumerate(_shares(n, classes)):
+        low = 0.0 if k == 0 else width * (k + 0.1)
+        r = _uniform(count, low, width * (k + 0.9), gen)
+        angle = _uniform(count, 0.0, 2.0 * math.pi, gen)
+        bands.append(torch.stack([r * torch.sin(angle), r * torch.cos(angle)], dim=1))
+    x, _ = _classes(bands, list(range(classes)), gen)
+    shifted = x + _uniform(2 * n, -RINGS_RADIUS, RINGS_RADIUS, gen).reshape(n, 2) * noise
+    band = torch.floor(shifted.norm(dim=1) / width).to(torch.int64)
+    return x, band.clamp_max(classes - 1)
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {
@@ -234,26 +432,81 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "xor": xor,
     "gaussians": gaussians,
     "spiral": spiral,
+    "plane": plane,
+    "multigauss": multigauss,
+    "blobs": blobs,
+    "moons": moons,
+    "checkerboard": checkerboard,
+    "rings": rings,
 }
-"""Dataset name -> generator ``f(n, *, seed=None, noise=0.0) -> (x, y)``."""
+"""Dataset name -> generator ``f(n, *, seed=None, noise=0.0) -> (x, y)`` (spiral, blobs and rings
+also take ``classes``)."""
 
 DOMAINS: dict[str, tuple[float, float, float, float]] = {
-    "disk": (0.0, 1.0, 0.0, 1.0),
-    "circle": (-6.0, 6.0, -6.0, 6.0),
-    "xor": (-6.0, 6.0, -6.0, 6.0),
-    "gaussians": (-6.0, 6.0, -6.0, 6.0),
-    "spiral": (-6.0, 6.0, -6.0, 6.0),
+    name: (0.0, 1.0, 0.0, 1.0) if name == "disk" else (-6.0, 6.0, -6.0, 6.0) for name in DATASETS
 }
 """Dataset name -> plotting domain ``(x_min, x_max, y_min, y_max)``."""
 
+REGRESSION = ("plane", "multigauss")
+"""The datasets whose targets are real values (float32), not class labels."""
+MANY_CLASSES: dict[str, int] = {"spiral": 2, "blobs": 3, "rings": 3}
+"""The datasets that take ``classes=K`` (2 to MAX_CLASSES), with their default K."""
 
-def make_dataset(name: str, n: int, *, seed: int | None = None, noise: float = 0.0) -> Dataset:
-    """Generate the dataset registered under ``name`` (see ``DATASETS``)."""
+
+@dataclass(frozen=True)
+class Task:
+    """What a dataset asks a model to learn: ``kind`` is "classification" (``classes`` = K,
+    labels 0 … K-1, int64) or "regression" (``classes`` None, float32 targets)."""
+
+    kind: str
+    classes: int | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether the targets are real values."""
+        return self.kind == "regression"
+
+
+def task_of(name: str, classes: int | None = None) -> Task:
+    """The task of dataset ``name`` made with ``classes`` (None: the dataset's default).
+
+    Raises ValueError for an unknown dataset, or a ``classes`` the dataset does not take.
+    """
+    _known(name)
+    if name in REGRESSION:
+        if classes is not None:
+            raise ValueError(f"{name} is a regression dataset: it has no classes")
+        return Task("regression")
+    if name in MANY_CLASSES:
+        if classes is None:
+            classes = MANY_CLASSES[name]
+        _check_classes(classes)
+        return Task("classification", classes)
+    if classes not in (None, 2):
+        raise ValueError(
+            f"{name} has two classes; the datasets with a choice of classes are "
+            f"{', '.join(MANY_CLASSES)}"
+        )
+    return Task("classification", 2)
+
+
+def _known(name: str) -> Callable[..., Dataset]:
     try:
-        make = DATASETS[name]
+        return DATASETS[name]
     except KeyError:
         known = ", ".join(sorted(DATASETS))
         raise ValueError(f"unknown dataset {name!r}; known datasets: {known}") from None
+
+
+def make_dataset(
+    name: str, n: int, *, seed: int | None = None, noise: float = 0.0, classes: int | None = None
+) -> Dataset:
+    """Generate the dataset registered under ``name`` (see ``DATASETS``); ``classes`` for the
+    many-class ones (None: their default; 2 or None for the two-class ones)."""
+    make = _known(name)
+    task = task_of(name, classes)
+    if name in MANY_CLASSES:
+        return make(n, classes=task.classes, seed=seed, noise=noise)
     return make(n, seed=seed, noise=noise)
 
 

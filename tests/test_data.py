@@ -13,22 +13,35 @@ from minidl import data
 from minidl.data import (
     DATASETS,
     DOMAINS,
+    MAX_CLASSES,
     Standardizer,
+    Task,
     batches,
+    blobs,
+    checkerboard,
     circle,
     disk,
     gaussians,
     labels_from_scores,
     make_dataset,
+    moons,
+    multigauss,
     one_hot,
+    plane,
     plus_minus_one,
+    rings,
     spiral,
+    task_of,
     train_test_split,
     xor,
 )
 
-NAMES = ["disk", "circle", "xor", "gaussians", "spiral"]
-PLAYGROUND = ["circle", "xor", "gaussians", "spiral"]
+REGRESSION = ["plane", "multigauss"]
+MANY = {"spiral": 2, "blobs": 3, "rings": 3}  # the datasets that take classes=K, their default
+TWO = ["disk", "circle", "xor", "gaussians", "moons", "checkerboard"]
+CLASSIFICATION = [*TWO, *MANY]
+NAMES = [*CLASSIFICATION, *REGRESSION]
+PLAYGROUND_SCALE = [name for name in NAMES if name != "disk"]  # noise in [0, 0.5]
 
 # Independent constants: the disk has area 1/2, so pi * r^2 = 1/2.
 DISK_R = math.sqrt(0.5 / math.pi)
@@ -109,14 +122,68 @@ def test_disk_rejects_noise_outside_unit_interval(noise):
 def test_every_dataset_has_the_requested_shape_and_dtypes(name, n):
     x, y = DATASETS[name](n, seed=0)
     assert x.dtype == torch.float32 and x.shape == (n, 2)
-    assert y.dtype == torch.int64 and y.shape == (n,)
-    assert set(y.tolist()) <= {0, 1}
+    assert y.shape == (n,)
+    task = task_of(name)
+    if task.is_regression:
+        assert y.dtype == torch.float32 and torch.isfinite(y).all()
+    else:
+        assert y.dtype == torch.int64
+        assert set(y.tolist()) <= set(range(task.classes))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_dataset_has_both_classes(name):
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_every_classification_has_all_its_classes(name):
     _, y = DATASETS[name](200, seed=0, noise=0.1)
-    assert set(y.tolist()) == {0, 1}
+    assert set(y.tolist()) == set(range(task_of(name).classes))
+
+
+@pytest.mark.parametrize("name", list(MANY))
+@pytest.mark.parametrize("classes", [2, 3, 5, MAX_CLASSES])
+def test_many_class_datasets_have_k_classes_of_equal_size(name, classes):
+    n = 10 * classes + 3
+    _, y = make_dataset(name, n, seed=1, classes=classes)
+    counts = torch.bincount(y, minlength=classes).tolist()
+    shares = [n // classes + (1 if k < n % classes else 0) for k in range(classes)]
+    # the first blocks drawn take the extra points; spiral's arm k is class K-1-k
+    assert counts == (shares[::-1] if name == "spiral" else shares)
+    assert y.dtype == torch.int64 and int(y.max()) == classes - 1
+
+
+@pytest.mark.parametrize("name", list(MANY))
+@pytest.mark.parametrize("classes", [1, 0, MAX_CLASSES + 1, 2.0, True])
+def test_a_class_count_out_of_range_is_rejected(name, classes):
+    with pytest.raises(ValueError, match="classes must be an integer from 2 to 10"):
+        DATASETS[name](10, classes=classes)
+
+
+def test_task_of_says_regression_or_classification_and_k():
+    for name in REGRESSION:
+        assert task_of(name) == Task("regression") and task_of(name).is_regression
+    for name in TWO:
+        assert task_of(name) == Task("classification", 2) == task_of(name, 2)
+    for name, default in MANY.items():
+        assert task_of(name) == Task("classification", default)
+        assert task_of(name, 7) == Task("classification", 7)
+        assert not task_of(name).is_regression
+    with pytest.raises(ValueError, match="regression dataset"):
+        task_of("plane", 3)
+    with pytest.raises(ValueError, match="xor has two classes.*spiral, blobs, rings"):
+        task_of("xor", 3)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        task_of("spirals")
+    with pytest.raises(ValueError, match="classes must be"):
+        make_dataset("rings", 10, classes=11)
+
+
+@pytest.mark.parametrize("name", list(MANY))
+def test_make_dataset_passes_classes_on(name):
+    x1, y1 = make_dataset(name, 90, seed=3, noise=0.2, classes=4)
+    x2, y2 = DATASETS[name](90, classes=4, seed=3, noise=0.2)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    x3, y3 = make_dataset(name, 90, seed=3, noise=0.2)
+    x4, y4 = DATASETS[name](90, seed=3, noise=0.2)
+    assert torch.equal(x3, x4) and torch.equal(y3, y4)
+    assert int(y3.max()) == MANY[name] - 1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -161,7 +228,7 @@ def test_non_positive_n_is_rejected(name, n):
         DATASETS[name](n)
 
 
-@pytest.mark.parametrize("name", PLAYGROUND)
+@pytest.mark.parametrize("name", PLAYGROUND_SCALE)
 @pytest.mark.parametrize("noise", [-0.01, 0.51])
 def test_playground_noise_outside_its_scale_is_rejected(name, noise):
     with pytest.raises(ValueError, match="noise"):
@@ -171,7 +238,7 @@ def test_playground_noise_outside_its_scale_is_rejected(name, noise):
 def test_registry_and_domains_cover_the_same_datasets():
     assert set(DATASETS) == set(DOMAINS) == set(NAMES)
     assert DOMAINS["disk"] == (0, 1, 0, 1)
-    for name in PLAYGROUND:
+    for name in PLAYGROUND_SCALE:
         assert DOMAINS[name] == (-6, 6, -6, 6)
 
 
@@ -183,8 +250,8 @@ def test_make_dataset_is_the_registered_generator(name):
 
 
 def test_make_dataset_names_the_unknown_and_the_known_datasets():
-    with pytest.raises(ValueError, match="moons") as info:
-        make_dataset("moons", 10)
+    with pytest.raises(ValueError, match="spirals") as info:
+        make_dataset("spirals", 10)
     for name in NAMES:
         assert name in str(info.value)
 
@@ -286,6 +353,186 @@ def test_spiral_noise_moves_points_but_keeps_labels():
     t = 0.7 * math.pi * distance(x, (0, 0)) + math.pi * (1 - y)
     gap = torch.remainder(angle - t + math.pi, 2 * math.pi) - math.pi
     assert (gap.abs() > 0.05).float().mean() > 0.5  # most points are off the ideal arm
+
+
+@fast
+@given(seed=seeds, classes=st.integers(min_value=2, max_value=MAX_CLASSES))
+def test_a_k_class_spiral_has_k_arms_turned_evenly(seed, classes):
+    x, y = spiral(300, classes=classes, seed=seed)
+    r = distance(x, (0, 0))
+    assert (r <= 5 + 1e-5).all()
+    # arm k (label K-1-k) is Playground's arm turned by 2 pi k / K
+    angle = torch.atan2(x[:, 0].double(), x[:, 1].double())
+    t = 0.7 * math.pi * r + 2 * math.pi * (classes - 1 - y) / classes
+    gap = torch.remainder(angle - t + math.pi, 2 * math.pi) - math.pi
+    assert (gap[r > 1e-3].abs() < 1e-3).all()
+
+
+def test_the_two_class_spiral_is_playgrounds_whatever_way_it_is_asked_for():
+    x1, y1 = spiral(301, seed=4, noise=0.3)
+    x2, y2 = spiral(301, classes=2, seed=4, noise=0.3)
+    x3, y3 = make_dataset("spiral", 301, seed=4, noise=0.3, classes=2)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert torch.equal(x1, x3) and torch.equal(y1, y3)
+
+
+def playground_plane(x1: float, x2: float) -> float:
+    """dataset.ts regressPlane's getLabel: d3.scale.linear().domain([-10, 10]).range([-1, 1])."""
+    return -1 + (x1 + x2 - -10) * (1 - -1) / (10 - -10)
+
+
+def playground_multigauss(x1: float, x2: float) -> float:
+    """dataset.ts regressGaussian's getLabel, written as it is there, point by point."""
+    gaussians = [[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1],
+                 [4, -2.5, -1]]
+
+    def label_scale(d: float) -> float:  # domain [0, 2] -> range [1, 0], clamped
+        return min(max(1 - d / 2, 0.0), 1.0)
+
+    label = 0.0
+    for cx, cy, sign in gaussians:
+        new_label = sign * label_scale(math.hypot(x1 - cx, x2 - cy))
+        if abs(new_label) > abs(label):
+            label = new_label
+    return label
+
+
+@pytest.mark.parametrize(("name", "rule"), [("plane", playground_plane),
+                                            ("multigauss", playground_multigauss)])
+def test_regression_targets_follow_dataset_ts_without_noise(name, rule):
+    x, y = DATASETS[name](3000, seed=0)
+    assert (x >= -6).all() and (x <= 6).all()
+    expected = torch.tensor([rule(a, b) for a, b in x.double().tolist()], dtype=torch.float64)
+    torch.testing.assert_close(y.double(), expected, rtol=0, atol=1e-6)
+
+
+def test_plane_targets_are_within_one_except_in_the_far_corners():
+    x, y = plane(20000, seed=1)
+    beyond = (x[:, 0] + x[:, 1]).abs() > 10
+    assert (y.abs() <= 1.2 + 1e-6).all()
+    assert torch.equal(y.abs() > 1 + 1e-6, beyond & ((x[:, 0] + x[:, 1]).abs() > 10 + 1e-5))
+    # the two corner triangles have area 2 + 2 of the square's 144
+    assert abs(beyond.double().mean().item() - 4 / 144) < 0.005
+
+
+def test_multigauss_targets_are_in_minus_one_one_with_six_signed_bumps():
+    x, y = multigauss(20000, seed=2)
+    assert (y.abs() <= 1).all()
+    for cx, cy, sign in [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1),
+                         (4, -2.5, -1)]:
+        near = distance(x, (cx, cy)) < 1
+        assert near.sum() > 100
+        assert (torch.sign(y[near]) == sign).all()
+    far = torch.stack([distance(x, c) >= 2 for c in [(-4, 2.5), (0, 2.5), (4, 2.5), (-4, -2.5),
+                                                      (0, -2.5), (4, -2.5)]]).all(dim=0)
+    assert far.sum() > 1000 and (y[far] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "lipschitz"),
+    [("plane", playground_plane, 0.1), ("multigauss", playground_multigauss, 0.5)],
+)
+@pytest.mark.parametrize("noise", [0.1, 0.5])
+def test_regression_noise_moves_where_the_target_is_read(name, rule, lipschitz, noise):
+    # the target is the rule at the point shifted by noise * U[-6, 6] per coordinate, and the
+    # rule changes by at most `lipschitz` per unit of distance (plane: |d(x1 + x2)| / 10)
+    x, y = DATASETS[name](2000, seed=3, noise=noise)
+    exact = torch.tensor([rule(a, b) for a, b in x.double().tolist()], dtype=torch.float64)
+    moved = (y.double() - exact).abs()
+    bound = lipschitz * 6 * noise * (2 if name == "plane" else math.sqrt(2))
+    assert (moved <= bound + 1e-5).all()
+    assert (moved > 1e-3).double().mean() > 0.3
+
+
+@pytest.mark.parametrize(("noise", "variance"), [(0.0, 0.5), (0.5, 4.0)])
+@pytest.mark.parametrize("classes", [2, 3, 6])
+def test_blobs_are_k_gaussians_evenly_spaced_on_a_circle(noise, variance, classes):
+    x, y = blobs(6000 * classes, classes=classes, seed=0, noise=noise)
+    for k in range(classes):
+        cloud = x[y == k].double()
+        a = 2 * math.pi * k / classes
+        centre = torch.tensor([3 * math.sin(a), 3 * math.cos(a)], dtype=torch.float64)
+        torch.testing.assert_close(cloud.mean(dim=0), centre, rtol=0, atol=0.1)
+        torch.testing.assert_close(
+            cloud.var(dim=0), torch.full((2,), variance, dtype=torch.float64), rtol=0.06, atol=0
+        )
+
+
+def test_moons_without_noise_lie_on_two_half_circles():
+    x, y = moons(2001, seed=0)
+    u = x.double() / 3 + torch.tensor([0.5, 0.25], dtype=torch.float64)  # scikit-learn's units
+    upper, lower = u[y == 0], u[y == 1]
+    assert len(lower) == 1001 and len(upper) == 1000
+    torch.testing.assert_close(upper.norm(dim=1), torch.ones(1000, dtype=torch.float64),
+                               rtol=0, atol=1e-6)
+    assert (upper[:, 1] >= -1e-6).all()
+    centre = torch.tensor([1.0, 0.5], dtype=torch.float64)
+    torch.testing.assert_close((lower - centre).norm(dim=1),
+                               torch.ones(1001, dtype=torch.float64), rtol=0, atol=1e-6)
+    assert (lower[:, 1] <= 0.5 + 1e-6).all()
+    assert (x[:, 0].abs() <= 4.5 + 1e-5).all() and (x[:, 1].abs() <= 2.25 + 1e-5).all()
+
+
+def test_moons_noise_is_gaussian_of_that_std_in_the_moons_units():
+    noise = 0.1
+    x, y = moons(20000, seed=1, noise=noise)
+    u = x.double() / 3 + torch.tensor([0.5, 0.25], dtype=torch.float64)
+    off = (u[y == 0].norm(dim=1) - 1)  # radial part of a 2-D gaussian offset: std `noise`
+    assert abs(off.std().item() - noise) < 0.01
+
+
+def checkerboard_rule(x: torch.Tensor) -> torch.Tensor:
+    squares = torch.floor(x.double() / 3)
+    return ((squares[:, 0] + squares[:, 1]) % 2 == 0).to(torch.int64)
+
+
+@fast
+@given(seed=seeds)
+def test_checkerboard_labels_are_the_square_parity_without_noise(seed):
+    x, y = checkerboard(1000, seed=seed)
+    assert (x >= -6).all() and (x <= 6).all()
+    assert torch.equal(y, checkerboard_rule(x))
+
+
+def test_checkerboard_has_sixteen_squares_of_alternating_class():
+    x, y = checkerboard(20000, seed=0)
+    for i in range(-2, 2):
+        for j in range(-2, 2):
+            inside = (torch.floor(x[:, 0] / 3) == i) & (torch.floor(x[:, 1] / 3) == j)
+            assert inside.sum() > 1000
+            assert (y[inside] == (1 if (i + j) % 2 == 0 else 0)).all()
+
+
+def test_checkerboard_noise_only_relabels_points_near_a_line():
+    noise = 0.2
+    x, y = checkerboard(4000, seed=1, noise=noise)
+    wrong = y != checkerboard_rule(x)
+    assert wrong.any()
+    to_line = (x.double() / 3 - torch.round(x.double() / 3)).abs() * 3  # distance to a grid line
+    assert (to_line[wrong].min(dim=1).values <= 3 * noise + 1e-5).all()
+
+
+@fast
+@given(seed=seeds, classes=st.integers(min_value=2, max_value=MAX_CLASSES))
+def test_rings_label_is_the_band_of_the_radius_without_noise(seed, classes):
+    x, y = rings(400, classes=classes, seed=seed)
+    width = 5 / classes
+    r = distance(x, (0, 0))
+    assert torch.equal(y, torch.floor(r / width).to(torch.int64).clamp_max(classes - 1))
+    # each ring keeps a tenth of its band clear on both sides (the disk only outside)
+    inner = torch.where(y == 0, torch.zeros_like(r), width * (y + 0.1))
+    assert (r >= inner - 1e-5).all() and (r <= width * (y + 0.9) + 1e-5).all()
+
+
+def test_rings_noise_only_relabels_points_near_a_boundary():
+    noise, classes = 0.05, 4
+    x, y = rings(4000, classes=classes, seed=2, noise=noise)
+    width = 5 / classes
+    r = distance(x, (0, 0))
+    wrong = y != torch.floor(r / width).to(torch.int64).clamp_max(classes - 1)
+    assert wrong.any()
+    to_boundary = (r / width - torch.round(r / width)).abs() * width
+    assert (to_boundary[wrong] <= 5 * noise * math.sqrt(2) + 1e-5).all()
 
 
 # ---------------------------------------------------------------------------------------------
