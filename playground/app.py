@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from .document import ExperimentFileError, read_experiment
 from .experiment import (
     DATASETS,
+    DEFAULT_CLASSES,
     FEATURES,
     INITS,
     LOSSES,
@@ -247,6 +248,8 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
         "seed": args.seed,
         "classes": args.classes,
     }
+    if args.dataset is not None and args.dataset != data.dataset and args.classes is None:
+        data_changes["classes"] = DEFAULT_CLASSES.get(args.dataset, 2)
     data = replace(data, **{k: v for k, v in data_changes.items() if v is not None})
     if args.no_standardize:
         data = replace(data, standardize=False)

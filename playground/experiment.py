@@ -83,8 +83,10 @@ REGRESSION = "regression"
 CLASSIFICATION = "classification"
 REGRESSION_DATASETS: tuple[str, ...] = ("plane", "multigauss")
 """Datasets whose targets are real numbers (TF Playground's regression sets, targets in [-1, 1])."""
-MULTICLASS_DATASETS: tuple[str, ...] = ("spiral", "blobs", "rings")
-"""Generated datasets that take a number of classes (``DataSpec.classes``); the others have two."""
+DEFAULT_CLASSES: dict[str, int] = {"spiral": 2, "blobs": 3, "rings": 3}
+"""Generated datasets that take a number of classes (``DataSpec.classes``), and the number they
+start with; the others have two."""
+MULTICLASS_DATASETS: tuple[str, ...] = tuple(DEFAULT_CLASSES)
 MAX_CLASSES = 10
 MAX_TARGET = 1e6
 """A regression target must lie within +-MAX_TARGET."""

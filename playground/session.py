@@ -176,8 +176,9 @@ class DataArrays:
     def rows(self) -> list[tuple[float, float, int | float, bool]]:
         """Every point as (x1, x2, label or target, is_test): training points first."""
         kind = float if self.is_regression else int
-        out = [(x[0], x[1], kind(c), False) for x, c in zip(self.x_train, self.y_train, strict=True)]
-        out += [(x[0], x[1], kind(c), True) for x, c in zip(self.x_test, self.y_test, strict=True)]
+        out = []
+        for xs, ys, test in ((self.x_train, self.y_train, False), (self.x_test, self.y_test, True)):
+            out += [(x[0], x[1], kind(c), test) for x, c in zip(xs, ys, strict=True)]
         return out
 
 
@@ -353,9 +354,9 @@ class Session:
         empty_y = torch.zeros(0, dtype=target_type)
         train_parts, test_parts = [(empty_x, empty_y, empty_i)], [(empty_x, empty_y, empty_i)]
         if not spec.is_custom:
-            classes = {"classes": spec.classes} if spec.dataset in MULTICLASS_DATASETS else {}
-            x, y = mdata.DATASETS[spec.dataset](
-                spec.points, seed=spec.seed, noise=spec.noise, **classes
+            classes = spec.classes if spec.dataset in MULTICLASS_DATASETS else None
+            x, y = mdata.make_dataset(
+                spec.dataset, spec.points, seed=spec.seed, noise=spec.noise, classes=classes
             )
             y = y.to(target_type)
             ids = torch.arange(len(x))
@@ -1076,10 +1077,7 @@ class Session:
 
     def _fresh_copy(self) -> nn.Sequential:
         copy = build_network(
-            self.experiment.network,
-            self.experiment.in_width,
-            self.experiment.out_width,
-            init="zeros",  # the weights are loaded at once: no need to draw them
+            self.experiment.network, self.experiment.in_width, self.experiment.out_width
         )
         copy.load_state_dict({k: v.clone() for k, v in self.model.state_dict().items()})
         return copy
@@ -1242,8 +1240,8 @@ def experiment_with_model(experiment: Experiment, imported: ImportedModel) -> Ex
     data = replace(experiment.data, features=tuple(imported.features))
     out = imported.network.output_index()
     scores = imported.network.layers[out].units if out is not None else None
-    if imported.loss == "cross_entropy" and scores and data.task != REGRESSION:
-        if data.is_custom or data.dataset in MULTICLASS_DATASETS:
-            data = replace(data, classes=scores)
+    takes_classes = data.is_custom or data.dataset in MULTICLASS_DATASETS
+    if imported.loss == "cross_entropy" and scores and data.task != REGRESSION and takes_classes:
+        data = replace(data, classes=scores)
     train = replace(experiment.train, loss=imported.loss)
     return experiment.replace(network=imported.network, data=data, train=train)

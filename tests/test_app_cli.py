@@ -18,7 +18,11 @@ from playground.app import build_parser, parse_args
 ROOT = Path(__file__).resolve().parent.parent
 
 BAD_VALUES = [
-    ("--dataset", "moons"),
+    ("--dataset", "swissroll"),
+    ("--classes", "11"),
+    ("--classes", "1"),
+    ("--regularization", "l3"),
+    ("--init", "ones"),
     ("--points", "many"),
     ("--points", "3"),
     ("--test-fraction", "1.5"),

@@ -33,6 +33,11 @@ def test_mirrors_of_the_engine_registries_agree():
     # the app offers the engine's datasets in the engine's order (maybe not all of them yet)
     assert tuple(name for name in ENGINE_DATASETS if name in DATASETS) == DATASETS
     assert {name: ENGINE_DOMAINS[name] for name in DATASETS} == DOMAINS
+    from minidl.data import MANY_CLASSES, REGRESSION
+    from playground.experiment import DEFAULT_CLASSES, REGRESSION_DATASETS
+
+    assert REGRESSION_DATASETS == REGRESSION
+    assert DEFAULT_CLASSES == MANY_CLASSES
     assert tuple(ENGINE_FEATURES) == FEATURES
 
 

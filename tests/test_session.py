@@ -162,7 +162,7 @@ def test_cross_entropy_model_imports_with_its_loss(tmp_path):
     ("model", "fragment"),
     [
         (nn.Sequential(nn.Linear(2, 4), nn.Softmax()), "Softmax"),
-        (nn.Sequential(nn.Linear(2, 3)), "3 outputs"),
+        (nn.Sequential(nn.Linear(2, 11)), "11 outputs"),
         (nn.Sequential(nn.Linear(3, 1)), "expects 3 inputs"),
         (nn.Sequential(nn.ReLU(), nn.Linear(2, 1)), "Start the network with a Linear"),
     ],

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ..experiment import (
     CUSTOM,
     DATASET_CHOICES,
+    DEFAULT_CLASSES,
     FEATURE_LABELS,
     FEATURES,
     MAX_CLASSES,
@@ -217,10 +218,10 @@ class DataPanel(QWidget):
         features = tuple(name for name, box in self.feature_boxes.items() if box.isChecked())
         dataset = self.dataset.currentData()
         classes = self.classes.value()
-        if dataset != self._spec.dataset and not (
-            dataset == CUSTOM or dataset in MULTICLASS_DATASETS
-        ):
-            classes = 2  # the other datasets have two classes (or are regressions)
+        if dataset != self._spec.dataset and dataset != CUSTOM:
+            # blobs and rings start with three classes; the other datasets have two (or are
+            # regressions)
+            classes = DEFAULT_CLASSES.get(dataset, 2)
         spec = replace(
             self._spec,
             dataset=dataset,

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .colours import CLASS0, CLASS1, REGRESSION_MAP, class_colours, class_image, value_colours
+
 __all__ = ["AccuracyPlot", "DecisionBoundaryPlot", "LossPlot", "MetricHistory", "PlotsPanel"]
 
 pg.setConfigOptions(antialias=True)
-
-from .colours import CLASS0, CLASS1, REGRESSION_MAP, class_colours, class_image, value_colours
 
 BOUNDARY_MAP = pg.ColorMap(
     [0.0, 0.5, 1.0],
@@ -259,7 +259,8 @@ class DecisionBoundaryPlot(_ThemedPlot):
         if self._classes == 2:
             return list(self._brushes), list(self._ring_pens)
         colours = class_colours(self._classes)
-        return [pg.mkBrush(c) for c in colours], [pg.mkPen(c.darker(160), width=1.5) for c in colours]
+        rings = [pg.mkPen(c.darker(160), width=1.5) for c in colours]
+        return [pg.mkBrush(c) for c in colours], rings
 
     @property
     def classes(self) -> int:
