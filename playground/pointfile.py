@@ -1,5 +1,10 @@
 """Your points as CSV: read a file of (x1, x2, label[, split]) rows, write the current points.
 
+The label is a class, a whole number 0 to 9 (MAX_CLASSES - 1), or a real-valued target for a
+regression: a header ``x1,x2,target`` says so, and without one a label that is not a whole
+number 0 to 9 makes the file a regression's. Classes come back as ints, targets as floats
+(``is_regression`` tells which).
+
 No Qt, no torch. ``read_points_csv`` checks every row before it returns anything: a bad row
 raises ``PointsFileError`` naming the line and the problem, so an import is all or nothing.
 ``read_points_file`` reads a file (a regular file of at most MAX_FILE_BYTES, never a pipe or a
@@ -18,12 +23,21 @@ import os
 import random
 from collections.abc import Iterable
 
-from .experiment import MAX_ADDED_POINTS, MAX_COORDINATE, DataPoint
+from .experiment import MAX_ADDED_POINTS, MAX_CLASSES, MAX_COORDINATE, MAX_TARGET, DataPoint
 from .files import FileReadError, read_text
 
-__all__ = ["HEADER", "PointsFileError", "points_to_csv", "read_points_csv", "read_points_file"]
+__all__ = [
+    "HEADER",
+    "PointsFileError",
+    "is_regression",
+    "points_to_csv",
+    "read_points_csv",
+    "read_points_file",
+]
 
 HEADER = ("x1", "x2", "label", "split")
+TARGET = "target"
+"""The third column's name in a regression's file (``x1,x2,target[,split]``)."""
 MAX_REPORTED = 5
 """A file with many bad rows gets this many named in the message, then a count of the rest."""
 MAX_COUNTED = 1000
@@ -53,14 +67,42 @@ def _number(text: str, column: str) -> float:
     return value
 
 
-def _label(text: str) -> int:
+def _label(text: str, target: bool) -> int | float:
+    """A class (int) or, with ``target``, a regression's target (float)."""
+    classes = f"a class 0 to {MAX_CLASSES - 1}"
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"the label is {_shorten(text)!r}, not 0 or 1") from None
-    if value not in (0.0, 1.0):
-        raise ValueError(f"the label is {_shorten(text)}; it must be 0 or 1")
+        raise ValueError(
+            f"the {'target' if target else 'label'} is {_shorten(text)!r}, not "
+            f"{'a number' if target else classes}"
+        ) from None
+    if target:
+        if not math.isfinite(value) or abs(value) > MAX_TARGET:
+            raise ValueError(
+                f"the target is {_shorten(text)}; it must be a finite number within "
+                f"+-{MAX_TARGET:g}"
+            )
+        return value
+    if not (value.is_integer() and 0 <= value < MAX_CLASSES):
+        raise ValueError(
+            f"the label is {_shorten(text)}; it must be {classes} (or name the column "
+            f"'{TARGET}' for a regression's real-valued targets)"
+        )
     return int(value)
+
+
+def _is_class(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return True  # not a number at all: reported as a bad label
+    return value.is_integer() and 0 <= value < MAX_CLASSES
+
+
+def is_regression(points: Iterable[DataPoint]) -> bool:
+    """Whether read points carry real-valued targets (floats) rather than classes (ints)."""
+    return any(isinstance(p.label, float) for p in points)
 
 
 def _is_header(fields: list[str]) -> bool:
@@ -92,8 +134,9 @@ def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> 
             "points\nNothing was imported.",
         )
     problems: list[str] = []
-    rows: list[tuple[float, float, int, bool | None]] = []
+    rows: list[tuple[float, float, str, bool | None, int]] = []
     width: int | None = None
+    target: bool | None = None  # from the header; None: decided by the labels
     seen_data = False
     reader = csv.reader(io.StringIO(text, newline=None))
     while len(problems) < MAX_COUNTED:
@@ -110,10 +153,13 @@ def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> 
             continue
         if not seen_data and width is None and _is_header(fields):
             names = [f.lower() for f in fields]
+            target = len(names) >= 3 and names[2] == TARGET
+            if target:
+                names[2] = HEADER[2]
             if names not in (list(HEADER[:3]), list(HEADER)):
                 problems.append(
                     f"line {number}: the header {_shorten(', '.join(fields))} is not "
-                    "x1, x2, label (and optionally split)"
+                    f"x1, x2, label (or {TARGET}) and optionally split"
                 )
                 break
             width = len(names)
@@ -129,7 +175,6 @@ def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> 
         try:
             x1 = _number(fields[0], "x1")
             x2 = _number(fields[1], "x2")
-            label = _label(fields[2])
             split: bool | None = None
             if len(fields) == 4 and fields[3]:
                 if fields[3].lower() not in ("train", "test"):
@@ -140,10 +185,20 @@ def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> 
         except ValueError as e:
             problems.append(f"line {number}: {e}")
             continue
-        rows.append((x1, x2, label, split))
+        rows.append((x1, x2, fields[2], split, number))
         if len(rows) > MAX_ADDED_POINTS:
             problems.append(f"more than {MAX_ADDED_POINTS:,} points; the limit is that many")
             break
+    if target is None:  # no header: any label that is no class makes them all targets
+        target = not all(_is_class(row[2]) for row in rows)
+    labels: list[int | float] = []
+    for _, _, text, _, number in rows:
+        if len(problems) >= MAX_COUNTED:
+            break
+        try:
+            labels.append(_label(text, target))
+        except ValueError as e:
+            problems.append(f"line {number}: {e}")
     if problems:
         shown = problems[:MAX_REPORTED]
         more = len(problems) - len(shown)
@@ -160,7 +215,7 @@ def read_points_csv(text: str, *, test_fraction: float = 0.5, seed: int = 0) -> 
     test = set(_split(undecided, test_fraction, seed))
     return [
         DataPoint(x1, x2, label, split if split is not None else i in test)
-        for i, (x1, x2, label, split) in enumerate(rows)
+        for i, ((x1, x2, _, split, _), label) in enumerate(zip(rows, labels, strict=True))
     ]
 
 
@@ -187,13 +242,17 @@ def _split(indices: list[int], test_fraction: float, seed: int) -> list[int]:
     return shuffled[:n_test]
 
 
-def points_to_csv(rows: Iterable[tuple[float, float, int, bool]]) -> str:
-    """CSV text with a header and one (x1, x2, label, split) row per point."""
+def points_to_csv(
+    rows: Iterable[tuple[float, float, int | float, bool]], *, regression: bool = False
+) -> str:
+    """CSV text with a header and one (x1, x2, label, split) row per point; a regression's
+    file has a ``target`` column of real values instead of the label."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow((*HEADER[:2], TARGET if regression else HEADER[2], HEADER[3]))
     for x1, x2, label, test in rows:
-        writer.writerow([_text(x1), _text(x2), int(label), "test" if test else "train"])
+        value = _text(label) if regression else int(label)
+        writer.writerow([_text(x1), _text(x2), value, "test" if test else "train"])
     return out.getvalue()
 
 

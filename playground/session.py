@@ -174,11 +174,14 @@ class DataArrays:
         return (low, high)
 
     def rows(self) -> list[tuple[float, float, int | float, bool]]:
-        """Every point as (x1, x2, label or target, is_test): training points first."""
-        kind = float if self.is_regression else int
+        """Every point as (x1, x2, label or target, is_test): training points first; a class
+        as an int, a target as the float32 it is (which prints in its shortest form)."""
         out = []
         for xs, ys, test in ((self.x_train, self.y_train, False), (self.x_test, self.y_test, True)):
-            out += [(x[0], x[1], kind(c), test) for x, c in zip(xs, ys, strict=True)]
+            out += [
+                (x[0], x[1], c if self.is_regression else int(c), test)
+                for x, c in zip(xs, ys, strict=True)
+            ]
         return out
 
 

@@ -60,7 +60,7 @@ from ..experiment import (
     TrainSpec,
 )
 from ..files import save_picture, write_text
-from ..pointfile import PointsFileError, points_to_csv, read_points_file
+from ..pointfile import PointsFileError, is_regression, points_to_csv, read_points_file
 from ..worker import TrainingController
 from .confusion import ConfusionMatrixView
 from .data_panel import DataPanel
@@ -669,7 +669,7 @@ class MainWindow(QMainWindow):
             return False
         n_test = sum(p.test for p in points)
         self._edit_data(
-            data.with_imported(tuple(points)),
+            data.with_imported(tuple(points), regression=is_regression(points)),
             f"Import {name}",
             f"Imported {len(points)} points from {name} ({len(points) - n_test} train, "
             f"{n_test} test) as the Custom dataset: the weights were reset.",
@@ -685,7 +685,8 @@ class MainWindow(QMainWindow):
         if not path:
             return False
         try:
-            write_text(path, points_to_csv(self._arrays.rows()))
+            rows = self._arrays.rows()
+            write_text(path, points_to_csv(rows, regression=self._arrays.is_regression))
         except OSError as e:
             QMessageBox.warning(
                 self, "Export Points", f"Could not write {path}:\n\n{problem_text(e)}"
