@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 from .ops import (
+    ELU,
+    GELU,
     Abs,
     Add,
     AvgPool2d,
@@ -41,7 +43,10 @@ from .ops import (
     ReLU,
     Reshape,
     Sigmoid,
+    SiLU,
+    Sine,
     Softmax,
+    Softplus,
     Sqrt,
     Sub,
     Sum,
@@ -185,6 +190,35 @@ def tanh(x: Any) -> Tensor:
 def sigmoid(x: Any) -> Tensor:
     """Logistic sigmoid 1 / (1 + e⁻ˣ), stable for large |x|."""
     return Sigmoid.apply(x)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha·(eˣ - 1) otherwise (torch's ELU)."""
+    return ELU.apply(x, alpha=alpha)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x·Φ(x) with Φ the standard normal CDF, exactly (via erf); torch's default GELU."""
+    if approximate != "none":
+        raise ValueError(
+            f"gelu: only the exact GELU (approximate='none') is implemented, got {approximate!r}"
+        )
+    return GELU.apply(x)
+
+
+def silu(x: Any) -> Tensor:
+    """x·sigmoid(x) elementwise (swish)."""
+    return SiLU.apply(x)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta·x)) / beta, and x itself where beta·x > threshold (torch's Softplus)."""
+    return Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+def sin(x: Any) -> Tensor:
+    """sin x elementwise (the Sine layer's op)."""
+    return Sine.apply(x)
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:

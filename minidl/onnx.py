@@ -20,6 +20,7 @@ The ``onnx`` package is needed only here and only when exporting (``pip install 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -136,6 +137,30 @@ def _features(g: Graph, name: str, layer: nn.Features, x: str) -> str:
     return g.node("Concat", columns, f"{name}.features", axis=1)
 
 
+def _gelu(g: Graph, name: str, layer: nn.GELU, x: str) -> str:
+    # x · (1 + erf(x / √2)) / 2: opset 17 has Erf but no Gelu (that came with opset 20)
+    scaled = g.node("Div", [x, g.constant(f"{name}.sqrt2", math.sqrt(2.0))], f"{name}.scaled")
+    one = g.constant(f"{name}.one", 1.0)
+    cdf = g.node("Add", [g.node("Erf", [scaled], f"{name}.erf"), one], f"{name}.cdf2")
+    half = g.node("Mul", [x, g.constant(f"{name}.half", 0.5)], f"{name}.half_x")
+    return g.node("Mul", [half, cdf], name)
+
+
+def _silu(g: Graph, name: str, layer: nn.SiLU, x: str) -> str:
+    return g.node("Mul", [x, g.node("Sigmoid", [x], f"{name}.sigmoid")], name)
+
+
+def _softplus(g: Graph, name: str, layer: nn.Softplus, x: str) -> str:
+    # ONNX's Softplus is log(1 + eˣ): scale by beta around it, and keep torch's linear branch
+    beta = g.constant(f"{name}.beta", layer.beta)
+    scaled = g.node("Mul", [x, beta], f"{name}.scaled")
+    smooth = g.node("Div", [g.node("Softplus", [scaled], f"{name}.softplus"), beta],
+                    f"{name}.smooth")
+    linear = g.node("Greater", [scaled, g.constant(f"{name}.threshold", layer.threshold)],
+                    f"{name}.linear")
+    return g.node("Where", [linear, x, smooth], name)
+
+
 def _softmax_along(op: str) -> Emitter:
     def emit(g: Graph, name: str, layer: Any, x: str) -> str:
         return g.node(op, [x], name, axis=layer.dim)
@@ -152,6 +177,11 @@ EMITTERS: dict[type[Module], Emitter] = {
     ),
     nn.Tanh: _unary("Tanh"),
     nn.Sigmoid: _unary("Sigmoid"),
+    nn.ELU: lambda g, name, layer, x: g.node("Elu", [x], name, alpha=layer.alpha),
+    nn.GELU: _gelu,
+    nn.SiLU: _silu,
+    nn.Softplus: _softplus,
+    nn.Sine: _unary("Sin"),
     nn.Softmax: _softmax_along("Softmax"),
     nn.LogSoftmax: _softmax_along("LogSoftmax"),
     nn.Dropout: _unary("Identity"),  # an exported model predicts: dropout is off

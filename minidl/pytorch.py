@@ -41,7 +41,8 @@ from .nn.module import Module
 
 __all__ = ["export", "to_source", "CODE", "ExportError"]
 
-# the torch.nn expression of each layer (``Features`` and ``Standardize`` are the file's own)
+# the torch.nn expression of each layer (``Features``, ``Standardize`` and ``Sine`` are the file's
+# own)
 CODE: dict[type[Module], Callable[[Any], str]] = {
     nn.Features: lambda layer: "Features()",
     nn.Linear: lambda layer: (
@@ -53,6 +54,11 @@ CODE: dict[type[Module], Callable[[Any], str]] = {
     nn.LeakyReLU: lambda layer: f"nn.LeakyReLU(negative_slope={layer.negative_slope!r})",
     nn.Tanh: lambda layer: "nn.Tanh()",
     nn.Sigmoid: lambda layer: "nn.Sigmoid()",
+    nn.ELU: lambda layer: f"nn.ELU(alpha={layer.alpha!r})",
+    nn.GELU: lambda layer: "nn.GELU()",  # exact: approximate="none", torch's default
+    nn.SiLU: lambda layer: "nn.SiLU()",
+    nn.Softplus: lambda layer: f"nn.Softplus(beta={layer.beta!r}, threshold={layer.threshold!r})",
+    nn.Sine: lambda layer: "Sine()",  # torch.nn has none: the file defines it (_SINE)
     nn.Softmax: lambda layer: f"nn.Softmax(dim={layer.dim})",
     nn.LogSoftmax: lambda layer: f"nn.LogSoftmax(dim={layer.dim})",
     nn.Dropout: lambda layer: f"nn.Dropout(p={layer.p!r})",  # off in eval mode
@@ -120,6 +126,15 @@ class Standardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+'''
+
+_SINE = '''
+
+class Sine(nn.Module):
+    """sin(x) elementwise: a periodic activation (torch.nn has no such layer)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x)
 '''
 
 _BODY = '''
@@ -242,6 +257,8 @@ def to_source(
         )
     if scaling is not None:
         source += _STANDARDIZE
+    if any(isinstance(layer, nn.Sine) for _, layer in chain):
+        source += _SINE
     source += _BODY.format(
         width_in=width_in,
         width_out=out_width(chain) or width_in,

@@ -47,6 +47,21 @@ def _cases() -> dict[str, tuple[nn.Module, bool, bool]]:
         ),
         "Tanh": (nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 2)), False, False),
         "Sigmoid": (nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 1), nn.Sigmoid()), 0, 0),
+        "ELU": (nn.Sequential(nn.Linear(2, 6), nn.ELU(alpha=0.6), nn.Linear(6, 1)), False, False),
+        "GELU": (nn.Sequential(nn.Linear(2, 6), nn.GELU(), nn.Linear(6, 2)), False, False),
+        "SiLU": (nn.Sequential(nn.Linear(2, 6), nn.SiLU(), nn.Linear(6, 1)), False, False),
+        "Softplus": (nn.Sequential(nn.Linear(2, 6), nn.Softplus(), nn.Linear(6, 1)), False, False),
+        # beta * x crosses the threshold at some of the points: both of torch's branches
+        "Softplus beta threshold": (
+            nn.Sequential(nn.Linear(2, 6), nn.Softplus(beta=1.5, threshold=2.0), nn.Linear(6, 1)),
+            False,
+            False,
+        ),
+        "Sine": (
+            nn.Sequential(nn.Features(["x1", "x2"]), nn.Linear(2, 6), nn.Sine(), nn.Linear(6, 1)),
+            True,
+            False,
+        ),
         "Softmax": (nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=1)), False, False),
         "LogSoftmax": (nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=-1)), False, False),
         # left in training mode: an export predicts, so Dropout is the identity there

@@ -85,6 +85,14 @@ MODELS = {
         nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 8), nn.Tanh(),
         nn.Dropout(0.0), nn.Linear(8, 1), nn.Sigmoid(),
     ),
+    "the newer activations": lambda: nn.Sequential(
+        nn.Linear(2, 8), nn.ELU(alpha=0.7), nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 8),
+        nn.SiLU(), nn.Linear(8, 8), nn.Softplus(beta=2.0, threshold=1.0), nn.Linear(8, 8),
+        nn.Sine(), nn.Linear(8, 1),
+    ),
+    "sine first, softplus last": lambda: nn.Sequential(
+        nn.Sine(), nn.Linear(2, 8), nn.Softplus(), nn.Dropout(0.2), nn.Linear(8, 1), nn.ELU(),
+    ),
     "dropout first, activation after dropout, identity": lambda: nn.Sequential(
         nn.Dropout(0.2), nn.Linear(2, 8), nn.Dropout(0.5), nn.Sigmoid(), nn.Identity(),
         nn.Linear(8, 1), nn.Sigmoid(),

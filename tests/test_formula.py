@@ -7,7 +7,8 @@ from minidl import functional as F
 from minidl import nn
 
 LAYERS = [
-    nn.Linear(2, 3), nn.ReLU(), nn.LeakyReLU(0.1), nn.Tanh(), nn.Sigmoid(), nn.Softmax(),
+    nn.Linear(2, 3), nn.ReLU(), nn.LeakyReLU(0.1), nn.Tanh(), nn.Sigmoid(), nn.ELU(), nn.GELU(),
+    nn.SiLU(), nn.Softplus(), nn.Sine(), nn.Softmax(),
     nn.LogSoftmax(), nn.Dropout(0.2), nn.MSELoss(), nn.L1Loss(), nn.BCELoss(),
     nn.CrossEntropyLoss(),
 ]

@@ -178,6 +178,19 @@ def test_save_into_a_missing_folder_names_the_file(tmp_path):
     assert str(path) in str(info.value)
 
 
+def test_the_newer_activations_round_trip_with_their_settings(tmp_path):
+    model = nn.Sequential(
+        nn.Linear(2, 6), nn.ELU(alpha=0.7), nn.Linear(6, 6), nn.GELU(), nn.Linear(6, 6), nn.SiLU(),
+        nn.Linear(6, 6), nn.Softplus(beta=2.0, threshold=3.0), nn.Linear(6, 6), nn.Sine(),
+        nn.Linear(6, 1),
+    )
+    save(model, tmp_path / "a.safetensors")
+    loaded = load(tmp_path / "a.safetensors")
+    assert repr(loaded) == repr(model)
+    x = torch.randn(20, 2)
+    assert torch.equal(model(x).data, loaded(x).data)
+
+
 def test_features_layer_round_trips(tmp_path):
     model = nn.Sequential(nn.Features(["x1", "x2", "x1^2", "sin(x2)"]), nn.Linear(4, 1))
     save(model, tmp_path / "f.safetensors")

@@ -268,6 +268,30 @@ def test_repr_equals_torch_for_the_playground_layers() -> None:
 
     assert repr(layers(nn)) == torch_repr(layers(torch.nn))
     assert repr(build_net(nn)) == torch_repr(build_net(torch.nn))
+
+
+def test_repr_equals_torch_for_the_newer_activations() -> None:
+    def layers(lib):
+        return lib.Sequential(
+            lib.ELU(), lib.ELU(alpha=0.5), lib.GELU(), lib.GELU(approximate="none"), lib.SiLU(),
+            lib.Softplus(), lib.Softplus(beta=2.0, threshold=5.0),
+        )
+
+    assert repr(layers(nn)) == torch_repr(layers(torch.nn))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nn.ELU(alpha="1"), "ELU: alpha must be a number"),
+        (lambda: nn.GELU(approximate="tanh"), "only the exact GELU"),
+        (lambda: nn.Softplus(beta=0), "Softplus: beta must not be 0"),
+        (lambda: nn.Softplus(threshold=None), "Softplus: threshold must be a number"),
+    ],
+)
+def test_newer_activations_refuse_bad_settings_by_name(make, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
     assert repr(nn.Linear(3, 4)) == repr(torch.nn.Linear(3, 4))
 
 

@@ -7,10 +7,10 @@ calls, and the Module calls, Tensors, Nodes and the graph walk around them take 
 
 This package is the one place that trades that bookkeeping for speed, opt in:
 
-- ``kernels.chain_kernels`` writes a chain of layers (Linear, ReLU, LeakyReLU, Tanh, Sigmoid,
-  Dropout) out as two straight-line Python functions that call each op's own ``forward`` and
-  ``backward`` from ``minidl/ops`` in the order the eager step would. No formula is restated
-  here: change an op in ``minidl/ops`` and the fast step changes with it.
+- ``kernels.chain_kernels`` writes a chain of layers (Linear, ReLU, LeakyReLU, Tanh, Sigmoid, ELU,
+  GELU, SiLU, Softplus, Sine, Dropout) out as two straight-line Python functions that call each op's
+  own ``forward`` and ``backward`` from ``minidl/ops`` in the order the eager step would. No formula
+  is restated here: change an op in ``minidl/ops`` and the fast step changes with it.
 - ``TrainStep(model, loss_fn, optimizer)`` runs those kernels, the loss op and the optimiser
   for one batch; for any other model, loss, optimiser set-up or batch it runs the eager step as
   written. ``minidl.train.fit`` uses it (``fit(..., fast=False)`` runs the eager step).

@@ -1,11 +1,11 @@
 """A chain of layers' forward and backward, written out as straight-line Python once per chain.
 
-A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid,
-Dropout) runs, in the eager engine, one Module call, one ``Function.apply`` and one Node per
-layer, then a graph walk. For such a chain the graph is known before it runs, so it can be
-written out: ``chain_kernels`` writes the source of two functions that call each layer's op —
-``forward`` and ``backward`` of ``minidl/ops`` — in the order the eager step would, with one
-ctx per op, and nothing else. The maths is the ops' own; what is gone is the bookkeeping.
+A ``Sequential`` of Linear layers and elementwise layers (ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU,
+SiLU, Softplus, Sine, Dropout) runs, in the eager engine, one Module call, one ``Function.apply``
+and one Node per layer, then a graph walk. For such a chain the graph is known before it runs, so it
+can be written out: ``chain_kernels`` writes the source of two functions that call each layer's op —
+``forward`` and ``backward`` of ``minidl/ops`` — in the order the eager step would, with one ctx per
+op, and nothing else. The maths is the ops' own; what is gone is the bookkeeping.
 
 The source is registered with ``linecache`` under its own file name, so tracebacks and pdb show
 its lines, and ``kernels.source`` (or ``minidl.fast.source``) prints it.
@@ -21,11 +21,12 @@ from typing import Any
 
 from .. import ops
 
-__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTION"]
+__all__ = ["Ctx", "Kernels", "chain_kernels", "LINEAR", "ELEMENTWISE", "WITH_OPTIONS"]
 
 LINEAR = ops.Linear
-ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid)  # one input, no option
-WITH_OPTION = (ops.LeakyReLU, ops.Dropout)  # one input and one option (slope, p)
+ELEMENTWISE = (ops.ReLU, ops.Tanh, ops.Sigmoid, ops.GELU, ops.SiLU, ops.Sine)  # no option
+# one input and options, passed in order: (slope,), (p,), (alpha,), (beta, threshold)
+WITH_OPTIONS = (ops.LeakyReLU, ops.Dropout, ops.ELU, ops.Softplus)
 
 
 class Ctx:
@@ -46,7 +47,8 @@ class Kernels:
     """The written-out forward and backward of one chain, and what they need.
 
     ``forward(x, args, ctx) -> y``: ``args[i]`` is op i's operands after its input (a Linear's
-    (weight, bias), the option of LeakyReLU or Dropout, () otherwise) and ``ctx[i]`` its ctx.
+    (weight, bias), the options of LeakyReLU, Dropout, ELU or Softplus as a tuple, ()
+    otherwise) and ``ctx[i]`` its ctx.
     ``backward(g, ctx) -> list``: the gradient of every Linear's weight and bias (None for an
     absent bias), in order, from dL/dy.
     ``needs[i]`` is op i's ``needs_input_grad``, for the ctx objects a caller makes.
@@ -79,7 +81,7 @@ def chain_kernels(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
 
 def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
     for op in chain:
-        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTION:
+        if op is not LINEAR and op not in ELEMENTWISE and op not in WITH_OPTIONS:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
     needs = []
     grad_flows = False  # whether the input of op i depends on a parameter
@@ -102,8 +104,8 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...]) -> Kernels:
     for i, op in enumerate(chain):
         if op is LINEAR:
             forward.append(f"    h = Linear.forward(ctx[{i}], h, args[{i}][0], args[{i}][1])")
-        elif op in WITH_OPTION:
-            forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h, args[{i}])")
+        elif op in WITH_OPTIONS:
+            forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h, *args[{i}])")
         else:
             forward.append(f"    h = {op.__name__}.forward(ctx[{i}], h)")
     forward.append("    return h")

@@ -1,11 +1,12 @@
 """TrainStep: one optimisation step (forward, loss, zero_grad, backward, step) without a graph.
 
-For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout and Identity
-layers and one of the four loss modules, the graph an eager step would record is known before it
-runs. TrainStep runs the chain's written-out kernels (``kernels.py``: each op's own forward and
-backward from ``minidl/ops``, in the eager order) and the loss op's, then the optimiser. The
-arithmetic is the eager step's, op for op, so the results are the same to the bit
-(tests/test_fast.py); the time is less (benchmarks/RESULTS.md). ``fit`` trains with it.
+For a ``Sequential`` chain of Linear, ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU, SiLU, Softplus,
+Sine, Dropout and Identity layers and one of the loss modules in ``LOSSES``, the graph an eager step
+would record is known before it runs. TrainStep runs the chain's written-out kernels
+(``kernels.py``: each op's own forward and backward from ``minidl/ops``, in the eager order) and the
+loss op's, then the optimiser. The arithmetic is the eager step's, op for op, so the results are the
+same to the bit (tests/test_fast.py); the time is less (benchmarks/RESULTS.md). ``fit`` trains with
+it.
 
 Everything else takes the eager step as written: other models, modules or losses, a loss with
 ``reduction="none"``, parameters that are frozen, shared or not the optimiser's, inputs that
@@ -42,6 +43,11 @@ LAYER_OPS: dict[type, type] = {
     L.Tanh: ops.Tanh,
     L.Sigmoid: ops.Sigmoid,
     L.LeakyReLU: ops.LeakyReLU,
+    L.ELU: ops.ELU,
+    L.GELU: ops.GELU,
+    L.SiLU: ops.SiLU,
+    L.Softplus: ops.Softplus,
+    L.Sine: ops.Sine,
     L.Dropout: ops.Dropout,
 }
 
@@ -209,9 +215,13 @@ class _Plan:
                 bias = m._parameters["bias"]
                 args.append((m._parameters["weight"].data, None if bias is None else bias.data))
             elif kind is L.LeakyReLU:
-                args.append(m.negative_slope)
+                args.append((m.negative_slope,))
             elif kind is L.Dropout:
-                args.append(m.p)
+                args.append((m.p,))
+            elif kind is L.ELU:
+                args.append((m.alpha,))
+            elif kind is L.Softplus:
+                args.append((m.beta, m.threshold))
             else:
                 args.append(())
         return args

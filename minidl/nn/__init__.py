@@ -3,6 +3,8 @@
 from ..tensor import Parameter
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d, Upsample
 from .layers import (
+    ELU,
+    GELU,
     Dropout,
     Features,
     Identity,
@@ -12,7 +14,10 @@ from .layers import (
     ReLU,
     Sequential,
     Sigmoid,
+    SiLU,
+    Sine,
     Softmax,
+    Softplus,
     Tanh,
 )
 from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
@@ -29,6 +34,11 @@ __all__ = [
     "LeakyReLU",
     "Tanh",
     "Sigmoid",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Sine",
     "Softmax",
     "LogSoftmax",
     "Dropout",

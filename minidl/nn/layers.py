@@ -19,6 +19,11 @@ __all__ = [
     "LeakyReLU",
     "Tanh",
     "Sigmoid",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Sine",
     "Softmax",
     "LogSoftmax",
     "Dropout",
@@ -98,12 +103,6 @@ class Linear(Module):
             "bias": self.bias is not None,
         }
 
-    def extra_repr(self) -> str:
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"bias={self.bias is not None}"
-        )
-
 
 class ReLU(Module):
     """max(0, x) elementwise."""
@@ -129,9 +128,6 @@ class LeakyReLU(Module):
     def config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
-
 
 class Tanh(Module):
     """Hyperbolic tangent elementwise."""
@@ -151,6 +147,89 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
+def _number(layer: str, name: str, value: Any) -> float:
+    """A layer's numeric setting as a float, or a ValueError naming the layer and the setting."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValueError(f"{layer}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+class ELU(Module):
+    """x for x > 0, alpha·(eˣ - 1) otherwise (torch's ELU, alpha=1.0)."""
+
+    op = ops.ELU  # the op its forward records: its maths (Function.formula)
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = _number("ELU", "alpha", alpha)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class GELU(Module):
+    """x·Φ(x), Φ the standard normal CDF: torch's GELU, exact (``approximate="none"``)."""
+
+    op = ops.GELU  # the op its forward records: its maths (Function.formula)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate != "none":
+            raise ValueError(
+                f"GELU: only the exact GELU (approximate='none') is implemented, got "
+                f"{approximate!r}"
+            )
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Tensor:
+        return F.gelu(x)
+
+    def config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+
+class SiLU(Module):
+    """x·sigmoid(x) elementwise (swish), torch's SiLU."""
+
+    op = ops.SiLU  # the op its forward records: its maths (Function.formula)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.silu(x)
+
+
+class Softplus(Module):
+    """log(1 + e^(beta·x)) / beta, x itself where beta·x > threshold: torch's Softplus
+    (beta=1.0, threshold=20.0)."""
+
+    op = ops.Softplus  # the op its forward records: its maths (Function.formula)
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = _number("Softplus", "beta", beta)
+        self.threshold = _number("Softplus", "threshold", threshold)
+        if self.beta == 0:
+            raise ValueError("Softplus: beta must not be 0 (the output divides by it)")
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def config(self) -> dict[str, Any]:
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+class Sine(Module):
+    """sin(x) elementwise: a periodic activation (not a torch layer; exported as a small module
+    of its own in the PyTorch code, as Sin in ONNX)."""
+
+    op = ops.Sine  # the op its forward records: its maths (Function.formula)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.sin(x)
+
+
 class Softmax(Module):
     """Softmax along ``dim``."""
 
@@ -165,9 +244,6 @@ class Softmax(Module):
 
     def config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 class LogSoftmax(Module):
@@ -184,9 +260,6 @@ class LogSoftmax(Module):
 
     def config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 class Dropout(Module):
@@ -205,9 +278,6 @@ class Dropout(Module):
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p}
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class Identity(Module):
@@ -256,9 +326,6 @@ class Features(Module):
 
     def config(self) -> dict[str, Any]:
         return {"features": list(self.features)}
-
-    def extra_repr(self) -> str:
-        return f"features={self.features}"
 
 
 class Sequential(Module):

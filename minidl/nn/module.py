@@ -261,8 +261,9 @@ class Module:
 
     # -- printing --------------------------------------------------------------------------
     def extra_repr(self) -> str:
-        """The part between the parentheses in repr (e.g. ``in_features=2, ...``)."""
-        return ""
+        """The part between the parentheses in repr (e.g. ``in_features=2, ...``): the
+        layer's ``config()`` as keyword arguments, unless a layer says otherwise."""
+        return ", ".join(f"{key}={value!r}" for key, value in self.config().items())
 
     def __repr__(self) -> str:
         lines = []

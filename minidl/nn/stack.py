@@ -34,7 +34,8 @@ __all__ = ["stack", "Stacked", "StackedLinear", "PerModelFeatures", "PerModelLos
 
 # layers without parameters that act on each row (or each element) alone: they work unchanged
 # on a (M, N, features) batch of M models
-_ROWWISE = (L.ReLU, L.LeakyReLU, L.Tanh, L.Sigmoid, L.Dropout, L.Identity, L.Softmax, L.LogSoftmax)
+_ROWWISE = (L.ReLU, L.LeakyReLU, L.Tanh, L.Sigmoid, L.ELU, L.GELU, L.SiLU, L.Softplus, L.Sine,
+            L.Dropout, L.Identity, L.Softmax, L.LogSoftmax)
 
 
 class StackedLinear(Module):

@@ -5,7 +5,8 @@ Read them in this order; each file is independent of the others:
 - ``arithmetic.py``: + - * / ** and exp, log, sqrt, abs (elementwise, broadcasting), the matrix
   product, Linear (y = x Wᵀ + b) and BatchedLinear (M Linears of one shape at once).
 - ``shape.py``: reductions (sum, mean, max) and shape ops (reshape, transpose, index, cat).
-- ``activations.py``: ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, LogSoftmax, Dropout.
+- ``activations.py``: ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU, SiLU, Softplus, Sine, Softmax,
+  LogSoftmax, Dropout.
 - ``losses.py``: MSE, L1, binary cross-entropy, cross-entropy.
 - ``images.py``: convolution, transposed convolution, upsampling, pooling (im2col).
 
@@ -14,7 +15,20 @@ loss with respect to the op's output y (dL/dy) and dx is the gradient it passes 
 ``Function.formula()`` reads that line back (the app shows it; nothing else restates it).
 """
 
-from .activations import Dropout, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    Dropout,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Sine,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .arithmetic import (
     Abs,
     Add,
@@ -38,7 +52,8 @@ __all__ = [
     "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt", "Abs", "MatMul", "Linear",
     "BatchedLinear",
     "Sum", "Mean", "Max", "Reshape", "Transpose", "Permute", "Index", "Cat",
-    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "GELU", "SiLU", "Softplus", "Sine", "Softmax",
+    "LogSoftmax", "Dropout",
     "MSELoss", "L1Loss", "BCELoss", "CrossEntropyLoss",
     "Conv2d", "ConvTranspose2d", "UpsampleNearest", "MaxPool2d", "AvgPool2d",
 ]

@@ -1,11 +1,15 @@
 """Activations and the other elementwise layers of a network: ReLU, LeakyReLU, Tanh, Sigmoid,
-Softmax, LogSoftmax and Dropout.
+ELU, GELU, SiLU, Softplus, Sine, Softmax, LogSoftmax and Dropout.
 
 Several of them save their output y rather than their input: the derivative is a function of y
-alone (tanh' = 1 - y², sigmoid' = y (1 - y), ReLU's step is where y > 0).
+alone (tanh' = 1 - y², sigmoid' = y (1 - y), ReLU's step is where y > 0). The smooth ones of
+the newer networks (ELU, GELU, SiLU, Softplus) and Sine save their input; each writes its
+derivative with the same formula as torch's own backward, so the two agree to rounding.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -81,6 +85,109 @@ class Sigmoid(Function):
     def backward(ctx, g):
         (y,) = ctx.saved
         return (g * torch.addcmul(y, y, y, value=-1),)
+
+
+class ELU(Function):
+    """y = x if x > 0 else α(eˣ - 1);  dx = g if x > 0 else g·α·eˣ  (= g (y + α)).
+
+    torch's default α = 1. The curve is smooth where it meets 0 for α = 1 and, unlike ReLU,
+    keeps a gradient for negative inputs; it saturates at -α.
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        ctx.save(x)
+        ctx.alpha = alpha
+        return torch.where(x > 0, x, torch.expm1(x) * alpha)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return (torch.where(x > 0, g, g * (torch.exp(x) * ctx.alpha)),)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)  # the standard normal density at 0
+
+
+class GELU(Function):
+    """y = x·Φ(x), Φ(x) = (1 + erf(x/√2)) / 2;  dx = g (Φ(x) + x·φ(x)), φ(x) = e^(-x²/2)/√(2π).
+
+    The exact GELU (torch's ``approximate="none"``): each input is weighted by the probability
+    that a standard normal variable falls below it. Φ is the normal's distribution function, φ
+    its density.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return x * 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        cdf = 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+        pdf = torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return (g * (cdf + x * pdf),)
+
+
+class SiLU(Function):
+    """y = x·σ(x), σ(x) = 1 / (1 + e⁻ˣ);  dx = g·σ(x)(1 + x(1 - σ(x))).
+
+    Also called swish: the input weighted by its own sigmoid.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return x * torch.sigmoid(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        s = torch.sigmoid(x)
+        return (g * s * (1 + x * (1 - s)),)
+
+
+class Softplus(Function):
+    """y = log(1 + e^(βx)) / β, or x where βx > threshold;  dx = g·e^(βx) / (e^(βx) + 1)
+    (= g·σ(βx)), or g where βx > threshold.
+
+    A smooth ReLU. torch's defaults β = 1, threshold = 20: beyond it y and x agree to float
+    precision, and the linear branch keeps e^(βx) from overflowing.
+    """
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        ctx.save(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        scaled = x * beta
+        return torch.where(scaled > threshold, x, torch.log1p(torch.exp(scaled)) / beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        scaled = x * ctx.beta
+        z = torch.exp(scaled)
+        return (torch.where(scaled > ctx.threshold, g, g * z / (z + 1)),)
+
+
+class Sine(Function):
+    """y = sin x;  dx = g·cos x.
+
+    Not one of torch's layers: a periodic activation (as in SIREN networks) that fits periodic
+    data, such as a spiral or a checkerboard, with few units.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return torch.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return (g * torch.cos(x),)
 
 
 class Softmax(Function):
