@@ -253,14 +253,18 @@ def build_network(
     return nn.Sequential(*layers)
 
 
+LOSS_LAYERS: dict[str, str] = {
+    "mse": "MSELoss",
+    "mae": "L1Loss",
+    "huber": "HuberLoss",
+    "bce": "BCELoss",
+    "cross_entropy": "CrossEntropyLoss",
+}
+"""TrainSpec.loss -> the name of the engine's loss module (torch's names and defaults)."""
+
+
 def _loss_function(loss: str) -> nn.Module:
-    return {
-        "mse": nn.MSELoss,
-        "mae": nn.L1Loss,
-        "huber": nn.HuberLoss,
-        "bce": nn.BCELoss,
-        "cross_entropy": nn.CrossEntropyLoss,
-    }[loss]()
+    return getattr(nn, LOSS_LAYERS[loss])()
 
 
 def r2_score(output: torch.Tensor, target: torch.Tensor) -> float:
