@@ -44,6 +44,7 @@ from minidl.train import (
 )
 
 from .experiment import (
+    ACTIVATIONS,
     LOSSES,
     MAX_CLASSES,
     MULTICLASS_DATASETS,
@@ -56,7 +57,15 @@ from .experiment import (
     SavedWeights,
     TrainSpec,
 )
-from .insight import Column, HiddenSpace, MaskedNetwork, columns, layer_outputs, principal_axes
+from .insight import (
+    LAYER_MODULES,
+    Column,
+    HiddenSpace,
+    MaskedNetwork,
+    columns,
+    layer_outputs,
+    principal_axes,
+)
 
 __all__ = [
     "GRID_SIZE",
@@ -210,14 +219,7 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 2
 
 
 ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "softplus": nn.Softplus,
-    "sine": nn.Sine,
+    kind: LAYER_MODULES[kind] for kind in ACTIVATIONS if kind != "leaky_relu"
 }
 """The playground's activation blocks without a setting, and the engine's layer of each."""
 INIT_NAMES = {"xavier": "xavier", "pytorch": "torch", "zeros": "zeros"}
