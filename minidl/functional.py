@@ -25,6 +25,7 @@ from .ops import (
     Div,
     Dropout,
     Exp,
+    HuberLoss,
     Index,
     L1Loss,
     LeakyReLU,
@@ -250,6 +251,12 @@ def l1_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed) absolute error between output and target of the same shape."""
     L1Loss.check(_data(x), _data(target), reduction)
     return L1Loss.apply(x, target, reduction=reduction)
+
+
+def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Mean (or summed) Huber loss: squared error within ``delta`` of the target, linear beyond."""
+    HuberLoss.check(_data(x), _data(target), reduction, delta)
+    return HuberLoss.apply(x, target, reduction=reduction, delta=delta)
 
 
 def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -61,7 +61,7 @@ MAX_UNITS = 2**20
 DTYPES: dict[str, torch.dtype] = {"F32": torch.float32, "F64": torch.float64}
 """The weights' dtypes a model file may hold (safetensors' names), all tensors the same."""
 
-LOSSES = frozenset(nn.losses.__all__)
+LOSSES = frozenset(cls.__name__ for cls in nn.losses.LOSSES.values())
 """Loss modules: never part of a saved model (the loss is chosen when training)."""
 
 # layer name -> class for every built-in layer a model file may name (Sequential is handled

@@ -36,6 +36,10 @@ __all__ = [
     "evaluate",
     "predict",
     "accuracy",
+    "r2_score",
+    "rmse",
+    "confusion_matrix",
+    "METRICS",
     "seed_everything",
 ]
 
@@ -179,6 +183,83 @@ def accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
     threshold = 0.0 if bool((target < 0).any()) else 0.5
     predicted = output.reshape(-1) > threshold
     return (predicted == (target.reshape(-1) > threshold)).double().mean().item()
+
+
+def _regression_pair(output: Any, target: Any, who: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output and target as float64 (N, k) columns: a (N,) target goes with a (N, 1) output."""
+    output = (output.data if isinstance(output, Tensor) else output).double()
+    target = (target.data if isinstance(target, Tensor) else target).double()
+    if output.dim() == 1:
+        output = output.unsqueeze(1)
+    if target.dim() == 1:
+        target = target.unsqueeze(1)
+    if output.shape != target.shape or output.dim() != 2:
+        raise ValueError(
+            f"{who}: the output has shape {tuple(output.shape)} but the target has shape "
+            f"{tuple(target.shape)}; give (N,) or (N, k) values of one shape"
+        )
+    return output, target
+
+
+def r2_score(output: Any, target: Any) -> float:
+    """The coefficient of determination R² = 1 - Σ(y - ŷ)² / Σ(y - ȳ)² of a regression.
+
+    1 is a perfect fit, 0 no better than predicting the mean target, below 0 worse. Several
+    output columns: the mean of the columns' R² (scikit-learn's "uniform_average"). A constant
+    target column scores 1 if predicted exactly, else 0 (scikit-learn's ``force_finite``).
+    NaN for an empty set.
+    """
+    output, target = _regression_pair(output, target, "r2_score")
+    if target.numel() == 0:
+        return math.nan
+    residual = ((target - output) ** 2).sum(0)
+    total = ((target - target.mean(0)) ** 2).sum(0)
+    exact = residual == 0
+    scores = torch.where(total == 0, exact.double(), 1 - residual / total)
+    return scores.mean().item()
+
+
+def rmse(output: Any, target: Any) -> float:
+    """The root mean squared error √(mean (ŷ - y)²) of a regression, in the target's unit."""
+    output, target = _regression_pair(output, target, "rmse")
+    if target.numel() == 0:
+        return math.nan
+    return ((output - target) ** 2).mean().sqrt().item()
+
+
+def confusion_matrix(output: Any, target: Any, classes: int | None = None) -> torch.Tensor:
+    """The K×K counts of a classification: entry [i, j] is how many points of class i the model
+    predicted as class j (rows true, columns predicted, as scikit-learn).
+
+    ``output`` is the model's scores, turned into classes as ``accuracy`` does (argmax of (N, K)
+    scores; a single probability above 0.5), or (N,) predicted class indices; ``target`` the
+    (N,) true classes. ``classes`` (K) defaults to the largest class seen plus one. Returns
+    int64 (K, K); the diagonal holds the correct predictions.
+    """
+    output = output.data if isinstance(output, Tensor) else output
+    target = target.data if isinstance(target, Tensor) else target
+    predicted = output if not output.is_floating_point() else labels_from_scores(output)
+    predicted, target = predicted.reshape(-1).long(), target.reshape(-1).long()
+    if predicted.shape != target.shape:
+        raise ValueError(
+            f"confusion_matrix: {len(predicted)} predictions for {len(target)} targets"
+        )
+    if classes is None:
+        classes = int(max(predicted.max(), target.max())) + 1 if len(target) else 0
+    if len(target) and (min(predicted.min(), target.min()) < 0 or
+                        max(predicted.max(), target.max()) >= classes):
+        raise ValueError(f"confusion_matrix: classes must be in [0, {classes}) for K={classes}")
+    counts = torch.bincount(target * classes + predicted, minlength=classes * classes)
+    return counts.reshape(classes, classes)
+
+
+METRICS: dict[str, Callable[[Any, Any], float]] = {
+    "accuracy": accuracy,
+    "r2": r2_score,
+    "rmse": rmse,
+}
+"""Metric name -> ``f(output, target) -> float``; any of them can be ``fit``'s ``accuracy_fn``
+(the History's accuracy columns then hold that metric, e.g. R² for a regression)."""
 
 
 def predict(model: Module, x: Any, batch_size: int | None = None) -> torch.Tensor:

@@ -110,11 +110,12 @@ def test_every_kind_of_chain_matches_the_eager_step(name):
     [
         (nn.MSELoss(reduction="sum"), "float", 1, nn.Sigmoid),
         (nn.L1Loss(), "float", 1, nn.Sigmoid),
+        (nn.HuberLoss(delta=0.3), "float", 2, None),
         (nn.BCELoss(), "float", 1, nn.Sigmoid),
         (nn.CrossEntropyLoss(), "index", 3, None),
         (nn.CrossEntropyLoss(reduction="sum"), "soft", 3, None),
     ],
-    ids=["mse sum", "l1", "bce", "cross-entropy indices", "cross-entropy soft sum"],
+    ids=["mse sum", "l1", "huber", "bce", "cross-entropy indices", "cross-entropy soft sum"],
 )
 def test_every_loss_matches_the_eager_step(loss_fn, target, outputs, last):
     def make():

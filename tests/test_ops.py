@@ -346,6 +346,12 @@ OPS: dict[str, Op] = {
     # losses: module and function, every reduction, gradients for the targets too
     "MSELoss": loss(nn.MSELoss, F.mse_loss, torch.nn.MSELoss, same_shape()),
     "L1Loss": loss(nn.L1Loss, F.l1_loss, torch.nn.L1Loss, same_shape()),
+    "HuberLoss": loss(nn.HuberLoss, F.huber_loss, torch.nn.HuberLoss, same_shape()),
+    "HuberLoss_delta_2.5": Op(
+        (lambda x, t, r: nn.HuberLoss(reduction=r, delta=2.5)(x, t),
+         lambda x, t, r: F.huber_loss(x, t, r, delta=2.5)),
+        same_shape(), lambda x, t, r: torch.nn.HuberLoss(reduction=r, delta=2.5)(x, t),
+    ),
     "BCELoss": loss(nn.BCELoss, F.binary_cross_entropy, torch.nn.BCELoss, same_shape(0.02, 0.98)),
     "CrossEntropyLoss_classes": loss(nn.CrossEntropyLoss, F.cross_entropy,
                                      torch.nn.CrossEntropyLoss, logits_and_classes),

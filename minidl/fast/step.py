@@ -35,7 +35,7 @@ from .kernels import Ctx, Kernels, chain_kernels
 __all__ = ["TrainStep", "chain_of"]
 
 # the loss modules TrainStep knows (exactly these classes: a subclass may compute its own loss)
-LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss, losses.CrossEntropyLoss)
+LOSSES = tuple(losses.LOSSES.values())
 # the layers of a chain, and the op each one's forward applies
 LAYER_OPS: dict[type, type] = {
     L.Linear: ops.Linear,
@@ -234,9 +234,10 @@ class _Plan:
             h = kernels.forward(x, self._operands(layers), ctx)
             reduction = self.loss_fn.reduction
             loss_op = self.loss_op
-            loss_op.check(h, y, reduction)
+            options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
+            loss_op.check(h, y, reduction, **options)
             loss_ctx = Ctx((True, False))
-            loss = loss_op.forward(loss_ctx, h, y, reduction)
+            loss = loss_op.forward(loss_ctx, h, y, reduction, **options)
             if group is None:
                 self.optimizer.zero_grad()
             # backward()'s seed dL/dL = 1, as a number: a loss's backward only multiplies by it

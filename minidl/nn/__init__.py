@@ -20,7 +20,7 @@ from .layers import (
     Softplus,
     Tanh,
 )
-from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
+from .losses import BCELoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
 from .module import Module, ShapeError, StateDictError
 from .stack import PerModelFeatures, PerModelLoss, Stacked, StackedLinear, stack
 
@@ -53,6 +53,7 @@ __all__ = [
     "Flatten",
     "MSELoss",
     "L1Loss",
+    "HuberLoss",
     "BCELoss",
     "CrossEntropyLoss",
     "stack",

@@ -1,4 +1,8 @@
-"""Loss modules; each takes ``reduction`` = 'mean' | 'sum' | 'none' as in torch."""
+"""Loss modules; each takes ``reduction`` = 'mean' | 'sum' | 'none' as in torch.
+
+``LOSSES`` names them as the app and experiment files do: "mse", "mae", "huber", "bce",
+"cross_entropy".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from .. import ops
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["MSELoss", "L1Loss", "BCELoss", "CrossEntropyLoss"]
+__all__ = ["MSELoss", "L1Loss", "HuberLoss", "BCELoss", "CrossEntropyLoss", "LOSSES"]
 
 
 class _Loss(Module):
@@ -18,6 +22,10 @@ class _Loss(Module):
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
+
+    def options(self) -> dict[str, Any]:
+        """The loss op's arguments besides the reduction (e.g. Huber's delta); {} if none."""
+        return {}
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -41,6 +49,29 @@ class L1Loss(_Loss):
         return F.l1_loss(output, target, self.reduction)
 
 
+class HuberLoss(_Loss):
+    """Huber loss: ½(output - target)² within ``delta`` of the target, delta·(|error| - ½delta)
+    beyond (torch's rule, delta=1.0); shapes must match."""
+
+    op = ops.HuberLoss
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be a positive number, got {delta!r}")
+        self.delta = float(delta)
+
+    def forward(self, output: Any, target: Any) -> Tensor:
+        return F.huber_loss(output, target, self.reduction, self.delta)
+
+    def options(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr(), "" if self.delta == 1.0 else f"delta={self.delta}"]
+        return ", ".join(part for part in parts if part)
+
+
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities (after a Sigmoid) against 0/1 targets."""
 
@@ -57,3 +88,13 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, output: Any, target: Any) -> Tensor:
         return F.cross_entropy(output, target, self.reduction)
+
+
+LOSSES: dict[str, type[_Loss]] = {
+    "mse": MSELoss,
+    "mae": L1Loss,
+    "huber": HuberLoss,
+    "bce": BCELoss,
+    "cross_entropy": CrossEntropyLoss,
+}
+"""Loss name (as the app and experiment files spell it) -> loss module class."""

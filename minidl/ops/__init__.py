@@ -7,7 +7,7 @@ Read them in this order; each file is independent of the others:
 - ``shape.py``: reductions (sum, mean, max) and shape ops (reshape, transpose, index, cat).
 - ``activations.py``: ReLU, LeakyReLU, Tanh, Sigmoid, ELU, GELU, SiLU, Softplus, Sine, Softmax,
   LogSoftmax, Dropout.
-- ``losses.py``: MSE, L1, binary cross-entropy, cross-entropy.
+- ``losses.py``: MSE, L1, Huber, binary cross-entropy, cross-entropy.
 - ``images.py``: convolution, transposed convolution, upsampling, pooling (im2col).
 
 An op's docstring opens with its maths, ``forward;  backward``, where g is the gradient of the
@@ -45,7 +45,7 @@ from .arithmetic import (
     Sub,
 )
 from .images import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, UpsampleNearest
-from .losses import BCELoss, CrossEntropyLoss, L1Loss, MSELoss
+from .losses import BCELoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
 from .shape import Cat, Index, Max, Mean, Permute, Reshape, Sum, Transpose
 
 __all__ = [
@@ -54,6 +54,6 @@ __all__ = [
     "Sum", "Mean", "Max", "Reshape", "Transpose", "Permute", "Index", "Cat",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "GELU", "SiLU", "Softplus", "Sine", "Softmax",
     "LogSoftmax", "Dropout",
-    "MSELoss", "L1Loss", "BCELoss", "CrossEntropyLoss",
+    "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "CrossEntropyLoss",
     "Conv2d", "ConvTranspose2d", "UpsampleNearest", "MaxPool2d", "AvgPool2d",
 ]

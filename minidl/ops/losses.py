@@ -1,4 +1,4 @@
-"""Losses, each one node from (output, target) to the loss: MSE, L1, BCE, cross-entropy.
+"""Losses, each one node from (output, target) to the loss: MSE, L1, Huber, BCE, cross-entropy.
 
 A loss reduces per-element errors with ``reduction`` = "mean" | "sum" | "none" (torch's), so its
 backward chains the reduction's factor (1/n for the mean) into the per-element derivative. Each
@@ -88,6 +88,39 @@ class L1Loss(Function):
     def backward(ctx, g):
         (diff,) = ctx.saved
         gx = _reduce_grad(g, torch.sign(diff), ctx.reduction, diff.numel())
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+class HuberLoss(Function):
+    """L = reduce(½(x - t)² where |x - t| < δ, else δ(|x - t| - ½δ));  dx = clamp(x - t, -δ, δ) · g
+    (/ n for the mean), dt = -dx.
+
+    torch's rule (δ = ``delta``, default 1): squared error near the target, absolute error
+    (scaled by δ) beyond δ, joined smoothly, so one outlier pulls with at most δ.
+    """
+
+    @staticmethod
+    def check(x: torch.Tensor, target: torch.Tensor, reduction: str, delta: float = 1.0) -> None:
+        """Raise a ValueError naming the problem unless the arguments suit this loss."""
+        check_reduction(reduction)
+        check_same_shape("HuberLoss", x, target)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta!r}")
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean", delta=1.0):
+        diff = x - target
+        ctx.save(diff)
+        ctx.reduction, ctx.delta = reduction, delta
+        z = torch.abs(diff)
+        per_element = torch.where(z < delta, 0.5 * diff * diff, delta * (z - 0.5 * delta))
+        return _reduce(per_element, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved
+        local = torch.clamp(diff, -ctx.delta, ctx.delta)
+        gx = _reduce_grad(g, local, ctx.reduction, diff.numel())
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
