@@ -31,6 +31,7 @@ import minidl
 from minidl import ModelFileError, nn, optim
 from minidl import data as mdata
 from minidl import io as mio
+from minidl.nn.losses import LOSSES as LOSSES_BY_NAME
 from minidl.train import (
     Callback,
     EarlyStopping,
@@ -38,9 +39,11 @@ from minidl.train import (
     StopAtLoss,
     TrainState,
     accuracy,
+    confusion_matrix,
     evaluate,
     fit,
     predict,
+    r2_score,
 )
 
 from .experiment import (
@@ -76,7 +79,6 @@ __all__ = [
     "Snapshot",
     "StopWhenSet",
     "build_network",
-    "confusion_matrix",
     "experiment_with_model",
     "nearest_point",
     "read_model",
@@ -207,17 +209,6 @@ def nearest_point(
     return int(ids[best]) if distance[best] <= max_distance else None
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 2) -> np.ndarray:
-    """Counts of (true class, predicted class): ``m[i, j]`` points of class i predicted as j."""
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    predicted = np.asarray(predicted, dtype=np.int64).reshape(-1)
-    if labels.shape != predicted.shape:
-        raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions")
-    return np.bincount(labels * classes + predicted, minlength=classes * classes).reshape(
-        classes, classes
-    )
-
-
 ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
     kind: LAYER_MODULES[kind] for kind in ACTIVATIONS if kind != "leaky_relu"
 }
@@ -255,29 +246,8 @@ def build_network(
     return nn.Sequential(*layers)
 
 
-LOSS_LAYERS: dict[str, str] = {
-    "mse": "MSELoss",
-    "mae": "L1Loss",
-    "huber": "HuberLoss",
-    "bce": "BCELoss",
-    "cross_entropy": "CrossEntropyLoss",
-}
-"""TrainSpec.loss -> the name of the engine's loss module (torch's names and defaults)."""
-
-
 def _loss_function(loss: str) -> nn.Module:
-    return getattr(nn, LOSS_LAYERS[loss])()
-
-
-def r2_score(output: torch.Tensor, target: torch.Tensor) -> float:
-    """The coefficient of determination R² = 1 - Σ(y - ŷ)² / Σ(y - ȳ)², in float64 (NaN
-    without points; 0 for a perfect fit of constant targets is not defined, so NaN too)."""
-    out = (output.data if isinstance(output, minidl.Tensor) else output).double().reshape(-1)
-    y = (target.data if isinstance(target, minidl.Tensor) else target).double().reshape(-1)
-    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
-    if not len(y) or total == 0.0:
-        return math.nan
-    return 1.0 - float(((y - out) ** 2).sum()) / total
+    return LOSSES_BY_NAME[loss]()
 
 
 def _optimizer(model: nn.Module, spec: TrainSpec) -> optim.Optimizer:
@@ -701,8 +671,8 @@ class Session:
         x, labels = (self._x_test, y_test) if split == "test" else (self._x_train, y_train)
         if not len(x):
             return np.zeros((classes, classes), dtype=np.int64)
-        predicted = mdata.labels_from_scores(predict(self._forward_model(self.model), x))
-        return confusion_matrix(labels.numpy(), predicted.numpy(), classes)
+        scores = predict(self._forward_model(self.model), x)
+        return confusion_matrix(scores, labels, classes).numpy()
 
     def _rmse(self, r2: np.ndarray, targets: torch.Tensor) -> np.ndarray:
         """RMSE from R²: with SS_tot / n = Var(y), RMSE = sqrt((1 - R²) Var(y))."""
