@@ -335,3 +335,142 @@ def test_every_example_opens_and_trains(path):
     session = Session(exp)
     session.step(1)
     assert math.isfinite(session.history.train_loss[-1])
+
+
+# -- the window ------------------------------------------------------------------------------------
+
+
+def _nearest(colour, palette) -> int:
+    rgb = np.array(colour[:3], dtype=float)
+    return int(np.argmin([np.abs(rgb - np.array(c.getRgb()[:3])).sum() for c in palette]))
+
+
+def _tint(pixel, palette, base=(245.0, 245.0, 245.0)) -> int:
+    """Which colour's line from the light grey ``base`` passes nearest ``pixel``."""
+    p, b = np.array(pixel[:3], dtype=float), np.array(base)
+    distances = []
+    for colour in palette:
+        d = np.array(colour.getRgb()[:3], dtype=float) - b
+        t = np.clip((p - b) @ d / (d @ d), 0.0, 1.0)
+        distances.append(np.linalg.norm(p - (b + t * d)))
+    return int(np.argmin(distances))
+
+
+def _step(window, qtbot, epochs: int = 1) -> None:
+    for epoch in range(1, epochs + 1):
+        window.controls.step_action.trigger()
+        qtbot.waitUntil(lambda e=epoch: window.last_snapshot.epoch >= e, timeout=30_000)
+        qtbot.waitUntil(lambda: window.controller.is_idle, timeout=30_000)
+
+
+def test_a_regression_shows_the_value_with_a_colour_bar(qtbot):
+    from playground.widgets.colours import CLASS0, CLASS1
+    from tests.windows import make_window
+
+    window = make_window(qtbot, plane_experiment(), build_now=True)
+    boundary = window.plots.boundary
+    arrays = window._arrays
+    assert boundary.classes == 0 and arrays.is_regression
+    assert boundary.colorbar.isVisible() and not boundary.class_legend.isVisible()
+    assert boundary.colorbar.getAxis("left").labelText == "predicted value"
+    assert boundary.colorbar.levels() == pytest.approx(arrays.value_range())
+    # points coloured by target on TF Playground's scale: the lowest orange, the highest blue
+    brushes = boundary.train_points.data["brush"]
+    low, high = int(np.argmin(arrays.y_train)), int(np.argmax(arrays.y_train))
+    assert _nearest(brushes[low].color().getRgb(), (CLASS0, CLASS1)) == 0
+    assert _nearest(brushes[high].color().getRgb(), (CLASS0, CLASS1)) == 1
+    _step(window, qtbot, 3)
+    assert "R² and RMSE" in window.plots.accuracy.getPlotItem().titleLabel.text
+    text = window.controls.metrics_label.text()
+    snap = window.last_snapshot
+    assert f"R² {snap.test_accuracy:.3f}" in text and f"RMSE {snap.test_rmse:.4f}" in text
+    # the heatmap is the predicted value over the colour bar's levels
+    image = boundary.image
+    assert image.image.ndim == 2 and image.levels == pytest.approx(arrays.value_range())
+    window.confusion_action.trigger()
+    assert "no confusion matrix" in window.confusion.caption.text()
+    assert window.confusion.table.isHidden()
+
+
+def test_three_classes_colour_regions_by_class_with_a_legend_and_a_3x3_matrix(qtbot):
+    from playground.widgets.colours import TOL_MUTED, class_colours
+    from tests.windows import make_window
+
+    window = make_window(qtbot, spiral3_experiment(), build_now=True)
+    boundary = window.plots.boundary
+    assert boundary.classes == 3
+    assert boundary.class_legend.isVisible() and not boundary.colorbar.isVisible()
+    names = [label.text for _, label in boundary.class_legend.items]
+    assert names == ["class 0", "class 1", "class 2"]
+    assert class_colours(3) == TOL_MUTED[:3]
+    _step(window, qtbot, 5)
+    grid = window.last_snapshot.grid
+    rgb = boundary.image.image
+    assert grid.shape == (3, GRID_SIZE, GRID_SIZE) and rgb.shape == (GRID_SIZE, GRID_SIZE, 3)
+    # where a class is surest, the pixel is that class's colour faded towards the grey
+    for k in range(3):
+        i2, i1 = np.unravel_index(np.argmax(grid[k]), grid[k].shape)
+        assert _tint(rgb[i2, i1], TOL_MUTED[:3]) == k
+    # points in their class colours
+    arrays = window._arrays
+    brushes = boundary.train_points.data["brush"]
+    for k in range(3):
+        first = int(np.flatnonzero(arrays.y_train == k)[0])
+        assert brushes[first].color() == TOL_MUTED[k]
+    window.confusion_action.trigger()
+    table = window.confusion.table
+    assert (table.rowCount(), table.columnCount()) == (3, 3) and not table.isHidden()
+    counts = window.confusion.matrix
+    assert counts.shape == (3, 3) and counts.sum() == len(arrays.y_test)
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(arrays.y_test, minlength=3))
+    assert table.horizontalHeaderItem(2).text() == "predicted 2"
+
+
+def test_the_palette_offers_the_new_activations_with_their_icons(qtbot):
+    from playground.widgets.network_builder import NetworkBuilder
+    from PySide6.QtGui import QUndoStack
+
+    builder = NetworkBuilder(QUndoStack())
+    qtbot.addWidget(builder)
+    palette = builder.palette_list
+    titles = {palette.item(i).text(): palette.item(i) for i in range(palette.count())}
+    for title in ("ELU", "GELU", "SiLU", "Softplus", "Sine"):
+        assert title in titles
+        assert not titles[title].icon().isNull()
+        assert titles[title].toolTip()
+
+
+def test_the_data_panel_offers_classes_where_the_dataset_takes_them(qtbot):
+    from playground.widgets.data_panel import DataPanel
+
+    panel = DataPanel()
+    qtbot.addWidget(panel)
+    specs: list = []
+    panel.spec_changed.connect(specs.append)
+    panel.dataset.setCurrentIndex(panel.dataset.findData("blobs"))
+    assert specs[-1].dataset == "blobs" and specs[-1].classes == 3  # the engine's default
+    assert panel.classes.isEnabled()
+    panel.classes.setValue(6)
+    assert specs[-1].classes == 6
+    panel.dataset.setCurrentIndex(panel.dataset.findData("plane"))
+    assert specs[-1].task == "regression" and not panel.classes.isEnabled()
+    panel.dataset.setCurrentIndex(panel.dataset.findData("moons"))
+    assert specs[-1].classes == 2 and not panel.classes.isEnabled()
+
+
+def test_the_training_controls_set_regularisation_and_initialisation(qtbot):
+    from playground.widgets.training_controls import TrainingControls
+
+    controls = TrainingControls()
+    qtbot.addWidget(controls)
+    specs: list = []
+    controls.spec_changed.connect(specs.append)
+    controls.regularization.setCurrentIndex(controls.regularization.findData("l1"))
+    controls.weight_decay.setValue(0.003)
+    assert (specs[-1].regularization, specs[-1].weight_decay) == ("l1", 0.003)
+    controls.regularization.setCurrentIndex(controls.regularization.findData("none"))
+    assert specs[-1].regularization == "none" and not controls.weight_decay.isEnabled()
+    controls.init.setCurrentIndex(controls.init.findData("zeros"))
+    assert specs[-1].init == "zeros"
+    controls.set_spec(TrainSpec(init="pytorch", regularization="l2"))
+    assert controls.init.currentData() == "pytorch" and controls.weight_decay.isEnabled()
