@@ -427,8 +427,9 @@ def test_three_classes_colour_regions_by_class_with_a_legend_and_a_3x3_matrix(qt
 
 
 def test_the_palette_offers_the_new_activations_with_their_icons(qtbot):
-    from playground.widgets.network_builder import NetworkBuilder
     from PySide6.QtGui import QUndoStack
+
+    from playground.widgets.network_builder import NetworkBuilder
 
     builder = NetworkBuilder(QUndoStack())
     qtbot.addWidget(builder)
@@ -474,3 +475,56 @@ def test_the_training_controls_set_regularisation_and_initialisation(qtbot):
     assert specs[-1].init == "zeros"
     controls.set_spec(TrainSpec(init="pytorch", regularization="l2"))
     assert controls.init.currentData() == "pytorch" and controls.weight_decay.isEnabled()
+
+
+# -- the scripted launch ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("flags", "outputs"),
+    [
+        (["--dataset", "plane"], 1),
+        (["--dataset", "spiral", "--classes", "3", "--loss", "cross_entropy"], 3),
+    ],
+    ids=["plane", "spiral-3"],
+)
+def test_a_scripted_launch_exports_a_model_minidl_torch_and_onnx_agree_on(flags, outputs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import onnxruntime
+    from safetensors.torch import load_file
+
+    from minidl.data import plane, spiral
+
+    model, graph = tmp_path / "x.safetensors", tmp_path / "x.onnx"
+    extra = ["--optimizer", "adam", "--lr", "0.01"] if outputs > 1 else []
+    cmd = [sys.executable, str(ROOT / "main.py"), *flags, *extra, "--epochs", "30", "--train"]
+    cmd += ["--export", str(model), "--export", str(graph), "--quit-when-done"]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # torch: the seed network's layout (no --layers: the output follows the task, no Sigmoid)
+    layers: list[torch.nn.Module] = []
+    for width_in, width_out in ((2, 25), (25, 25), (25, 25)):
+        layers += [torch.nn.Linear(width_in, width_out), torch.nn.ReLU()]
+    reference = torch.nn.Sequential(*layers, torch.nn.Linear(25, outputs))
+    reference.load_state_dict(load_file(model))
+    x, y = plane(2000, seed=99) if outputs == 1 else spiral(2000, classes=3, seed=99)
+    with torch.no_grad():
+        expected = reference(x)
+    loaded = minidl.load(model)
+    with minidl.no_grad():
+        np.testing.assert_allclose(loaded(x).data.numpy(), expected.numpy(), atol=1e-5)
+    runtime = onnxruntime.InferenceSession(str(graph))
+    (onnx_out,) = runtime.run(None, {runtime.get_inputs()[0].name: x.numpy()})
+    if outputs == 1:
+        np.testing.assert_allclose(onnx_out, expected.numpy(), atol=1e-5)
+        residual = ((y - expected[:, 0]) ** 2).sum()
+        assert 1 - residual / ((y - y.mean()) ** 2).sum() >= 0.95  # fresh points, R²
+    else:  # the ONNX graph ends with the softmax
+        np.testing.assert_allclose(onnx_out, torch.softmax(expected, 1).numpy(), atol=1e-5)
+        assert (expected.argmax(1) == y).double().mean() >= 0.9
