@@ -254,10 +254,8 @@ def spiral(n: int, *, classes: int = 2, seed: int | None = None, noise: float = 
         points = torch.stack([r * torch.sin(t), r * torch.cos(t)], dim=1)
         return points + _uniform(2 * count, -1.0, 1.0, gen).reshape(count, 2) * noise
 
-    # for K = 2 the turns are exactly 0.0 and math.pi, as Playground's (and the old spiral's)
-    turns = [0.0 if k == 0 else math.pi if 2 * k == classes else 2.0 * math.pi * k / classes
-             for k in range(classes)]
-    arms = [arm(count, turn) for count, turn in zip(_shares(n, classes), turns, strict=True)]
+    # for K = 2 the turns are 0 and (2π · 1) / 2 = π exactly (scaling by 2 is exact): Playground's
+    arms = [arm(count, 2.0 * math.pi * k / classes) for k, count in enumerate(_shares(n, classes))]
     return _classes(arms, [classes - 1 - k for k in range(classes)], gen)
 
 

@@ -1,4 +1,9 @@
-"""Weight initialisers, in place on a Tensor's data (the Linear layer's defaults live here)."""
+"""Weight initialisers, in place on a Tensor's data (the Linear layer's choices live here).
+
+``INITS`` names what ``nn.Linear(..., init=...)`` can start from: "xavier" (the default, the
+seeds'), "torch" (PyTorch's nn.Linear default) and "zeros" (every weight and bias 0: all units
+of a layer then get the same gradient and stay identical, the lesson in symmetry breaking).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ import torch
 
 from .tensor import Tensor
 
-__all__ = ["xavier_uniform_", "uniform_", "zeros_", "torch_default_linear_"]
+__all__ = ["INITS", "xavier_uniform_", "uniform_", "zeros_", "torch_default_linear_", "linear_"]
+
+INITS = ("xavier", "torch", "zeros")
+"""The initialisations of a Linear layer (``linear_``)."""
 
 
 def _data(t: Any) -> torch.Tensor:
@@ -45,12 +53,38 @@ def xavier_uniform_(t: Any, gain: float = 1.0, generator: torch.Generator | None
 def torch_default_linear_(
     weight: Any, bias: Any = None, generator: torch.Generator | None = None
 ) -> None:
-    """PyTorch's default for Linear/Conv: weight and bias both U(-1/√fan_in, 1/√fan_in).
+    """PyTorch's default for Linear/Conv: kaiming_uniform_(weight, a=√5), bias U(±1/√fan_in).
 
-    (torch writes it as kaiming_uniform_(a=√5), which works out to this bound.)
+    Written as torch computes it (gain √(2 / (1 + a²)), bound √3 · gain / √fan_in, which works
+    out to 1/√fan_in), so the same global seed gives torch.nn.Linear's weights to the bit.
     """
     fan_in, _ = _fans(_data(weight))
-    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    a = math.sqrt(5.0)
+    gain = math.sqrt(2.0 / (1 + a**2))
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan_in) if fan_in > 0 else 0.0
     uniform_(weight, -bound, bound, generator)
     if bias is not None:
-        uniform_(bias, -bound, bound, generator)
+        bias_bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bias_bound, bias_bound, generator)
+
+
+def linear_(
+    weight: Any, bias: Any = None, kind: str = "xavier", generator: torch.Generator | None = None
+) -> None:
+    """Initialise a Linear layer's weight (out, in) and bias (or None) the way ``kind`` says.
+
+    "xavier": W ~ U(±√(6/(in+out))), b = 0. "torch": ``torch_default_linear_``. "zeros": W = 0
+    and b = 0 (TF Playground's "initZero").
+    """
+    if kind == "xavier":
+        xavier_uniform_(weight, generator=generator)
+        if bias is not None:
+            zeros_(bias)
+    elif kind == "torch":
+        torch_default_linear_(weight, bias, generator=generator)
+    elif kind == "zeros":
+        zeros_(weight)
+        if bias is not None:
+            zeros_(bias)
+    else:
+        raise ValueError(f"init must be one of {INITS}, got {kind!r}")

@@ -3,6 +3,10 @@
 As in torch, hyperparameters live in ``param_groups`` (a list of dicts), so the learning rate can
 change between steps: ``opt.param_groups[0]["lr"] = 0.01``.
 
+Regularisation: ``weight_decay`` is torch's L2 (added to the gradient); ``l1`` is L1 the way
+TensorFlow Playground applies it (``Optimizer._l1_step``). Playground regularises the weights
+only, never the biases: ``regularized(model, kind, rate)`` makes the parameter groups for that.
+
 For the parameters of M stacked models (``minidl.nn.stack``: each parameter's first axis is the
 model), a hyperparameter may also be a list of M values, one per model:
 ``SGD(stacked.parameters(), lr=[0.01, 0.1, 1.0])``. Model m's slice is then updated by the same
@@ -20,7 +24,10 @@ import torch
 from .nn.module import _changed
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "regularized", "REGULARIZATIONS"]
+
+REGULARIZATIONS = ("none", "l1", "l2")
+"""The regularisation kinds ``regularized`` takes (TF Playground's None, L1, L2)."""
 
 Number = int | float
 
@@ -102,9 +109,10 @@ class Optimizer:
         for lr in _values(group["lr"]):
             if not isinstance(lr, Number) or not math.isfinite(lr) or lr < 0:
                 raise ValueError(f"invalid learning rate {lr!r}: it must be a finite number >= 0")
-        for wd in _values(group.get("weight_decay", 0)):
-            if not isinstance(wd, Number) or wd < 0:
-                raise ValueError(f"invalid weight_decay {wd!r}: must be >= 0")
+        for key in ("weight_decay", "l1"):
+            for value in _values(group.get(key, 0)):
+                if not isinstance(value, Number) or not value >= 0:
+                    raise ValueError(f"invalid {key} {value!r}: must be >= 0")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (set them to None, as torch does by default)."""
@@ -130,7 +138,37 @@ class Optimizer:
                     data.append(p.data)
                     grads.append(g)
             if params:
-                self._update(group, params, data, grads)
+                self._apply(group, params, data, grads)
+
+    def _apply(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
+        """One group's update: the optimiser's rule, then the L1 step if the group has one."""
+        if not any(_values(group.get("l1", 0))):
+            self._update(group, params, data, grads)  # the plain rule, untouched
+            return
+        before = [d.clone() for d in data]
+        self._update(group, params, data, grads)
+        self._l1_step(group, params, data, before)
+
+    def _l1_step(self, group: dict[str, Any], params: list, data: list, before: list) -> None:
+        """L1 regularisation as TF Playground's ``updateWeights`` applies it (src/nn.ts).
+
+        After the gradient update w₀ → w₁, each weight takes a second step towards zero,
+        w₂ = w₁ - lr · l1 · sign(w₀) (sign of the weight before the update; 0 at 0). Where
+        that step carries the weight across zero (w₁ · w₂ < 0) the weight is set to exactly 0
+        and, as Playground marks the link "dead", it stays 0 for the rest of training: a dead
+        weight is put back to 0 after every later update. (Playground's L2 is torch's
+        ``weight_decay`` on the weights; its optimiser is plain SGD, and with momentum or Adam
+        here the L1 step follows their update in the same way.)
+        """
+        for p, d, w0 in zip(params, data, before, strict=True):
+            step = _for_models(group["lr"], d, "lr") * _for_models(group["l1"], d, "l1")
+            w2 = d - step * torch.sign(w0)
+            state = self.state.setdefault(p, {})
+            dead = state.get("l1_dead")
+            crossed = d * w2 < 0
+            dead = crossed if dead is None else dead | crossed
+            state["l1_dead"] = dead
+            d.copy_(w2.masked_fill_(dead, 0.0))
 
     def _update(
         self, group: dict[str, Any], params: list, data: list, grads: list
@@ -158,6 +196,7 @@ class SGD(Optimizer):
 
     g ← ∇p + weight_decay·p;  with momentum μ:  b ← μ·b + (1 - dampening)·g  (b = g at the first
     step), then g ← g + μ·b (Nesterov) or g ← b;  finally p ← p - lr·g.
+    ``l1`` > 0 adds TF Playground's L1 step after it (``Optimizer._l1_step``).
     """
 
     def __init__(
@@ -168,6 +207,8 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        l1: float = 0.0,
     ) -> None:
         if any(m < 0 for m in _values(momentum)):
             raise ValueError(f"invalid momentum {momentum!r}: must be >= 0")
@@ -177,7 +218,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov,
+            nesterov=nesterov, l1=l1,
         )
         super().__init__(params, defaults)
 
@@ -232,6 +273,7 @@ class Adam(Optimizer):
     """Adam, torch.optim.Adam's rule exactly (L2 weight decay added to the gradient).
 
     m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;  p ← p - lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + eps).
+    ``l1`` > 0 adds TF Playground's L1 step after it (``Optimizer._l1_step``).
     """
 
     def __init__(
@@ -241,12 +283,16 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        *,
+        l1: float = 0.0,
     ) -> None:
         if not all(0.0 <= b < 1.0 for b in (*_values(betas[0]), *_values(betas[1]))):
             raise ValueError(f"invalid betas {betas!r}: each must be in [0, 1)")
         if any(e < 0 for e in _values(eps)):
             raise ValueError(f"invalid eps {eps!r}: must be >= 0")
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(
+            params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, l1=l1)
+        )
 
     def _update(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
         beta1, beta2 = group["betas"]
@@ -298,3 +344,24 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1**t)
             denom = v.sqrt() / torch.sqrt(torch.as_tensor(1 - beta2**t, dtype=d.dtype)) + eps
             d.sub_(step_size * m / denom)
+
+
+def regularized(model: Any, kind: str = "none", rate: float = 0.0) -> list[dict[str, Any]]:
+    """Parameter groups that regularise a model's weights the way TF Playground does.
+
+    ``kind`` is "none", "l1" or "l2"; ``rate`` is Playground's regularisation rate. The
+    weights (every parameter whose name ends in "weight") get ``l1=rate`` or
+    ``weight_decay=rate``; the biases get neither, as in Playground. Pass the result to an
+    optimiser: ``SGD(regularized(model, "l1", 0.01), lr=0.03)``; a group's rate can change
+    between steps (``opt.param_groups[0]["l1"] = 0.003``).
+    """
+    if kind not in REGULARIZATIONS:
+        raise ValueError(f"regularisation must be one of {REGULARIZATIONS}, got {kind!r}")
+    if isinstance(rate, bool) or not isinstance(rate, Number) or not rate >= 0:
+        raise ValueError(f"invalid regularisation rate {rate!r}: must be a number >= 0")
+    weights, biases = [], []
+    for name, p in model.named_parameters():
+        (weights if name.rsplit(".", 1)[-1] == "weight" else biases).append(p)
+    key = {"none": None, "l1": "l1", "l2": "weight_decay"}[kind]
+    groups = [{"params": weights, **({key: rate} if key else {})}, {"params": biases}]
+    return [group for group in groups if group["params"]]

@@ -133,11 +133,14 @@ def test_every_loss_matches_the_eager_step(loss_fn, target, outputs, last):
                             weight_decay=1e-3),
         lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.5, dampening=0.1),
         lambda m: optim.Adam(m.parameters(), lr=0.01, weight_decay=1e-4),
+        lambda m: optim.SGD(m.parameters(), lr=0.05, momentum=0.9, l1=0.05),  # one group
+        lambda m: optim.SGD(optim.regularized(m, "l1", 0.05), lr=0.05),  # weights and biases
         lambda m: optim.SGD(  # two groups: the update goes through step()
             [{"params": list(m[0].parameters()), "lr": 0.01},
              {"params": list(m[2].parameters())}], lr=0.1),
     ],
-    ids=["sgd nesterov + decay", "sgd momentum + dampening", "adam", "two groups"],
+    ids=["sgd nesterov + decay", "sgd momentum + dampening", "adam", "sgd l1", "l1 on weights",
+         "two groups"],
 )
 def test_every_optimiser_matches_the_eager_step(make_opt):
     _compare(MODELS["tanh, no output activation"], nn.MSELoss(), make_opt, _batches())

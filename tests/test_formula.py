@@ -9,7 +9,7 @@ from minidl import nn
 LAYERS = [
     nn.Linear(2, 3), nn.ReLU(), nn.LeakyReLU(0.1), nn.Tanh(), nn.Sigmoid(), nn.ELU(), nn.GELU(),
     nn.SiLU(), nn.Softplus(), nn.Sine(), nn.Softmax(),
-    nn.LogSoftmax(), nn.Dropout(0.2), nn.MSELoss(), nn.L1Loss(), nn.BCELoss(),
+    nn.LogSoftmax(), nn.Dropout(0.2), nn.MSELoss(), nn.L1Loss(), nn.HuberLoss(), nn.BCELoss(),
     nn.CrossEntropyLoss(),
 ]
 

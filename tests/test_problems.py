@@ -166,3 +166,34 @@ def test_a_three_class_spiral_trains_to_090_test_accuracy_with_cross_entropy():
     assert accuracy(scores, y_test) >= 0.9
     matrix = confusion_matrix(scores, y_test, classes=3)
     assert (matrix.diagonal() >= 0.8 * matrix.sum(1)).all()  # every class, not only most
+
+
+# -- the new layers and losses in a stack of models ----------------------------------------------
+
+
+def test_a_stack_with_the_newer_activations_and_huber_trains_as_each_model_alone():
+    def network(seed: int) -> nn.Sequential:
+        torch.manual_seed(seed)
+        return nn.Sequential(
+            nn.Linear(2, 6), nn.GELU(), nn.Linear(6, 6), nn.ELU(0.5), nn.Linear(6, 6), nn.SiLU(),
+            nn.Linear(6, 6), nn.Softplus(beta=2.0, threshold=1.0), nn.Linear(6, 6), nn.Sine(),
+            nn.Linear(6, 1),
+        ).double()
+
+    x, y = data.plane(60, seed=4)
+    x, y = x.double(), y.double().unsqueeze(1)
+    lrs, l1s = [0.01, 0.05], [0.0, 0.01]
+    alone = []
+    for k in range(2):
+        model = network(k)
+        fit(model, nn.HuberLoss(delta=0.1), optim.SGD(model.parameters(), lr=lrs[k], l1=l1s[k]),
+            (x, y), epochs=10, batch_size=20, generator=torch.Generator().manual_seed(k),
+            metrics=False)
+        alone.append(model)
+    stacked = nn.stack([network(k) for k in range(2)])
+    fit(stacked, nn.HuberLoss(delta=0.1), optim.SGD(stacked.parameters(), lr=lrs, l1=l1s),
+        (x, y), epochs=10, batch_size=20,
+        generator=[torch.Generator().manual_seed(k) for k in range(2)], metrics=False)
+    for back, model in zip(stacked.unstack(), alone, strict=True):
+        for key, value in model.state_dict().items():
+            torch.testing.assert_close(back.state_dict()[key], value, rtol=1e-10, atol=1e-10)

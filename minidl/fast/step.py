@@ -259,5 +259,5 @@ class _Plan:
             for p, dg in zip(params, grads, strict=True):
                 p.grad = dg
             self.optimizer._validate(group)  # raises where step() would
-            self.optimizer._update(group, params, [p.data for p in params], grads)
+            self.optimizer._apply(group, params, [p.data for p in params], grads)
         return Tensor(loss)

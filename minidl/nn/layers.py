@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from .. import functional as F
-from .. import init, ops
+from .. import init as initializers
+from .. import ops
 from ..tensor import Parameter, Tensor
 from .module import Module, ShapeError
 
@@ -32,7 +33,6 @@ __all__ = [
     "Sequential",
 ]
 
-INITS = ("xavier", "torch")
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -43,7 +43,8 @@ class Linear(Module):
     """Fully connected layer y = x Wᵀ + b, with W of shape (out_features, in_features).
 
     ``init="xavier"`` (the default, as in the seeds): W ~ U(±√(6/(in+out))), b = 0.
-    ``init="torch"``: PyTorch's default, W and b ~ U(±1/√in).
+    ``init="torch"``: PyTorch's default, W and b ~ U(±1/√in). ``init="zeros"``: W = 0, b = 0
+    (see ``minidl.init.INITS``).
     """
 
     op = ops.Linear  # the op its forward records: its maths (Function.formula)
@@ -62,8 +63,8 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
-        if init not in INITS:
-            raise ValueError(f"Linear: init must be one of {INITS}, got {init!r}")
+        if init not in initializers.INITS:
+            raise ValueError(f"Linear: init must be one of {initializers.INITS}, got {init!r}")
         self.in_features = in_features
         self.out_features = out_features
         self.init = init
@@ -77,12 +78,7 @@ class Linear(Module):
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw fresh weights with this layer's initialiser."""
-        if self.init == "xavier":
-            init.xavier_uniform_(self.weight, generator=generator)
-            if self.bias is not None:
-                init.zeros_(self.bias)
-        else:
-            init.torch_default_linear_(self.weight, self.bias, generator=generator)
+        initializers.linear_(self.weight, self.bias, self.init, generator)
 
     def forward(self, x: Any) -> Tensor:
         self.check_input(x)
