@@ -251,12 +251,24 @@ def _loss_function(loss: str) -> nn.Module:
 
 
 def _optimizer(model: nn.Module, spec: TrainSpec) -> optim.Optimizer:
-    params = list(model.parameters())
-    decay = spec.weight_decay if spec.regularization == "l2" else 0.0
+    """The optimiser of ``spec``, its penalty on the weights only (TF Playground's way:
+    ``optim.regularized``; L1 as Playground steps it, L2 as torch's weight decay)."""
+    groups = optim.regularized(model, spec.regularization, spec.weight_decay)
     if spec.optimizer == "adam":
-        return optim.Adam(params, lr=spec.learning_rate, weight_decay=decay)
+        return optim.Adam(groups, lr=spec.learning_rate)
     momentum = spec.momentum if spec.optimizer == "sgd_momentum" else 0.0
-    return optim.SGD(params, lr=spec.learning_rate, momentum=momentum, weight_decay=decay)
+    return optim.SGD(groups, lr=spec.learning_rate, momentum=momentum)
+
+
+def _set_penalty(optimizer: optim.Optimizer, model: nn.Module, spec: TrainSpec) -> None:
+    """Change the penalty of an optimiser made by ``_optimizer`` in place (its state stays):
+    the weights' group gets ``spec``'s kind at its rate, the biases' group none."""
+    weights = {id(p) for name, p in model.named_parameters() if name.endswith("weight")}
+    for group in optimizer.param_groups:
+        on_weights = all(id(p) in weights for p in group["params"])
+        rate = spec.weight_decay if on_weights else 0.0
+        group["l1"] = rate if spec.regularization == "l1" else 0.0
+        group["weight_decay"] = rate if spec.regularization == "l2" else 0.0
 
 
 class StopWhenSet(Callback):
@@ -617,9 +629,9 @@ class Session:
             return
         for group in self.optimizer.param_groups:
             group["lr"] = spec.learning_rate
-            group["weight_decay"] = spec.weight_decay
             if "momentum" in group and spec.optimizer == "sgd_momentum":
                 group["momentum"] = spec.momentum
+        _set_penalty(self.optimizer, self.model, spec)
 
     def reset(self, seed: int | None = None) -> None:
         """Start again with fresh weights (drawn with ``seed``, default the experiment's)."""
