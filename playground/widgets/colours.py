@@ -47,9 +47,10 @@ TOL_MUTED: tuple[QColor, ...] = tuple(
 
 REGRESSION_MAP = pg.ColorMap(
     [0.0, 0.5, 1.0],
-    [CLASS0.getRgb()[:3], (232, 234, 235), CLASS1.getRgb()[:3]],
+    [CLASS0.getRgb()[:3], (150, 150, 150), CLASS1.getRgb()[:3]],
 )
-"""TF Playground's diverging scale of a regression's values (low orange, high blue)."""
+"""The colours of a regression's points: TF Playground's orange (low) and blue (high) through
+a mid grey, so that points near the middle still show on the heatmap's light grey."""
 
 _BASE = np.array([245.0, 245.0, 245.0])
 """What an undecided region fades to: the light grey in the middle of the two-class map."""
@@ -84,8 +85,8 @@ def class_image(probabilities: np.ndarray, *, discretize: bool = False) -> np.nd
     if discretize:
         confidence = np.where(finite, 1.0, 0.0)
     palette = np.array([c.getRgb()[:3] for c in class_colours(classes)], dtype=np.float32)
-    # even a just-winning class tints its cell; a sure one stays lighter than the points
-    strength = (0.15 + 0.55 * confidence)[..., None]
+    # even a just-winning class tints its cell; a sure one stays well lighter than the points
+    strength = (0.12 + 0.38 * confidence)[..., None]
     rgb = _BASE + (palette[winner] - _BASE) * strength
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 

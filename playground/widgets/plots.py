@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .colours import CLASS0, CLASS1, REGRESSION_MAP, class_colours, class_image, value_colours
+from .colours import CLASS0, CLASS1, class_colours, class_image, value_colours
 
 __all__ = ["AccuracyPlot", "DecisionBoundaryPlot", "LossPlot", "MetricHistory", "PlotsPanel"]
 
@@ -42,6 +42,7 @@ BOUNDARY_MAP = pg.ColorMap(
     [(245, 190, 130), (240, 240, 240), (120, 175, 215)],
 )
 TEST_COLOUR = QColor(214, 39, 40)
+RMSE_COLOUR = QColor(44, 160, 44)
 
 
 def _draw_once(*items: QGraphicsItem) -> None:
@@ -175,7 +176,13 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self._overlay: tuple[np.ndarray, tuple[float, float]] | None = None
         self._classes = 2
         self._levels = (0.0, 1.0)
-        self.class_legend = pg.LegendItem(offset=(-6, 6), labelTextSize="8pt")
+        self.class_legend = pg.LegendItem(
+            offset=(-6, 6),
+            labelTextSize="8pt",
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen(160, 160, 160),
+            labelTextColor=(30, 30, 30),
+        )
         self.class_legend.setObjectName("class_legend")
         self.class_legend.setParentItem(plot.getViewBox())
         self.class_legend.setVisible(False)
@@ -238,10 +245,8 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self._set_task(classes, levels)
         if classes == 0:
             brushes = [pg.mkBrush(c) for c in value_colours(y_train, self._levels)]
-            ring = pg.mkPen(60, 60, 60, 200, width=1.5)
-            pens = [ring] * len(y_test)
-            test_brush = [pg.mkBrush(c) for c in value_colours(y_test, self._levels)]
-            outline = pg.mkPen(60, 60, 60, 160, width=0.8)
+            pens = [pg.mkPen(c, width=1.5) for c in value_colours(y_test, self._levels)]
+            test_brush, outline = None, self._outline
         else:
             fills, rings = self._class_brushes()
             brushes = [fills[int(c)] for c in y_train]
@@ -278,7 +283,9 @@ class DecisionBoundaryPlot(_ThemedPlot):
                 self.class_legend.addItem(sample, f"class {k}")
         self.class_legend.setVisible(classes > 2)
         self.colorbar.setVisible(classes <= 2 or self._overlay is not None)
-        self._use_map(REGRESSION_MAP if classes == 0 else BOUNDARY_MAP, self._levels, self._title())
+        # a regression's heatmap in the same light colours as P(class 1): its points, in the
+        # full colours of REGRESSION_MAP, stand out on it
+        self._use_map(BOUNDARY_MAP, self._levels, self._title())
         tip = (
             "Click to add a point of target +1 (blue), Shift+click for -1 (orange)"
             if classes == 0
@@ -579,7 +586,7 @@ class AccuracyPlot(_CurvePlot):
     """Training and test accuracy per epoch, 0 to 1; for a regression R² and the RMSE.
 
     A regression's R² (1 is a perfect fit, below 0 worse than predicting the mean) shares
-    the axis with the root mean squared error, drawn in the test colour (train solid, test
+    the axis with the root mean squared error, drawn in RMSE_COLOUR (train solid, test
     dashed); the axis runs from 0 to 1, or to a step above the largest RMSE.
     """
 
@@ -588,17 +595,22 @@ class AccuracyPlot(_CurvePlot):
         self.setObjectName("accuracy_plot")
         self.getPlotItem().setYRange(0.4, 1.0, padding=0.02)
         self.getPlotItem().enableAutoRange(axis="y", enable=False)
-        self.train_rmse_curve = _Curve(_thin_pen(TEST_COLOUR))
-        self.test_rmse_curve = _Curve(_thin_pen(TEST_COLOUR, Qt.PenStyle.DashLine))
+        self.train_rmse_curve = _Curve(_thin_pen(RMSE_COLOUR))
+        self.test_rmse_curve = _Curve(_thin_pen(RMSE_COLOUR, Qt.PenStyle.DashLine))
         for curve in (self.train_rmse_curve, self.test_rmse_curve):
             curve.setVisible(False)
             self.getPlotItem().addItem(curve)
         self.regression = False
         self._y_top = 1.0
 
-    def set_regression(self, regression: bool) -> None:
-        """Show R² and RMSE (a regression) or the accuracy (a classification)."""
+    def set_task(self, classes: int) -> None:
+        """Show R² and RMSE (``classes`` 0: a regression) or the accuracy of ``classes``
+        classes (from 0.4 for two, from 0 for more: chance is 1/K)."""
+        regression = classes == 0
+        bottom = 0.4 if classes == 2 else 0.0
         if regression == self.regression:
+            if not regression:
+                self.getPlotItem().setYRange(bottom, 1.0, padding=0.02)
             return
         self.regression = regression
         plot = self.getPlotItem()
@@ -618,7 +630,7 @@ class AccuracyPlot(_CurvePlot):
             legend.addItem(self.test_rmse_curve, "test RMSE")
         _draw_once(*(part for entry in legend.items for part in entry))
         self._y_top = 1.0
-        plot.setYRange(0.0 if regression else 0.4, 1.0, padding=0.02)
+        plot.setYRange(bottom, 1.0, padding=0.02)
         self.apply_palette()
 
     def show_history(self, history: MetricHistory) -> None:
@@ -729,7 +741,7 @@ class PlotsPanel(QWidget):
             arrays.classes,
             arrays.value_range() if arrays.is_regression else None,
         )
-        self.accuracy.set_regression(arrays.is_regression)
+        self.accuracy.set_task(arrays.classes)
         self.tabs.setTabText(0, "Loss && R²" if arrays.is_regression else "Loss && Accuracy")
 
     def clear_history(self) -> None:
