@@ -122,11 +122,14 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
         stops.append(f"after {new.max_epochs:,} epochs")
     if new.target_test_loss is not None:
         stops.append(f"at test loss ≤ {new.target_test_loss:g}")
+    if new.target_test_metric is not None:
+        stops.append(f"at test accuracy or R² ≥ {new.target_test_metric:g}")
     if new.patience is not None:
         stops.append(f"after {new.patience} epochs without a better test loss")
-    if (new.max_epochs, new.target_test_loss, new.patience) != (
+    if (new.max_epochs, new.target_test_loss, new.target_test_metric, new.patience) != (
         old.max_epochs,
         old.target_test_loss,
+        old.target_test_metric,
         old.patience,
     ):
         changes.append("stopping " + (", or ".join(stops) if stops else "only when paused"))

@@ -748,7 +748,8 @@ class TrainSpec:
     """Loss, optimiser and their settings; ``seed`` draws the weights and the batch order.
 
     The stop conditions pause Play by themselves: ``max_epochs`` after that many epochs,
-    ``target_test_loss`` once the test loss is at or below it, ``patience`` when the test loss
+    ``target_test_loss`` once the test loss is at or below it, ``target_test_metric`` once the
+    test accuracy (a regression: the test R²) is at or above it, ``patience`` when the test loss
     has not improved for that many epochs in a row (None: that condition is off).
 
     ``regularization`` ("none", "l1", "l2") is the penalty on the weights and ``weight_decay``
@@ -768,11 +769,16 @@ class TrainSpec:
     patience: int | None = None
     regularization: str = "l2"
     init: str = "xavier"
+    target_test_metric: float | None = None
 
     @property
     def watches_test_loss(self) -> bool:
-        """Whether a stop condition needs the test loss."""
-        return self.target_test_loss is not None or self.patience is not None
+        """Whether a stop condition needs the test set (its loss, accuracy or R²)."""
+        return (
+            self.target_test_loss is not None
+            or self.patience is not None
+            or self.target_test_metric is not None
+        )
 
     def problems(self) -> list[str]:
         """Why training cannot start with these settings, as sentences; empty when it can."""
@@ -820,6 +826,13 @@ class TrainSpec:
                 f"The target test loss must be above 0 and at most 1e6, "
                 f"not {self.target_test_loss!r}."
             )
+        if self.target_test_metric is not None and not (
+            _is_finite(self.target_test_metric) and 0 < self.target_test_metric <= 1
+        ):
+            found.append(
+                f"The target test accuracy (or R²) must be above 0 and at most 1, "
+                f"not {self.target_test_metric!r}."
+            )
         if self.patience is not None and not (
             _is_int(self.patience) and 0 < self.patience <= MAX_EPOCHS
         ):
@@ -830,10 +843,10 @@ class TrainSpec:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; ``regularization`` and ``init`` only when not the defaults (so a
-        file of the settings older playgrounds know reads there too)."""
+        """A JSON-able dict; ``regularization``, ``init`` and ``target_test_metric`` only when
+        not the defaults (so a file of the settings older playgrounds know reads there too)."""
         out = asdict(self)
-        for name in ("regularization", "init"):
+        for name in ("regularization", "init", "target_test_metric"):
             if out[name] == getattr(TrainSpec, name):
                 del out[name]
         return out

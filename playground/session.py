@@ -290,6 +290,18 @@ class _Patience(EarlyStopping):
         pass
 
 
+class _StopAtMetric(Callback):
+    """Stops once the test accuracy (a regression: the test R²) is at or above ``target``."""
+
+    def __init__(self, target: float, name: str) -> None:
+        self.target, self.name = target, name
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        value = logs.get("test_accuracy")
+        if value is not None and value >= self.target:
+            state.stop(f"test {self.name} reached {value:.4g} ≥ {self.target:g}")
+
+
 class _KeepLastGood(Callback):
     """Remembers the weights and history length of the last epoch whose loss was finite."""
 
@@ -409,6 +421,11 @@ class Session:
         return self.experiment.task == REGRESSION
 
     @property
+    def metric_name(self) -> str:
+        """What the accuracy columns hold: "R²" for a regression, else "accuracy"."""
+        return "R²" if self.is_regression else "accuracy"
+
+    @property
     def classes(self) -> int:
         """How many classes the data have; 0 for a regression."""
         return self.experiment.data.n_classes
@@ -469,6 +486,8 @@ class Session:
         found: list[Callback] = []
         if spec.target_test_loss is not None:
             found.append(StopAtLoss(spec.target_test_loss, monitor="test_loss"))
+        if spec.target_test_metric is not None:
+            found.append(_StopAtMetric(spec.target_test_metric, self.metric_name))
         if self._patience is not None:
             found.append(self._patience)
         return found
@@ -600,6 +619,12 @@ class Session:
             return (
                 f"The test loss ({self.history.test_loss[-1]:.4g}) is already at the target "
                 f"({spec.target_test_loss:g}): lower the target or turn it off to train on."
+            )
+        metric = self.history.test_accuracy[-1] if self.history.test_accuracy else math.nan
+        if spec.target_test_metric is not None and metric >= spec.target_test_metric:
+            return (
+                f"The test {self.metric_name} ({metric:.4g}) is already at the target "
+                f"({spec.target_test_metric:g}): raise the target or turn it off to train on."
             )
         if self._patience is not None:
             self._patience.wait = 0

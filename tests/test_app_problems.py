@@ -564,3 +564,37 @@ def test_a_scripted_launch_exports_a_model_minidl_torch_and_onnx_agree_on(flags,
     else:  # the ONNX graph ends with the softmax
         np.testing.assert_allclose(onnx_out, torch.softmax(expected, 1).numpy(), atol=1e-5)
         assert (expected.argmax(1) == y).double().mean() >= 0.9
+
+
+# -- stop conditions on the metric -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "target", "name"),
+    [(plane_experiment, 0.95, "R²"), (spiral3_experiment, 0.9, "accuracy")],
+    ids=["regression R²", "3-class accuracy"],
+)
+def test_training_stops_once_the_test_metric_reaches_its_target(make, target, name):
+    session = Session(make(target_test_metric=target))
+    reason = session.step(200)
+    history = session.history.test_accuracy
+    assert reason is not None and f"test {name} reached" in reason
+    assert history[-1] >= target and all(value < target for value in history[:-1])
+    assert session.epoch < 200
+    blocker = session.play_blocker()
+    assert blocker is not None and f"test {name}" in blocker and "already at the target" in blocker
+
+
+def test_the_metric_stop_condition_is_named_for_the_task(qtbot):
+    from tests.windows import make_window
+
+    window = make_window(qtbot, plane_experiment(), build_now=True)
+    controls = window.controls
+    assert controls.stop_metric.text() == "At test R² ≥"
+    window.data_panel.dataset.setCurrentIndex(window.data_panel.dataset.findData("spiral"))
+    assert controls.stop_metric.text() == "At test accuracy ≥"
+    specs: list = []
+    controls.spec_changed.connect(specs.append)
+    controls.stop_metric.setChecked(True)
+    controls.target_metric.setValue(0.97)
+    assert specs[-1].target_test_metric == 0.97

@@ -460,6 +460,7 @@ class MainWindow(QMainWindow):
     def _update_builder_context(self) -> None:
         exp = self.experiment
         self.builder.set_context(exp.data.features, exp.train.loss, exp.out_width)
+        self.controls.set_regression(exp.task == REGRESSION)
 
     def rebuild_session(
         self,

@@ -1,6 +1,7 @@
 """The training bar: Play/Pause, Step, Reset, the optimisation settings and the run's counters.
 
-The stop conditions (epoch limit, target test loss, patience) are edited here too, in
+The stop conditions (epoch limit, target test loss, target test accuracy or R², patience)
+are edited here too, in
 ``stop_box``, which the window places in its left column.
 """
 
@@ -224,9 +225,9 @@ class TrainingControls(QWidget):
         self.loss.currentIndexChanged.connect(self._commit)
         self.regularization.currentIndexChanged.connect(self._commit)
         self.init.currentIndexChanged.connect(self._commit)
-        for box in (self.stop_epochs, self.stop_loss, self.stop_patience):
+        for box in (self.stop_epochs, self.stop_loss, self.stop_metric, self.stop_patience):
             box.toggled.connect(self._commit)
-        for spin in (self.max_epochs, self.target_loss, self.patience):
+        for spin in (self.max_epochs, self.target_loss, self.target_metric, self.patience):
             spin.valueChanged.connect(self._commit)
 
     def _make_stop_box(self) -> QGroupBox:
@@ -249,6 +250,19 @@ class TrainingControls(QWidget):
         self.target_loss.setObjectName("target_test_loss")
         self.target_loss.setValue(0.01)
         self.target_loss.setToolTip("The target test loss")
+        self.stop_metric = QCheckBox("At test accuracy ≥", box)
+        self.stop_metric.setObjectName("stop_metric")
+        self.stop_metric.setToolTip(
+            "Pause once the test accuracy (for a regression: the test R²) is at or above a target"
+        )
+        self.target_metric = QDoubleSpinBox(box)
+        self.target_metric.setObjectName("target_test_metric")
+        self.target_metric.setRange(0.01, 1.0)
+        self.target_metric.setDecimals(3)
+        self.target_metric.setSingleStep(0.01)
+        self.target_metric.setValue(0.95)
+        self.target_metric.setKeyboardTracking(False)
+        self.target_metric.setToolTip("The target test accuracy or R² (1 is perfect)")
         self.stop_patience = QCheckBox("No better for", box)
         self.stop_patience.setObjectName("stop_patience")
         self.stop_patience.setToolTip(
@@ -268,6 +282,7 @@ class TrainingControls(QWidget):
             (
                 (self.stop_epochs, self.max_epochs),
                 (self.stop_loss, self.target_loss),
+                (self.stop_metric, self.target_metric),
                 (self.stop_patience, self.patience),
             )
         ):
@@ -294,8 +309,10 @@ class TrainingControls(QWidget):
             self.stop_epochs,
             self.stop_loss,
             self.stop_patience,
+            self.stop_metric,
             self.max_epochs,
             self.target_loss,
+            self.target_metric,
             self.patience,
         ]
         for w in widgets:
@@ -314,6 +331,7 @@ class TrainingControls(QWidget):
             for check, spin, value in (
                 (self.stop_epochs, self.max_epochs, spec.max_epochs),
                 (self.stop_loss, self.target_loss, spec.target_test_loss),
+                (self.stop_metric, self.target_metric, spec.target_test_metric),
                 (self.stop_patience, self.patience, spec.patience),
             ):
                 check.setChecked(value is not None)
@@ -333,6 +351,10 @@ class TrainingControls(QWidget):
             "Pause training (Space)" if playing else "Train continuously (Space)"
         )
         self.step_action.setEnabled(not playing)
+
+    def set_regression(self, regression: bool) -> None:
+        """Name the metric the stop condition watches: R² for a regression, else accuracy."""
+        self.stop_metric.setText("At test R² ≥" if regression else "At test accuracy ≥")
 
     def set_trainable(self, trainable: bool) -> None:
         """Enable Play and Step only when the experiment can train."""
@@ -379,6 +401,9 @@ class TrainingControls(QWidget):
             max_epochs=self.max_epochs.value() if self.stop_epochs.isChecked() else None,
             target_test_loss=self.target_loss.value() if self.stop_loss.isChecked() else None,
             patience=self.patience.value() if self.stop_patience.isChecked() else None,
+            target_test_metric=(
+                self.target_metric.value() if self.stop_metric.isChecked() else None
+            ),
         )
         self.weight_decay.setEnabled(spec.regularization != "none")
         if spec != self._spec:
