@@ -1019,33 +1019,47 @@ class Experiment:
             return self
         return self.replace(network=self.network.with_output(wanted))
 
-    def task_problems(self) -> list[str]:
-        """Why the loss or the output layer does not suit the data's task, as sentences."""
-        found = []
+    def loss_misfit(self) -> str | None:
+        """Why the loss does not suit the data's task, or None."""
         loss = LOSSES.get(self.train.loss, self.train.loss)
-        if self.task == REGRESSION:
-            if self.train.loss not in REGRESSION_LOSSES:
-                found.append(
-                    f"{loss} needs classes, and these data have real-valued targets: choose "
-                    "mean squared error, mean absolute error or Huber for a regression."
-                )
-            tail = self.network.output_tail()
-            if tail not in ((), ("tanh",)) and self.network.output_index() is not None:
-                found.append(
-                    "A regression predicts any value: end the network with its Linear layer "
-                    f"(or a Tanh, for targets in [-1, 1]), not a {LAYER_TITLES.get(tail[-1])}."
-                )
-        elif self.data.classes > 2 and self.train.loss != "cross_entropy":
-            found.append(
+        if self.task == REGRESSION and self.train.loss not in REGRESSION_LOSSES:
+            return (
+                f"{loss} needs classes, and these data have real-valued targets: choose "
+                "mean squared error, mean absolute error or Huber for a regression."
+            )
+        many = self.task == CLASSIFICATION and self.data.classes > 2
+        if many and self.train.loss != "cross_entropy":
+            return (
                 f"{self.data.classes} classes need categorical cross-entropy (a score per "
                 f"class and a softmax), not {loss.lower()}."
             )
-        return found
+        return None
+
+    def task_problems(self) -> list[str]:
+        """Why the loss or the output layer does not suit the data's task, as sentences."""
+        misfit = self.loss_misfit()
+        if misfit is not None:
+            return [misfit]
+        tail = self.network.output_tail()
+        if (
+            self.task == REGRESSION
+            and tail not in ((), ("tanh",))
+            and self.network.output_index() is not None
+        ):
+            return [
+                "A regression predicts any value: end the network with its Linear layer "
+                f"(or a Tanh, for targets in [-1, 1]), not a {LAYER_TITLES.get(tail[-1])}."
+            ]
+        return []
 
     def problems(self) -> list[str]:
-        """Everything that stops this experiment from training, as sentences."""
+        """Everything that stops this experiment from training, as sentences: a loss that
+        does not suit the task first (the output layer's rules for that loss then do not
+        matter)."""
+        misfit = self.loss_misfit()
         found = [
-            *self.network.problems(self.train.loss),
+            *([misfit] if misfit else []),
+            *self.network.problems("mse" if misfit else self.train.loss),
             *self.data.problems(),
             *self.train.problems(),
         ]

@@ -598,3 +598,53 @@ def test_the_metric_stop_condition_is_named_for_the_task(qtbot):
     controls.stop_metric.setChecked(True)
     controls.target_metric.setValue(0.97)
     assert specs[-1].target_test_metric == 0.97
+
+
+# -- the command line and model files -------------------------------------------------------------
+
+
+def test_the_command_line_sets_classes_and_fits_the_output_to_the_task():
+    from playground.app import parse_args
+
+    _, exp = parse_args(["--dataset", "blobs", "--loss", "cross_entropy"])
+    assert exp.data.classes == 3 and exp.out_width == 3  # blobs start with three
+    _, exp = parse_args(["--dataset", "spiral", "--classes", "5", "--loss", "cross_entropy"])
+    assert exp.out_width == 5 and exp.network.output_tail() == ()
+    _, exp = parse_args(["--dataset", "plane", "--loss", "huber", "--init", "zeros"])
+    assert exp.task == "regression" and exp.train.init == "zeros"
+    _, exp = parse_args(["--regularization", "l1", "--weight-decay", "0.001"])
+    assert (exp.train.regularization, exp.train.weight_decay) == ("l1", 0.001)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--dataset", "disk", "--classes", "3", "--loss", "cross_entropy"], "two classes"),
+        (["--dataset", "spiral", "--classes", "3"], "need categorical cross-entropy"),
+        (["--dataset", "plane", "--loss", "bce"], "real-valued targets"),
+    ],
+)
+def test_a_command_line_the_task_cannot_train_exits_2_saying_why(argv, says, capsys):
+    from playground.app import parse_args
+
+    with pytest.raises(SystemExit) as info:
+        parse_args(argv)
+    assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_a_model_of_k_scores_imports_with_k_classes(tmp_path):
+    from playground.session import experiment_with_model, read_model
+
+    session = Session(spiral3_experiment().replace(data=DataSpec(dataset="blobs", classes=4)))
+    session.save_model(tmp_path / "four.safetensors")
+    imported = read_model(tmp_path / "four.safetensors")
+    assert imported.loss == "cross_entropy"
+    exp = experiment_with_model(Experiment(data=DataSpec(dataset="rings")), imported)
+    assert exp.data.classes == 4 and exp.out_width == 4 and not exp.problems()
+    again = Session(exp)
+    again.load_raw_state(imported.state)
+    np.testing.assert_allclose(
+        again.predict_points(np.array([[0.5, -1.0], [2.0, 3.0]], dtype=np.float32)),
+        session.predict_points(np.array([[0.5, -1.0], [2.0, 3.0]], dtype=np.float32)),
+        atol=1e-5,
+    )
