@@ -648,3 +648,25 @@ def test_a_model_of_k_scores_imports_with_k_classes(tmp_path):
         session.predict_points(np.array([[0.5, -1.0], [2.0, 3.0]], dtype=np.float32)),
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize("make", [plane_experiment, spiral3_experiment], ids=["plane", "spiral-3"])
+def test_a_hovered_units_map_comes_and_goes_over_the_tasks_colours(make, qtbot):
+    from tests.windows import make_window
+
+    window = make_window(qtbot, make(), build_now=True)
+    boundary = window.plots.boundary
+    before = (boundary.colorbar.isVisible(), boundary.colorbar.getAxis("left").labelText)
+    unit = np.linspace(-2, 2, GRID_SIZE * GRID_SIZE, dtype=np.float32).reshape(GRID_SIZE, -1)
+    boundary.show_map(unit, (-2.0, 2.0), "unit 3")
+    assert boundary.colorbar.isVisible() and boundary.image.image.ndim == 2
+    assert boundary.colorbar.getAxis("left").labelText == "unit output"
+    assert boundary.colorbar.levels() == pytest.approx((-2.0, 2.0))
+    boundary.show_map(None)
+    after = (boundary.colorbar.isVisible(), boundary.colorbar.getAxis("left").labelText)
+    assert after == before
+    if boundary.classes == 0:
+        assert boundary.colorbar.levels() == pytest.approx(window._arrays.value_range())
+        assert boundary.image.image.ndim == 2
+    else:
+        assert boundary.image.image.shape == (GRID_SIZE, GRID_SIZE, 3)  # the regions again
