@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -119,13 +121,19 @@ def test_bad_experiment_file_gets_a_dialog(window, monkeypatch, tmp_path):
     assert window.experiment == before and window.session is not None
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "playground" / "resources" / "examples"
+
+
 def test_every_example_opens_and_trains(window):
     actions = [
         a
         for a in window.findChildren(type(window.open_action))
         if a.objectName().startswith("example_")
     ]
-    assert len(actions) == 3
+    # one per file in resources/examples (the seeds', issue 13's regressions and classes)
+    assert len(actions) == len(list(EXAMPLES_DIR.glob("*.json"))) == 9
+    titles = {a.text() for a in actions}
+    assert {"Regression on the plane", "Three spiral arms"} <= titles
     for action in actions:
         action.trigger()
         assert window.session is not None, action.text()
