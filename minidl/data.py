@@ -29,7 +29,9 @@ import torch
 __all__ = [
     "DATASETS",
     "DOMAINS",
+    "MANY_CLASSES",
     "MAX_CLASSES",
+    "REGRESSION",
     "Standardizer",
     "Task",
     "batches",

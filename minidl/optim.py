@@ -142,7 +142,8 @@ class Optimizer:
 
     def _apply(self, group: dict[str, Any], params: list, data: list, grads: list) -> None:
         """One group's update: the optimiser's rule, then the L1 step if the group has one."""
-        if not any(_values(group.get("l1", 0))):
+        l1 = group.get("l1", 0)
+        if l1 == 0 if isinstance(l1, Number) else not any(_values(l1)):
             self._update(group, params, data, grads)  # the plain rule, untouched
             return
         before = [d.clone() for d in data]

@@ -197,3 +197,12 @@ def test_a_stack_with_the_newer_activations_and_huber_trains_as_each_model_alone
     for back, model in zip(stacked.unstack(), alone, strict=True):
         for key, value in model.state_dict().items():
             torch.testing.assert_close(back.state_dict()[key], value, rtol=1e-10, atol=1e-10)
+
+
+def test_the_activations_benchmark_runs_quick(capsys):
+    from benchmarks import activations
+
+    assert activations.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for name in ("ReLU", "ELU", "GELU", "SiLU", "Softplus", "Sine"):
+        assert f"| {name}" in out

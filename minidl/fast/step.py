@@ -157,6 +157,8 @@ class _Plan:
         # zero_grad() and step() as the eager step calls them. Checked at every step: a
         # group's "params" may be replaced or changed in place
         self._plain_step = type(optimizer).step is Optimizer.step
+        self._loss_ctx = Ctx((True, False))
+        self._validated: tuple = ()  # the (lr, weight_decay, l1) last validated
 
     def _direct_group(self) -> dict | None:
         """The optimiser's one group if it holds exactly these parameters, in order."""
@@ -175,8 +177,9 @@ class _Plan:
         return self._chain(active)[0]
 
     def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list, list]:
-        """The kernels for this pattern of active Dropouts (an inactive one is no op), the
-        layers they run, and a ctx per op (reused: one step runs at a time)."""
+        """The kernels for this pattern of active Dropouts (an inactive one is no op), what
+        ``_operands`` reads for each of their ops, and a ctx per op (reused: one step runs at a
+        time)."""
         found = self._kernels.get(active)
         if found is None:
             on = dict(zip(map(id, self.dropouts), active, strict=True))
@@ -184,12 +187,12 @@ class _Plan:
             chain = tuple(LAYER_OPS[type(m)] for m in layers)
             biases = tuple(m.bias is not None for m in self.linears)
             kernels = chain_kernels(chain, biases)
-            found = self._kernels[active] = (kernels, layers, [Ctx(n) for n in kernels.needs])
+            readers = [_reader(m) for m in layers]
+            found = self._kernels[active] = (kernels, readers, [Ctx(n) for n in kernels.needs])
         return found
 
     def accepts(self, x: Any, y: Any) -> bool:
         """Whether the fast step can take this batch; the eager step takes the others."""
-        first = self.first
         return (
             type(x) is torch.Tensor
             and type(y) is torch.Tensor
@@ -197,46 +200,42 @@ class _Plan:
             and not y.requires_grad
             and is_grad_enabled()
             and x.dim() == 2
-            and x.shape[1] == first.in_features
-            and x.dtype == first.weight.data.dtype
+            and x.shape[1] == self.first.in_features
+            and x.dtype == self.params[0].data.dtype  # the first Linear's weight
             and (not y.is_floating_point() or y.dtype == x.dtype)  # else eagerly: casts
             and self.loss_fn.reduction != "none"
             and False not in map(_requires_grad, self.params)  # a frozen one: eagerly
-            and all(0 <= m.p < 1 for m in self.dropouts)  # else F.dropout's error, eagerly
+            and (not self.dropouts or all(0 <= m.p < 1 for m in self.dropouts))  # else
+            # F.dropout's error, eagerly
         )
 
-    def _operands(self, layers: list) -> list:
+    def _operands(self, readers: list) -> list:
         """What each op of the chain takes after its input, read now: a parameter's data may
-        have been replaced (load_state_dict, .double(), p.data = ...), an option changed."""
+        have been replaced (load_state_dict, .double(), p.data = ...), an option changed.
+        ``readers`` (from ``_chain``) holds, per op, its Linear's (weight, bias) Parameters, the
+        module whose options it reads and their names, or None."""
         args = []
-        for m in layers:
-            kind = type(m)
-            if kind is L.Linear:
-                bias = m._parameters["bias"]
-                args.append((m._parameters["weight"].data, None if bias is None else bias.data))
-            elif kind is L.LeakyReLU:
-                args.append((m.negative_slope,))
-            elif kind is L.Dropout:
-                args.append((m.p,))
-            elif kind is L.ELU:
-                args.append((m.alpha,))
-            elif kind is L.Softplus:
-                args.append((m.beta, m.threshold))
+        for kind, a, b in readers:
+            if kind is _LINEAR:
+                args.append((a.data, None if b is None else b.data))
+            elif kind is _OPTION:
+                args.append(tuple(getattr(a, name) for name in b))
             else:
                 args.append(())
         return args
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
-        active = tuple(m.training and m.p > 0 for m in self.dropouts)
-        kernels, layers, ctx = self._chain(active)
+        dropouts = self.dropouts
+        active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
+        kernels, readers, ctx = self._chain(active)
         group = self._direct_group()
+        loss_ctx = self._loss_ctx
         try:
-            h = kernels.forward(x, self._operands(layers), ctx)
+            h = kernels.forward(x, self._operands(readers), ctx)
             reduction = self.loss_fn.reduction
             loss_op = self.loss_op
             options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
             loss_op.check(h, y, reduction, **options)
-            loss_ctx = Ctx((True, False))
             loss = loss_op.forward(loss_ctx, h, y, reduction, **options)
             if group is None:
                 self.optimizer.zero_grad()
@@ -246,6 +245,7 @@ class _Plan:
         finally:
             for c in ctx:
                 c.saved = ()  # the step's intermediates go now, not at the next step
+            loss_ctx.saved = ()
         params = self.params
         if len(grads) != len(params):  # a Linear without bias: its db is None
             grads = [dg for dg in grads if dg is not None]
@@ -258,6 +258,35 @@ class _Plan:
         else:
             for p, dg in zip(params, grads, strict=True):
                 p.grad = dg
-            self.optimizer._validate(group)  # raises where step() would
+            self._validate(group)
             self.optimizer._apply(group, params, [p.data for p in params], grads)
         return Tensor(loss)
+
+    def _validate(self, group: dict) -> None:
+        """Raise where the optimiser's step() would; the check is run again only when the
+        group's learning rate, weight decay or l1 is a different value (a number is immutable)."""
+        key = (group["lr"], group.get("weight_decay", 0), group.get("l1", 0))
+        if key != self._validated:
+            self.optimizer._validate(group)
+            if all(isinstance(v, (int, float)) for v in key):  # not a list: it can change
+                self._validated = key
+
+
+_LINEAR, _OPTION, _NONE = "linear", "option", "none"
+# the options each op takes after its input, in order, as the layer names them
+_OPTIONS = {
+    L.LeakyReLU: ("negative_slope",),
+    L.Dropout: ("p",),
+    L.ELU: ("alpha",),
+    L.Softplus: ("beta", "threshold"),
+}
+
+
+def _reader(m: Module) -> tuple[str, Any, Any]:
+    """What ``_Plan._operands`` reads at each step for layer m's op (see there)."""
+    kind = type(m)
+    if kind is L.Linear:
+        return (_LINEAR, m._parameters["weight"], m._parameters["bias"])
+    if kind in _OPTIONS:
+        return (_OPTION, m, _OPTIONS[kind])
+    return (_NONE, None, None)

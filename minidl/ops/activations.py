@@ -3,8 +3,10 @@ ELU, GELU, SiLU, Softplus, Sine, Softmax, LogSoftmax and Dropout.
 
 Several of them save their output y rather than their input: the derivative is a function of y
 alone (tanh' = 1 - y², sigmoid' = y (1 - y), ReLU's step is where y > 0). The smooth ones of
-the newer networks (ELU, GELU, SiLU, Softplus) and Sine save their input; each writes its
-derivative with the same formula as torch's own backward, so the two agree to rounding.
+the newer networks (ELU, GELU, SiLU, Softplus) and Sine save what their derivative needs: ELU
+and Sine the input, GELU x and Φ(x), SiLU x and σ(x), Softplus e^(βx) and where βx is past the
+threshold. Each writes its derivative with the same formula as torch's own backward, so the two
+agree to rounding.
 """
 
 from __future__ import annotations
@@ -120,13 +122,13 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save(x)
-        return x * 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+        cdf = 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+        ctx.save(x, cdf)
+        return x * cdf
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
-        cdf = 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+        x, cdf = ctx.saved
         pdf = torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return (g * (cdf + x * pdf),)
 
@@ -139,13 +141,13 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save(x)
-        return x * torch.sigmoid(x)
+        s = torch.sigmoid(x)
+        ctx.save(x, s)
+        return x * s
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
-        s = torch.sigmoid(x)
+        x, s = ctx.saved
         return (g * s * (1 + x * (1 - s)),)
 
 
@@ -159,17 +161,15 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
-        ctx.save(x)
-        ctx.beta, ctx.threshold = beta, threshold
         scaled = x * beta
-        return torch.where(scaled > threshold, x, torch.log1p(torch.exp(scaled)) / beta)
+        linear, z = scaled > threshold, torch.exp(scaled)
+        ctx.save(linear, z)
+        return torch.where(linear, x, torch.log1p(z) / beta)
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
-        scaled = x * ctx.beta
-        z = torch.exp(scaled)
-        return (torch.where(scaled > ctx.threshold, g, g * z / (z + 1)),)
+        linear, z = ctx.saved
+        return (torch.where(linear, g, g * z / (z + 1)),)
 
 
 class Sine(Function):
