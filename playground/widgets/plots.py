@@ -284,8 +284,8 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self.class_legend.setVisible(classes > 2)
         self.colorbar.setVisible(classes <= 2 or self._overlay is not None)
         # a regression's heatmap in the same light colours as P(class 1): its points, in the
-        # full colours of REGRESSION_MAP, stand out on it
-        self._use_map(BOUNDARY_MAP, self._levels, self._title())
+        # full colours of colours.REGRESSION_MAP, stand out on it
+        self._use_levels(self._levels, self._title())
         tip = (
             "Click to add a point of target +1 (blue), Shift+click for -1 (orange)"
             if classes == 0
@@ -299,14 +299,10 @@ class DecisionBoundaryPlot(_ThemedPlot):
     def _title(self) -> str:
         return "predicted value" if self._classes == 0 else "P(class 1)"
 
-    def _use_map(self, cmap: pg.ColorMap, levels: tuple[float, float], label: str) -> None:
-        """Colour the single-channel heatmap with ``cmap`` over ``levels``, in the colour bar
-        too."""
-        self.colorbar.setColorMap(cmap)
+    def _use_levels(self, levels: tuple[float, float], label: str) -> None:
+        """Stretch the heatmap's colours over ``levels``, the colour bar labelled ``label``."""
         self.colorbar.setLevels(levels, update_items=False)
         self.colorbar.getAxis("left").setLabel(label)
-        # 1024 colours, not the colour bar's 256: see __init__
-        self.image.setLookupTable(cmap.getLookupTable(0.0, 1.0, 1024, alpha=False))
 
     def set_grid(self, grid: np.ndarray) -> None:
         """Show P(class 1) on the grid (rows along x₂); NaN shows as the undecided colour."""
@@ -345,7 +341,7 @@ class DecisionBoundaryPlot(_ThemedPlot):
         text = self.palette().color(QPalette.ColorRole.Text)
         plot.setTitle(title, size="10pt", color=text)
         self.colorbar.setVisible(True)
-        self._use_map(BOUNDARY_MAP, levels, "unit output")
+        self._use_levels(levels, "unit output")
         clean = np.nan_to_num(self._overlay[0], nan=0.5 * (levels[0] + levels[1]))
         self.image.setImage(clean, levels=levels, rect=self._rect, autoLevels=False)
 
