@@ -670,3 +670,34 @@ def test_a_hovered_units_map_comes_and_goes_over_the_tasks_colours(make, qtbot):
         assert boundary.image.image.ndim == 2
     else:
         assert boundary.image.image.shape == (GRID_SIZE, GRID_SIZE, 3)  # the regions again
+
+
+def test_the_hidden_space_draws_k_classes_and_a_regressions_targets(qtbot):
+    from playground.widgets.colours import TOL_MUTED
+    from playground.widgets.hidden_view import REGRESSION_BANDS, HiddenSpaceView
+
+    view = HiddenSpaceView()
+    qtbot.addWidget(view)
+    spiral = Session(spiral3_experiment())
+    hidden = spiral.hidden_space(1, None)
+    view.show(hidden)
+    assert [s.opts["brush"].color() for s in view.train_points] == list(TOL_MUTED[:3])
+    for k, scatter in enumerate(view.train_points):  # each class's training points, all of them
+        assert len(scatter.getData()[0]) == int(np.sum((hidden.labels == k) & ~hidden.is_test))
+    plane = Session(plane_experiment())
+    hidden = plane.hidden_space(1, None)
+    view.show(hidden)
+    assert len(view.train_points) == REGRESSION_BANDS
+    drawn = sum(len(s.getData()[0]) for s in (*view.train_points, *view.test_points))
+    assert drawn == len(hidden.labels)
+    # the lowest target in the first (orange) band, the highest in the last (blue)
+    lowest, highest = (
+        hidden.points[np.argmin(hidden.labels)],
+        hidden.points[np.argmax(hidden.labels)],
+    )
+    bands = [np.column_stack(s.getData()) for s in (*view.train_points, *view.test_points)]
+    first = np.concatenate([bands[0], bands[REGRESSION_BANDS]])
+    last = np.concatenate([bands[REGRESSION_BANDS - 1], bands[-1]])
+    assert (
+        np.isclose(first, lowest).all(axis=1).any() and np.isclose(last, highest).all(axis=1).any()
+    )
