@@ -701,3 +701,23 @@ def test_the_hidden_space_draws_k_classes_and_a_regressions_targets(qtbot):
     assert (
         np.isclose(first, lowest).all(axis=1).any() and np.isclose(last, highest).all(axis=1).any()
     )
+
+
+def test_a_click_adds_the_chosen_class_of_k(qtbot):
+    from PySide6.QtCore import Qt
+
+    from tests.windows import make_window
+
+    window = make_window(qtbot, spiral3_experiment(), build_now=True)
+    chooser = window.data_panel.click_class
+    assert chooser.maximum() == 2 and chooser.value() == 1
+    chooser.setValue(2)
+    window._on_plot_clicked(1.0, 2.0, Qt.KeyboardModifier.NoModifier)
+    window._on_plot_clicked(3.0, 4.0, Qt.KeyboardModifier.ShiftModifier)
+    added = window.experiment.data.added
+    assert [(p.x1, p.x2, p.label) for p in added] == [(1.0, 2.0, 2), (3.0, 4.0, 0)]
+    assert window.session is not None and window.session.classes == 3
+    regression = make_window(qtbot, plane_experiment(), build_now=True)
+    regression._on_plot_clicked(1.0, 2.0, Qt.KeyboardModifier.ShiftModifier)
+    assert regression.experiment.data.added[-1].label == -1.0
+    assert not regression.data_panel.click_class.isEnabled()

@@ -138,6 +138,16 @@ class DataPanel(QWidget):
         form.addRow("&Noise", self.noise)
         form.addRow("S&eed", self.seed)
         form.addRow("", self.regenerate)
+        self.click_class = QSpinBox(self)
+        self.click_class.setObjectName("click_class")
+        self.click_class.setPrefix("class ")
+        self.click_class.setRange(0, 1)
+        self.click_class.setValue(1)
+        self.click_class.setToolTip(
+            "The class a click on the plot adds (Shift+click adds class 0); with more than two "
+            "classes pick any of them here"
+        )
+        form.addRow("C&lick adds", self.click_class)
         form.addRow(self.added_label)
 
         self.feature_boxes: dict[str, QCheckBox] = {}
@@ -204,6 +214,8 @@ class DataPanel(QWidget):
         self.classes.setEnabled(
             spec.task != REGRESSION and (spec.is_custom or spec.dataset in MULTICLASS_DATASETS)
         )
+        self.click_class.setMaximum(spec.classes - 1)
+        self.click_class.setEnabled(spec.task != REGRESSION)
         n_test = sum(p.test for p in spec.added)
         added = (
             f"Your points: {len(spec.added)} ({len(spec.added) - n_test} train, {n_test} test)"

@@ -614,7 +614,9 @@ class MainWindow(QMainWindow):
 
     @Slot(float, float, object)
     def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
-        """Click: a class-1 point; Shift+click: class 0; Ctrl+click: remove the nearest."""
+        """Click: a point of the data panel's "click adds" class (1 unless you chose another;
+        a regression: target +1); Shift+click: class 0 (target -1); Ctrl+click: remove the
+        nearest."""
         from ..session import nearest_point
 
         mods = Qt.KeyboardModifier(modifiers)
@@ -636,7 +638,7 @@ class MainWindow(QMainWindow):
             label: int | float = -1.0 if shift else 1.0
             what = f"target {label:+g}"
         else:
-            label = 0 if shift else 1
+            label = 0 if shift else self.data_panel.click_class.value()
             what = f"class-{label}"
         self._edit_data(
             data.with_point(x1, x2, label),
