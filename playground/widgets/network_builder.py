@@ -85,6 +85,12 @@ KIND_COLOURS = {
     "leaky_relu": QColor(46, 160, 67),
     "tanh": QColor(120, 90, 200),
     "sigmoid": QColor(120, 90, 200),
+    # the ReLU family (their icons' green) and Sine (its icon's orange)
+    "elu": QColor(46, 160, 67),
+    "gelu": QColor(46, 160, 67),
+    "silu": QColor(46, 160, 67),
+    "softplus": QColor(46, 160, 67),
+    "sine": QColor(212, 118, 44),
     "dropout": QColor(128, 128, 128),
 }
 

@@ -183,6 +183,8 @@ class TrainingControls(QWidget):
         self.weight_decay = LogSpinBox(0.0, 10.0, self)
         self.weight_decay.setObjectName("weight_decay")
         self.weight_decay.setToolTip("Regularisation rate: how hard the penalty pulls to zero")
+        rate_text = self.weight_decay.fontMetrics().horizontalAdvance("0.0003")
+        self.weight_decay.setMinimumWidth(rate_text + 40)  # room for its arrows too
         self.init = QComboBox(self)
         self.init.setObjectName("init")
         for key, title in INITS.items():
