@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from minidl import init as minit
 from minidl import nn, optim
 from minidl.train import History, fit, predict
 
@@ -76,7 +75,7 @@ GRID_INTERVAL = 0.1
 """Seconds between two computations of the tiles' grids while training (the curves go on at
 the snapshot rate)."""
 
-INITS = {"xavier": "Xavier", "torch": "PyTorch", "zeros": "Zeros"}
+INITS = {"xavier": "Xavier", "pytorch": "PyTorch", "zeros": "Zeros"}
 """Initialisations a variant can start from: Xavier (the app's own), PyTorch's default, zeros."""
 
 PARAMETERS = {
@@ -121,16 +120,20 @@ class Variant:
     @classmethod
     def of(cls, spec: TrainSpec, **changes: Any) -> Variant:
         """The variant with ``spec``'s settings and ``changes`` on top."""
-        base = cls(spec.learning_rate, spec.weight_decay, spec.seed)
+        base = cls(spec.learning_rate, spec.weight_decay, spec.seed, spec.init)
         return replace(base, **changes)
 
     def train_spec(self, base: TrainSpec) -> TrainSpec:
-        """``base`` with this variant's learning rate, L2, seed (and batch size)."""
+        """``base`` with this variant's learning rate, penalty rate, seed, initialisation
+        (and batch size). The penalty is ``base``'s kind (L1 or L2); L2 when it has none, so
+        a rate always means something (a rate of 0 is no penalty either way)."""
         return replace(
             base,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
+            regularization=_penalty(base),
             seed=self.seed,
+            init=self.init,
             batch_size=self.batch_size if self.batch_size is not None else base.batch_size,
         )
 
@@ -241,30 +244,27 @@ def variant_model(
     """
     generator = torch.Generator().manual_seed(variant.seed)
     model = build_network(
-        experiment.network, experiment.in_width, experiment.out_width, generator
+        experiment.network, experiment.in_width, experiment.out_width, generator, variant.init
     )
-    if variant.init != "xavier":
-        generator = torch.Generator().manual_seed(variant.seed)
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                if variant.init == "torch":
-                    minit.torch_default_linear_(layer.weight, layer.bias, generator)
-                else:
-                    minit.zeros_(layer.weight)
-                    if layer.bias is not None:
-                        minit.zeros_(layer.bias)
     return model, generator
 
 
+def _penalty(spec: TrainSpec) -> str:
+    """The penalty kind variants use: the experiment's, or L2 where it has none."""
+    return spec.regularization if spec.regularization != "none" else "l2"
+
+
 def _stacked_optimizer(model: nn.Stacked, spec: TrainSpec, variants: Sequence[Variant]) -> Any:
-    """The experiment's optimiser over the stack, with each variant's rate and L2."""
+    """The experiment's optimiser over the stack, with each variant's learning rate and
+    penalty rate; the penalty on the weights only, as the Session's (``optim.regularized``)."""
     lr = [float(v.learning_rate) for v in variants]
-    decay = [float(v.weight_decay) for v in variants]
-    params = list(model.parameters())
+    rates = [float(v.weight_decay) for v in variants]
+    groups = optim.regularized(model, "none")  # [weights, biases]: names ending in "weight"
+    groups[0][{"l1": "l1", "l2": "weight_decay"}[_penalty(spec)]] = rates
     if spec.optimizer == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=decay)
+        return optim.Adam(groups, lr=lr)
     momentum = spec.momentum if spec.optimizer == "sgd_momentum" else 0.0
-    return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
+    return optim.SGD(groups, lr=lr, momentum=momentum)
 
 
 _COLUMNS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")

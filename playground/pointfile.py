@@ -1,5 +1,9 @@
 """Your points as CSV: read a file of (x1, x2, label[, split]) rows, write the current points.
 
+The label is a class, a whole number 0 to 9 (MAX_CLASSES - 1), or a real-valued target for a
+regression: a header ``x1,x2,target`` says so, and without one a label that is not a whole
+number 0 to 9 makes the file a regression's (``is_regression`` tells which).
+
 No Qt, no torch. ``read_points_csv`` checks every row before it returns anything: a bad row
 raises ``PointsFileError`` naming the line and the problem, so an import is all or nothing.
 ``read_points_file`` reads a file (a regular file of at most MAX_FILE_BYTES, never a pipe or a
@@ -12,7 +16,7 @@ Up to a million rows (MAX_ADDED_POINTS), read two ways that agree on every file:
 (ASCII, one width, no quotes, no comments after the header) is parsed whole by numpy's C
 reader (``numpy.loadtxt`` on the buffer) and checked with vectorised tests; anything else, and
 any file those tests refuse, is read line by line with the csv module, which names the bad
-lines. The points come back as a ``PointSet`` (18 bytes a point).
+lines. The points come back as a ``PointSet`` (18 bytes a point, 26 with real targets).
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .experiment import MAX_ADDED_POINTS, MAX_COORDINATE
+from .experiment import MAX_ADDED_POINTS, MAX_CLASSES, MAX_COORDINATE, MAX_TARGET, DataPoint
 from .files import FileReadError, decode_text, read_bytes
 from .pointset import PointSet
 
 __all__ = [
     "HEADER",
     "PointsFileError",
+    "is_regression",
     "points_to_csv",
     "read_points_bytes",
     "read_points_csv",
@@ -41,6 +46,8 @@ __all__ = [
 ]
 
 HEADER = ("x1", "x2", "label", "split")
+TARGET = "target"
+"""The third column's name in a regression's file (``x1,x2,target[,split]``)."""
 MAX_REPORTED = 5
 """A file with many bad rows gets this many named in the message, then a count of the rest."""
 MAX_COUNTED = 1000
@@ -71,14 +78,44 @@ def _number(text: str, column: str) -> float:
     return value
 
 
-def _label(text: str) -> int:
+def _label(text: str, target: bool) -> int | float:
+    """A class (int) or, with ``target``, a regression's target (float)."""
+    classes = f"a class 0 to {MAX_CLASSES - 1}"
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"the label is {_shorten(text)!r}, not 0 or 1") from None
-    if value not in (0.0, 1.0):
-        raise ValueError(f"the label is {_shorten(text)}; it must be 0 or 1")
+        raise ValueError(
+            f"the {'target' if target else 'label'} is {_shorten(text)!r}, not "
+            f"{'a number' if target else classes}"
+        ) from None
+    if target:
+        if not math.isfinite(value) or abs(value) > MAX_TARGET:
+            raise ValueError(
+                f"the target is {_shorten(text)}; it must be a finite number within "
+                f"+-{MAX_TARGET:g}"
+            )
+        return value
+    if not (value.is_integer() and 0 <= value < MAX_CLASSES):
+        raise ValueError(
+            f"the label is {_shorten(text)}; it must be {classes} (or name the column "
+            f"'{TARGET}' for a regression's real-valued targets)"
+        )
     return int(value)
+
+
+def _is_class(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return True  # not a number at all: reported as a bad label
+    return value.is_integer() and 0 <= value < MAX_CLASSES
+
+
+def is_regression(points: Iterable[DataPoint] | PointSet) -> bool:
+    """Whether read points carry real-valued targets (floats) rather than classes (ints)."""
+    if isinstance(points, PointSet):
+        return points.regression
+    return any(isinstance(p.label, float) for p in points)
 
 
 def _is_header(fields: list[str]) -> bool:
@@ -168,8 +205,13 @@ def _read_plain(data: bytes, test_fraction: float, seed: int) -> PointSet | None
     first = data[start : len(data) if end < 0 else end]
     fields = [f.strip().decode() for f in first.split(b",")]
     body, width = start, len(fields)
+    target: bool | None = None  # from the header; None: decided by the labels
     if _is_header(fields):
-        if [f.lower() for f in fields] not in (list(HEADER[:3]), list(HEADER)):
+        names = [f.lower() for f in fields]
+        target = len(names) >= 3 and names[2] == TARGET
+        if target:
+            names[2] = HEADER[2]
+        if names not in (list(HEADER[:3]), list(HEADER)):
             return None
         body = start + len(first) + 1
     # what the line-by-line reader reads otherwise: quotes, comments, NULs, old Mac line ends
@@ -196,7 +238,11 @@ def _read_plain(data: bytes, test_fraction: float, seed: int) -> PointSet | None
     if len(table) > MAX_ADDED_POINTS:
         raise _too_many()
     label = table["label"]
-    if not ((label == 0) | (label == 1)).all():
+    classes = (label >= 0) & (label < MAX_CLASSES) & (label % 1 == 0)  # NaN fails each
+    if target is None:  # no header: any label that is no class makes them all targets
+        target = not classes.all()
+    good = (np.abs(label) <= MAX_TARGET).all() if target else classes.all()
+    if not good:  # the line-by-line reader names the bad line
         return None
     split = np.full(len(table), -1, dtype=np.int8)
     if width == 4:
@@ -206,26 +252,34 @@ def _read_plain(data: bytes, test_fraction: float, seed: int) -> PointSet | None
         if not (train | test | (words == _BLANK)).all():
             return None
     try:
-        return _with_split(table["xy"], label, split, test_fraction, seed)
+        return _with_split(table["xy"], label, split, test_fraction, seed, regression=target)
     except ValueError:  # a coordinate not finite or too large
         return None
 
 
 def _with_split(
-    xy: np.ndarray, label: np.ndarray, split: np.ndarray, test_fraction: float, seed: int
+    xy: np.ndarray,
+    label: np.ndarray,
+    split: np.ndarray,
+    test_fraction: float,
+    seed: int,
+    *,
+    regression: bool,
 ) -> PointSet:
-    """The PointSet of rows whose split is 1 (test), 0 (train) or -1 (drawn with the seed)."""
+    """The PointSet of rows whose split is 1 (test), 0 (train) or -1 (drawn with the seed):
+    classes, or a regression's targets with ``regression``."""
     test = split == 1
     undecided = np.flatnonzero(split == -1)
     test[_split(undecided, test_fraction, seed)] = True
-    return PointSet(xy, label.astype(np.uint8), test)
+    return PointSet(xy, label, test, regression=regression)
 
 
 def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:
     """The line-by-line reader: every file, every message."""
     problems: list[str] = []
-    rows: list[tuple[float, float, int, bool | None]] = []
+    rows: list[tuple[float, float, str, bool | None, int]] = []
     width: int | None = None
+    target: bool | None = None  # from the header; None: decided by the labels
     seen_data = False
     reader = csv.reader(io.StringIO(text, newline=None))
     while len(problems) < MAX_COUNTED:
@@ -242,10 +296,13 @@ def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:
             continue
         if not seen_data and width is None and _is_header(fields):
             names = [f.lower() for f in fields]
+            target = len(names) >= 3 and names[2] == TARGET
+            if target:
+                names[2] = HEADER[2]
             if names not in (list(HEADER[:3]), list(HEADER)):
                 problems.append(
                     f"line {number}: the header {_shorten(', '.join(fields))} is not "
-                    "x1, x2, label (and optionally split)"
+                    f"x1, x2, label (or {TARGET}) and optionally split"
                 )
                 break
             width = len(names)
@@ -261,7 +318,6 @@ def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:
         try:
             x1 = _number(fields[0], "x1")
             x2 = _number(fields[1], "x2")
-            label = _label(fields[2])
             split: bool | None = None
             if len(fields) == 4 and fields[3]:
                 if fields[3].lower() not in ("train", "test"):
@@ -272,10 +328,20 @@ def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:
         except ValueError as e:
             problems.append(f"line {number}: {e}")
             continue
-        rows.append((x1, x2, label, split))
+        rows.append((x1, x2, fields[2], split, number))
         if len(rows) > MAX_ADDED_POINTS:
             problems.append(f"more than {MAX_ADDED_POINTS:,} points; the limit is that many")
             break
+    if target is None:  # no header: any label that is no class makes them all targets
+        target = not all(_is_class(row[2]) for row in rows)
+    labels: list[int | float] = []
+    for _, _, text, _, number in rows:
+        if len(problems) >= MAX_COUNTED:
+            break
+        try:
+            labels.append(_label(text, target))
+        except ValueError as e:
+            problems.append(f"line {number}: {e}")
     if problems:
         shown = problems[:MAX_REPORTED]
         more = len(problems) - len(shown)
@@ -288,9 +354,10 @@ def _read_lines(text: str, test_fraction: float, seed: int) -> PointSet:
         )
     if not rows:
         raise PointsFileError(None, "the file has no points (expected rows of x1, x2, label)")
-    x1, x2, label, split = zip(*rows, strict=True)
+    x1, x2, _, split, _ = zip(*rows, strict=True)
     codes = np.array([-1 if s is None else int(s) for s in split], dtype=np.int8)
-    return _with_split(np.column_stack([x1, x2]), np.array(label), codes, test_fraction, seed)
+    xy = np.column_stack([x1, x2])
+    return _with_split(xy, np.array(labels), codes, test_fraction, seed, regression=target)
 
 
 def _csv_problem(error: csv.Error) -> str:
@@ -314,12 +381,16 @@ def _split(indices: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
     return indices[np.random.default_rng(seed).permutation(n)[:n_test]]
 
 
-def points_to_csv(rows: Iterable[tuple[float, float, int, bool]]) -> str:
-    """CSV text with a header and one (x1, x2, label, split) row per point."""
+def points_to_csv(
+    rows: Iterable[tuple[float, float, int | float, bool]], *, regression: bool = False
+) -> str:
+    """CSV text with a header and one (x1, x2, label, split) row per point; a regression's
+    file has a ``target`` column of real values instead of the label."""
     # numbers and the two split words never need csv's quoting: a join is csv's output, faster
-    lines = [",".join(HEADER)]
+    lines = [",".join((*HEADER[:2], TARGET if regression else HEADER[2], HEADER[3]))]
+    value = _text if regression else int
     lines += [
-        f"{_text(x1)},{_text(x2)},{int(label)},{'test' if test else 'train'}"
+        f"{_text(x1)},{_text(x2)},{value(label)},{'test' if test else 'train'}"
         for x1, x2, label, test in rows
     ]
     return "\n".join(lines) + "\n"

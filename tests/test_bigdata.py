@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -157,8 +158,16 @@ def test_a_point_set_behaves_as_its_tuple_of_points():
     assert hash(PointSet.of(points)) == hash(table) and table.n_test == 1
     with pytest.raises(IndexError):
         table[3]
-    with pytest.raises(ValueError, match="labels must be 0 or 1"):
-        PointSet(np.zeros((1, 2)), np.array([2]), np.array([False]))
+    with pytest.raises(ValueError, match="labels must be classes 0 to 9"):
+        PointSet(np.zeros((1, 2)), np.array([10]), np.array([False]))
+    with pytest.raises(ValueError, match="labels must be classes 0 to 9"):
+        PointSet(np.zeros((1, 2)), np.array([0.5]), np.array([False]))
+    targets = PointSet(np.zeros((2, 2)), np.array([0.25, -3.0]), np.zeros(2, bool), regression=True)
+    assert [p.label for p in targets] == [0.25, -3.0] and targets[0].label == 0.25
+    assert PointSet.of(tuple(targets)) == targets and PointSet.of(tuple(targets)).regression
+    assert pickle.loads(pickle.dumps(targets)) == targets
+    with pytest.raises(ValueError, match="targets must be finite"):
+        PointSet(np.zeros((1, 2)), np.array([np.inf]), np.array([False]), regression=True)
     with pytest.raises(ValueError, match="finite"):
         PointSet(np.array([[np.nan, 0.0]]), np.array([1]), np.array([False]))
     # the edits of DataSpec work on it as on the tuple
