@@ -500,6 +500,12 @@ def test_the_training_controls_set_regularisation_and_initialisation(qtbot):
 
     controls = TrainingControls()
     qtbot.addWidget(controls)
+    # each row's label is a mnemonic for its box (Alt+G), not a literal "&" on screen
+    from PySide6.QtWidgets import QLabel
+
+    buddies = {label.buddy(): label.text() for label in controls.findChildren(QLabel)}
+    assert buddies[controls.regularization] == "Re&gularisation"
+    assert buddies[controls.init] == "&Initial weights"
     specs: list = []
     controls.spec_changed.connect(specs.append)
     controls.regularization.setCurrentIndex(controls.regularization.findData("l1"))

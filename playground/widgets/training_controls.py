@@ -201,7 +201,9 @@ class TrainingControls(QWidget):
         left = QFormLayout()
         left.addRow("&Learning rate", self.learning_rate)
         left.addRow("&Batch size", self.batch_size)
-        left.addRow("Re&gularisation", regularization)
+        label = QLabel("Re&gularisation", self)  # a row of two widgets: the label needs a buddy
+        label.setBuddy(self.regularization)
+        left.addRow(label, regularization)
         right = QFormLayout()
         right.addRow("&Optimizer", self.optimizer)
         right.addRow("Lo&ss", self.loss)
