@@ -71,7 +71,10 @@ _numbers = st.one_of(
     st.integers(-999, 999).map(str),
     st.sampled_from(["+1", ".5", "5.", "-0", "1e3", " 2 ", "0.1e-2", "1_0", "nan", "1e9", "x"]),
 )
-_labels = st.sampled_from(["0", "1", "1.0", "0e0", " 1", "2", "-0"])
+# classes 0..9, and what makes a file a regression's (real values) or bad (too big, nan)
+_labels = st.sampled_from(
+    ["0", "1", "1.0", "0e0", " 1", "2", "-0", "9", "10", "0.5", "-3.25", "1e7", "nan", "x"]
+)
 _splits = st.sampled_from(["train", "test", "TEST", "Train", "", " ", "train ", "val", "tes"])
 
 
@@ -84,7 +87,12 @@ def _files(draw: st.DrawFn) -> str:
         if width == 4:
             row.append(draw(_splits))
         rows.append(",".join(row))
-    header = draw(st.sampled_from(["", "x1,x2,label\n", "x1,x2,label,split\n", "# c\n\n"]))
+    header = draw(
+        st.sampled_from(
+            ["", "x1,x2,label\n", "x1,x2,label,split\n", "# c\n\n", "x1,x2,target\n"]
+            + ["x1,x2,Target,split\n"]
+        )
+    )
     end = draw(st.sampled_from(["\n", "\r\n"]))
     return header + end.join(rows) + draw(st.sampled_from(["", end]))
 
@@ -245,6 +253,21 @@ def test_a_big_experiment_saves_its_points_beside_the_json_and_opens_them(big_cs
     assert np.array_equal(opened.data.added.xy, written.xy)  # every digit came back
     mode = os.stat(beside).st_mode & 0o777
     assert mode == os.stat(path).st_mode & 0o777  # saved as any file the app writes
+
+
+def test_a_big_regression_saves_its_targets_beside_the_json_and_opens_them(tmp_path):
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(-6, 6, (ROWS, 2))
+    value = np.tanh(xy[:, 0] * xy[:, 1] / 7)
+    targets = PointSet(xy, value, rng.random(ROWS) < 0.3, regression=True)
+    exp = Experiment()
+    document = Document(exp.replace(data=exp.data.with_imported(targets, regression=True)))
+    path = tmp_path / "run.json"
+    document.save(path)
+    assert points_path(path).read_text().startswith("x1,x2,target,split\n")
+    opened, _ = read_experiment(path)
+    assert opened == document.experiment and opened.task == "regression"
+    assert opened.data.added.regression and np.array_equal(opened.data.added.label, targets.label)
 
 
 def test_a_changed_or_missing_points_file_is_named_in_the_message(big_csv, tmp_path):
