@@ -70,6 +70,10 @@ _numbers = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.3e}".upper()),
     st.integers(-999, 999).map(str),
     st.sampled_from(["+1", ".5", "5.", "-0", "1e3", " 2 ", "0.1e-2", "1_0", "nan", "1e9", "x"]),
+    # what the decimal reader must refuse or read as float() does
+    st.sampled_from(["-", ".", "-.", "+", "--5", "5-", "1.2.3", "+-1", "0x10", "1E5", "-0.0"]),
+    st.sampled_from(["1.5e-05", "1e-05", "te", "1t", "in", "tr", "e5", "1ee5", "9" * 22]),
+    st.sampled_from(["9007199254740993", "0." + "0" * 26 + "1", "0." + "0" * 27 + "1"]),
 )
 # classes 0..9, and what makes a file a regression's (real values) or bad (too big, nan)
 _labels = st.sampled_from(
@@ -114,6 +118,74 @@ def test_the_whole_buffer_reader_agrees_with_the_line_reader_on_every_file(text,
     if isinstance(fast, PointSet):
         assert np.array_equal(fast.xy, lines.xy)  # bit for bit (== already says -0.0 == 0.0)
         assert np.signbit(fast.xy).tolist() == np.signbit(lines.xy).tolist()
+
+
+_formats = st.sampled_from(["{!r}", "{:.3f}", "{:.17g}", "{:.20f}", "{:.1f}", "{:.0f}."])
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=60),
+    _formats,
+    st.sampled_from([3, 4]),
+    st.one_of(st.none(), st.tuples(st.integers(0, 200), _numbers)),
+)
+def test_files_a_program_wrote_are_read_as_the_line_reader_reads_them(values, form, width, odd):
+    """Rows that all look alike take the decimal reader's quickest path; one odd value
+    (another format, an exponent, no number) anywhere gives the same points or message."""
+    rows = []
+    for i in range(0, len(values) - 1, 2):
+        row = [form.format(values[i]), form.format(values[i + 1]), str(i % 2)]
+        rows.append(row + (["test" if i % 3 else "train"] if width == 4 else []))
+    if odd is not None:
+        rows[odd[0] % len(rows)][odd[0] % 2] = odd[1]
+    text = "\n".join(",".join(row) for row in rows) + "\n"
+
+    def read(plain: bool) -> object:
+        try:
+            return read_points_csv(text, plain=plain)
+        except PointsFileError as e:
+            return str(e)
+
+    fast, lines = read(True), read(False)
+    assert fast == lines
+    if isinstance(fast, PointSet):
+        assert np.signbit(fast.xy).tolist() == np.signbit(lines.xy).tolist()
+
+
+def _decimals(rng: np.random.Generator, n: int) -> list[str]:
+    """Decimal texts of every kind the decimal reader meets (float() is the oracle)."""
+    doubles = (rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-30, 7, n)).tolist()
+    texts = [repr(v) for v in doubles[: n // 4]]  # exponents too
+    places = rng.integers(0, 28, n).tolist()
+    texts += [f"{v:.{p}f}" for v, p in zip(doubles[n // 4 : n // 2], places, strict=False)]
+    texts += [f"{v:.{p % 19 + 1}g}" for v, p in zip(doubles[n // 2 :], places, strict=False)]
+    # halfway between two float64s with few digits (ties to even), and either side of them
+    for m in rng.integers(2**53, 2**62, 200).tolist():
+        m |= 1 << (m.bit_length() - 54)  # the bit below float64's last: a tie
+        m &= ~((1 << (m.bit_length() - 54)) - 1)
+        for text in (str(m), str(m - 1), str(m + 1), f"{m // 10}.{m % 10}"):
+            texts.append(text)
+    texts += ["-0.0", "-0", "0.0", "9223372036854775807", "9223372036854775808", "1" * 25]
+    texts += ["0." + "0" * 26 + "7", "0." + "0" * 27 + "7", "-.5", "5.", "+3.25"]
+    return texts
+
+
+def test_the_decimal_reader_reads_every_number_bit_for_bit_as_float_does():
+    """The integer over 10**k in long double, rounded once more to float64, is float()'s
+    number (the oracle) for every kind of decimal, halfway cases included."""
+    texts = _decimals(np.random.default_rng(5), 30_000)
+    texts += texts[: (-len(texts)) % 3]  # whole rows of x1, x2, label
+    body = "".join(f"{a},{b},{c}\n" for a, b, c in zip(*[iter(texts)] * 3, strict=True))
+    numbers = pointfile._read_decimal(body.encode(), 0, 3)
+    if not pointfile._EXACT:
+        assert numbers is None
+        return
+    assert numbers is not None
+    xy, label, _ = numbers
+    got = np.column_stack([xy, label]).reshape(-1)
+    want = np.array([float(t) for t in texts])
+    assert got.view(np.uint64).tolist() == want.view(np.uint64).tolist()  # bit for bit
 
 
 def test_a_plain_file_is_read_whole_not_line_by_line(big_csv, monkeypatch):
