@@ -304,7 +304,10 @@ def _read_decimal(data: bytes, body: int, width: int) -> _Numbers | None:
     the line-by-line reader) reads instead."""
     if not _EXACT or body >= len(data):
         return None
-    parts: list[_Numbers] = []
+    # the numbers go straight into arrays for the most rows there can be (a row has 6 bytes
+    # at least): the pages never written take no memory, and no parts are joined at the end
+    room = min(MAX_ADDED_POINTS, (len(data) - body) // 6 + 1)
+    xy, label, split = np.empty((room, 2)), np.empty(room), np.empty(room, np.int8)
     rows = 0
     position = len(data) - 1 if data.endswith(b"\n") else len(data)
     end = position  # the last row's end (its newline or the end of the file)
@@ -317,14 +320,15 @@ def _read_decimal(data: bytes, body: int, width: int) -> _Numbers | None:
         part = _regular_chunk(chunk, width) or _decimal_chunk(chunk, width)
         if part is None:
             return None
-        parts.append(part)
-        rows += len(part[1])
-        if rows > MAX_ADDED_POINTS:
-            return None  # the other reader says how many are too many
+        n = len(part[1])
+        if rows + n > room:
+            return None  # more than MAX_ADDED_POINTS: the other reader says so
+        xy[rows : rows + n], label[rows : rows + n], split[rows : rows + n] = part
+        rows += n
         position = cut + 1
-    if not parts:
+    if not rows:
         return None
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
+    return xy[:rows], label[:rows], split[:rows]
 
 
 def _regular_chunk(chunk: bytes, width: int) -> _Numbers | None:
