@@ -42,6 +42,7 @@ __all__ = [
     "MAX_STACK",
     "MAX_VARIANTS",
     "METRICS",
+    "metric_title",
     "PARAMETERS",
     "SWEEP_PARAMETERS",
     "TILE_GRID",
@@ -95,6 +96,11 @@ SWEEP_PARAMETERS = {
 """The settings a sweep can put on its two axes (the seeds are averaged)."""
 
 METRICS = {"test_accuracy": "Test accuracy", "test_loss": "Test loss"}
+
+
+def metric_title(metric: str, regression: bool) -> str:
+    """A metric's name for a title: "Test R²" where a regression's accuracy column holds R²."""
+    return "Test R²" if regression and metric == "test_accuracy" else METRICS[metric]
 
 
 class CompareError(ExperimentError):

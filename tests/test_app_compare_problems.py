@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from test_app_compare import alone, open_window, train_to_the_limit
+from test_app_compare import TIMEOUT, alone, open_window, set_axes, train_to_the_limit
 from windows import make_window
 
 from playground.compare import Variant
@@ -74,3 +74,27 @@ def test_regression_tiles_show_the_value_over_the_targets_range_and_r2(qtbot) ->
         assert f"R² {single.history.test_accuracy[-1]:.3f}" in compare.tiles.labels[k].text
         (scatter,) = _tile_scatters(compare.tiles, k)  # one group, coloured by target
         assert len(scatter.data) == min(len(arrays.y_train), MAX_TILE_POINTS)
+
+
+def test_a_regression_sweep_averages_each_cells_test_r2(qtbot) -> None:
+    import statistics
+
+    main = make_window(qtbot, _plane())
+    sweep = open_window(qtbot, main, "sweep")
+    assert sweep.metric_box.currentText() == "Test R²"  # the accuracy column holds R²
+    set_axes(sweep, "learning_rate", "0.01, 0.1", "weight_decay", "0")
+    sweep.seeds.setValue(2)
+    sweep.epochs.setValue(3)
+    with qtbot.waitSignal(sweep.controller.stopped, timeout=TIMEOUT):
+        sweep.run_button.click()
+    assert sweep.finished
+    assert sweep.heatmap.getPlotItem().titleLabel.text.startswith("Test R² after 3 epochs")
+    seeds = (main.experiment.train.seed, main.experiment.train.seed + 1)
+    for i, lr in enumerate((0.01, 0.1)):
+        runs = [
+            alone(main.experiment, Variant.of(main.experiment.train, learning_rate=lr, seed=s), 3)
+            .history.test_accuracy[-1]
+            for s in seeds
+        ]
+        mean, _, count = sweep.result.cell(i, 0)
+        assert count == 2 and mean == pytest.approx(statistics.fmean(runs), abs=1e-5)
