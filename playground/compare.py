@@ -42,6 +42,7 @@ __all__ = [
     "MAX_STACK",
     "MAX_VARIANTS",
     "METRICS",
+    "metric_title",
     "PARAMETERS",
     "SWEEP_PARAMETERS",
     "TILE_GRID",
@@ -95,6 +96,11 @@ SWEEP_PARAMETERS = {
 """The settings a sweep can put on its two axes (the seeds are averaged)."""
 
 METRICS = {"test_accuracy": "Test accuracy", "test_loss": "Test loss"}
+
+
+def metric_title(metric: str, regression: bool) -> str:
+    """A metric's name for a title: "Test R²" where a regression's accuracy column holds R²."""
+    return "Test R²" if regression and metric == "test_accuracy" else METRICS[metric]
 
 
 class CompareError(ExperimentError):
@@ -356,10 +362,17 @@ class StackedRuns:
         return values[-1] if values else math.nan
 
     def grids(self, size: int = TILE_GRID) -> np.ndarray:
-        """Each variant's P(class 1) over the domain: (M, size, size) float32, ``[k, i2, i1]``."""
+        """What each variant's tile shows over the domain, as the main plot (see
+        ``Session.probabilities``): P(class 1) or a regression's value, (M, size, size), or each
+        class's probability, (M, K, size, size), for K > 2 classes; float32, ``[k, …, i2, i1]``."""
         inputs = self.data._grid_inputs_of(size)
         out = predict(self.model, inputs).float()  # (M, size², out)
-        if out.shape[-1] == 2:
+        if self.data.is_regression:
+            p = out[..., 0]
+        elif out.shape[-1] > 2:
+            p = torch.softmax(out, dim=-1).transpose(1, 2)  # (M, K, size²)
+            return p.reshape(self.models, -1, size, size).numpy().copy()
+        elif out.shape[-1] == 2:
             p = torch.softmax(out, dim=-1)[..., 1]
         else:
             p = out[..., 0].clamp(0.0, 1.0)
@@ -395,7 +408,8 @@ class CompareRows:
 class CompareSnapshot:
     """What the Compare window shows of a run at one moment (copies only).
 
-    ``grids`` is (M, TILE_GRID, TILE_GRID) P(class 1) per variant, or None when unchanged since
+    ``grids`` is (M, TILE_GRID, TILE_GRID) P(class 1) (or value) per variant, (M, K, TILE_GRID,
+    TILE_GRID) with K > 2 classes (see ``StackedRuns.grids``), or None when unchanged since
     the last one sent (they are computed at most every GRID_INTERVAL seconds).
     """
 

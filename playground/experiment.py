@@ -602,11 +602,18 @@ class DataSpec:
         return replace(self, added=self.added[:index] + self.added[index + 1 :])
 
     def with_imported(
-        self, points: tuple[DataPoint, ...] | PointSet, *, regression: bool = False
+        self, points: tuple[DataPoint, ...] | PointSet, *, regression: bool | None = None
     ) -> DataSpec:
         """The custom dataset of exactly ``points`` (an imported file), the plot fitted to them:
-        real-valued targets with ``regression``, else as many classes as the labels need."""
+        real-valued targets with ``regression``, else as many classes as the labels need
+        (None: a regression's when the points carry real targets, as a file read says)."""
         points = points if isinstance(points, PointSet) else tuple(points)
+        if regression is None:
+            regression = (
+                points.regression
+                if isinstance(points, PointSet)
+                else any(isinstance(p.label, float) for p in points)
+            )
         if regression or not len(points):
             classes = 2
         elif isinstance(points, PointSet):

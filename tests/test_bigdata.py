@@ -406,6 +406,21 @@ def test_points_csv_on_the_command_line_is_the_custom_dataset(tmp_path, capsys):
     assert f"--points-csv: {path}: line 3: x2 is 'four', not a number" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "classes"),
+    [("x1,x2,target\n0,0,0.5\n1,1,-2\n2,2,1\n", 0), ("0,0,0\n1,1,4\n2,2,2\n", 5)],
+    ids=["targets", "five-classes"],
+)
+def test_points_csv_of_targets_or_many_classes_makes_that_task(tmp_path, text, classes):
+    path = tmp_path / "mine.csv"
+    path.write_text(text)
+    loss = ["--loss", "cross_entropy"] if classes > 2 else []  # else it exits saying so
+    _, exp = parse_args(["--points-csv", str(path), *loss])
+    assert not exp.problems(), exp.problems()
+    assert exp.data.n_classes == classes and exp.out_width == max(classes, 1)
+    assert (exp.task == "regression") == (classes == 0)
+
+
 def test_a_scripted_launch_with_points_csv_trains_and_screenshots(big_csv, tmp_path):
     path, _ = big_csv
     shot = tmp_path / "window.png"
