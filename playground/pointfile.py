@@ -226,7 +226,7 @@ def _read_plain(data: bytes, test_fraction: float, seed: int) -> PointSet | None
     xy, label, split = numbers
     if len(label) > MAX_ADDED_POINTS:
         raise _too_many()
-    classes = (label >= 0) & (label < MAX_CLASSES) & (label % 1 == 0)  # NaN fails each
+    classes = (label >= 0) & (label < MAX_CLASSES) & (np.trunc(label) == label)  # NaN fails
     if target is None:  # no header: any label that is no class makes them all targets
         target = not classes.all()
     good = (np.abs(label) <= MAX_TARGET).all() if target else classes.all()

@@ -49,7 +49,7 @@ class PointSet(Sequence):
                 raise ValueError(f"targets must be finite and within +-{MAX_TARGET:g}")
         else:
             if len(label) and not (
-                label.min() >= 0 and label.max() < MAX_CLASSES and (label % 1 == 0).all()
+                label.min() >= 0 and label.max() < MAX_CLASSES and (np.trunc(label) == label).all()
             ):
                 raise ValueError(f"labels must be classes 0 to {MAX_CLASSES - 1}")
             label = label.astype(np.uint8)

@@ -253,8 +253,16 @@ class DecisionBoundaryPlot(_ThemedPlot):
             brushes = [fills[int(c)] for c in y_train]
             pens = [rings[int(c)] for c in y_test]
             test_brush, outline = None, self._outline
-        self.train_points.setData(x=x_train[:, 0], y=x_train[:, 1], brush=brushes, pen=outline)
-        self.test_points.setData(x=x_test[:, 0], y=x_test[:, 1], pen=pens, brush=test_brush)
+        # thousands of points would cover the regions: smaller, the more there are (5 and 6
+        # pixels up to 2,000, 2 and 3 for 20,000)
+        scale = min(1.0, math.sqrt(2000 / max(1, len(x_train) + len(x_test))))
+        train_size, test_size = max(2.0, 5 * scale), max(3.0, 6 * scale)
+        self.train_points.setData(
+            x=x_train[:, 0], y=x_train[:, 1], brush=brushes, pen=outline, size=train_size
+        )
+        self.test_points.setData(
+            x=x_test[:, 0], y=x_test[:, 1], pen=pens, brush=test_brush, size=test_size
+        )
         self._points = len(x_train) + len(x_test)
         self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         if self._grid is not None:
