@@ -129,17 +129,23 @@ _formats = st.sampled_from(["{!r}", "{:.3f}", "{:.17g}", "{:.20f}", "{:.1f}", "{
     _formats,
     st.sampled_from([3, 4]),
     st.one_of(st.none(), st.tuples(st.integers(0, 200), _numbers)),
+    st.booleans(),
 )
-def test_files_a_program_wrote_are_read_as_the_line_reader_reads_them(values, form, width, odd):
+def test_files_a_program_wrote_are_read_as_the_line_reader_reads_them(
+    values, form, width, odd, regression
+):
     """Rows that all look alike take the decimal reader's quickest path; one odd value
-    (another format, an exponent, no number) anywhere gives the same points or message."""
+    (another format, an exponent, no number) anywhere gives the same points or message;
+    classes 0..9 or, under a target header, a regression's real targets."""
     rows = []
     for i in range(0, len(values) - 1, 2):
-        row = [form.format(values[i]), form.format(values[i + 1]), str(i % 2)]
+        label = form.format(values[i] / 7) if regression else str(i % 10)
+        row = [form.format(values[i]), form.format(values[i + 1]), label]
         rows.append(row + (["test" if i % 3 else "train"] if width == 4 else []))
     if odd is not None:
-        rows[odd[0] % len(rows)][odd[0] % 2] = odd[1]
-    text = "\n".join(",".join(row) for row in rows) + "\n"
+        rows[odd[0] % len(rows)][odd[0] % 3] = odd[1]
+    header = ["x1", "x2", "target" if regression else "label", "split"][:width]
+    text = ",".join(header) + "\n" + "\n".join(",".join(row) for row in rows) + "\n"
 
     def read(plain: bool) -> object:
         try:
@@ -150,7 +156,9 @@ def test_files_a_program_wrote_are_read_as_the_line_reader_reads_them(values, fo
     fast, lines = read(True), read(False)
     assert fast == lines
     if isinstance(fast, PointSet):
+        assert fast.regression == lines.regression
         assert np.signbit(fast.xy).tolist() == np.signbit(lines.xy).tolist()
+        assert np.array_equal(fast.label, lines.label)
 
 
 def _decimals(rng: np.random.Generator, n: int) -> list[str]:
