@@ -293,7 +293,8 @@ _POW10 = np.ldexp(
     np.array([5**k for k in range(_MAX_K + 1)], dtype=np.uint64).astype(np.longdouble),
     np.arange(_MAX_K + 1),
 )
-_CHUNK = 1 << 22  # bytes parsed at a time: the temporaries stay a few MB
+_CHUNK = 1 << 20  # bytes parsed at a time: the temporaries stay a few MB
+_TRAI, _TEST4 = (int(np.frombuffer(w, "<u4")[0]) for w in (b"trai", b"test"))
 _WORDS = b"trainse"  # the letters of the split words (deleted before the integers are read)
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -435,19 +436,18 @@ def _split_words(
 ) -> tuple[np.ndarray, int] | None:
     """The split codes of the fields ``a[first:end]`` (train 0, test 1, empty -1) and how many
     letters they hold; None if one is anything else (TEST, " train": loadtxt's to read)."""
-    split = np.full(len(first), -1, dtype=np.int8)
-    length, letters = end - first, 0
-    for code, word in ((0, b"train"), (1, b"test")):
-        rows_of = np.flatnonzero(length == len(word))
-        at = first[rows_of]
-        same = np.ones(len(at), bool)
-        for i, letter in enumerate(word):
-            same &= a[at + i] == letter
-        split[rows_of[same]] = code
-        letters += len(word) * int(np.count_nonzero(same))
-    if not ((split >= 0) | (length == 0)).all():
+    # the four bytes from every offset as one little-endian uint32 (a view, no copy)
+    quads = np.ndarray((max(0, len(a) - 3),), "<u4", a, strides=(1,))
+    length = end - first
+    start = np.minimum(first, len(quads) - 1)  # an empty split at the very end: not read
+    word = quads[start]
+    train = (length == 5) & (word == _TRAI) & (a[np.minimum(first + 4, len(a) - 1)] == 110)
+    test = (length == 4) & (word == _TEST4)
+    if not (train | test | (length == 0)).all():
         return None
-    return split, letters
+    split = np.full(len(first), -1, dtype=np.int8)
+    split[train], split[test] = 0, 1
+    return split, 5 * int(np.count_nonzero(train)) + 4 * int(np.count_nonzero(test))
 
 
 def _quotients(
