@@ -302,6 +302,24 @@ def _set_penalty(optimizer: optim.Optimizer, model: nn.Module, spec: TrainSpec) 
         group["weight_decay"] = rate if spec.regularization == "l2" else 0.0
 
 
+REBUILD_ABOVE = 20_000
+"""A Session with more points than this is pickled without its point tensors (~40 bytes a
+point): the receiving process makes them again from the experiment (its PointSet, or the
+seeded generator) and the sender's scaler, the same bits, so a hand-over of a million points
+pickles ~18 MB instead of ~51 MB and neither side holds both copies at once."""
+_FIT = object()
+"""``_build_data``'s default: fit the input scaler on the training points."""
+
+
+def _joined(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """The parts' (x, y, ids) one after another; a single non-empty part as it is (a million
+    points are not copied once more)."""
+    filled = [part for part in parts if len(part[0])] or parts[:1]
+    if len(filled) == 1:
+        return filled[0]
+    return tuple(torch.cat(c) for c in zip(*filled, strict=True))
+
+
 class _SessionData:
     """A session's points and inputs, fixed for its life: the part of a Session a hand-over
     between the window and its worker can leave out when the other process has it."""
@@ -410,9 +428,17 @@ class Session:
                 del state[name]
             data = self.experiment.data
             state["experiment"] = replace(self.experiment, data=replace(data, added=()))
+        elif self.point_count > REBUILD_ABOVE:  # many points: the receiver makes them again
+            for name in _SessionData.NAMES:
+                del state[name]
+            state["_rebuild"] = True
         return state
 
     def __setstate__(self, state: dict) -> None:
+        if state.pop("_rebuild", False):  # the experiment's spec and scaler make the rest
+            self.__dict__.update(state)
+            self._build_data(self.experiment.data, scaler=self.scaler)
+            return
         if "_raw" not in state:  # sent by reference: the points are this process's own
             data = _SESSION_DATA.get(state["session_id"])
             if data is None:
@@ -441,7 +467,9 @@ class Session:
 
     # -- building -------------------------------------------------------------------------
 
-    def _build_data(self, spec: DataSpec) -> None:
+    def _build_data(self, spec: DataSpec, *, scaler: object = _FIT) -> None:
+        """Make the session's point tensors from ``spec`` (and its input scaler, fitted on the
+        training points unless given: a copy rebuilt elsewhere keeps the sender's)."""
         regression = spec.task == REGRESSION
         target_type = torch.float32 if regression else torch.int64
         empty_x, empty_i = torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64)
@@ -474,8 +502,8 @@ class Session:
                         torch.from_numpy(ids[side]),
                     )
                 )
-        x_train, y_train, ids_train = (torch.cat(c) for c in zip(*train_parts, strict=True))
-        x_test, y_test, ids_test = (torch.cat(c) for c in zip(*test_parts, strict=True))
+        x_train, y_train, ids_train = _joined(train_parts)
+        x_test, y_test, ids_test = _joined(test_parts)
         if not len(x_train):
             raise ExperimentError(
                 "No training points are left: add points (click on the plot) or choose a "
@@ -484,8 +512,10 @@ class Session:
         self._raw = (x_train, y_train, x_test, y_test)
         self._ids = (ids_train.numpy(), ids_test.numpy())
         self._features = nn.Features(list(spec.features))
-        f_train = self._features(x_train).data
-        self.scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
+        if scaler is _FIT:
+            f_train = self._features(x_train).data
+            scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
+        self.scaler = scaler
         self._x_train = self._inputs(x_train)
         self._x_test = self._inputs(x_test)
         self._y_train = self._targets(y_train)

@@ -448,3 +448,48 @@ def test_a_scripted_launch_with_points_csv_trains_and_screenshots(big_csv, tmp_p
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("generated", [False, True], ids=["imported", "generated"])
+def test_a_big_session_is_handed_over_without_its_tensors_and_rebuilt_the_same(big_csv, generated):
+    from playground.session import REBUILD_ABOVE, Session, _SessionData
+
+    _, written = big_csv
+    if generated:
+        exp = Experiment(data=DataSpec(dataset="spiral", points=ROWS, noise=0.1))
+    else:
+        exp = _big_experiment(written)
+    session = Session(exp)
+    session.step(1)
+    assert session.point_count > REBUILD_ABOVE
+    data = pickle.dumps(session, protocol=pickle.HIGHEST_PROTOCOL)
+    tensors = sum(_nbytes(getattr(session, name)) for name in _SessionData.NAMES)
+    points = 0 if generated else written.xy.nbytes + written.label.nbytes + written.test.nbytes
+    assert len(data) < points + tensors / 4  # the points once, not their tensors too
+    copy = pickle.loads(data)
+    for name in _SessionData.NAMES:
+        _assert_equal(getattr(copy, name), getattr(session, name))
+    assert copy.scaler.mean.equal(session.scaler.mean) and copy.scaler.std.equal(session.scaler.std)
+    for key, value in session.model.state_dict().items():
+        assert copy.model.state_dict()[key].equal(value)
+    copy.step(1), session.step(1)  # the copy trains as the original: same bits
+    assert copy.history.train_loss == session.history.train_loss
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    return value.numel() * value.element_size()
+
+
+def _assert_equal(a, b) -> None:
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_equal(x, y)
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b) and a.dtype == b.dtype
+    else:
+        assert a.dtype == b.dtype and torch.equal(a, b)
