@@ -582,6 +582,10 @@ class CompareWindow(QWidget):
                  "Edit > Undo brings the previous one back.")
         return True
 
+    def showEvent(self, event: Any) -> None:
+        self.controller.prepare()  # its worker starts while the learner sets things up
+        super().showEvent(event)
+
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()
         super().closeEvent(event)

@@ -369,6 +369,10 @@ class SweepWindow(QWidget):
         self.say(f"Wrote {path}.")
         return True
 
+    def showEvent(self, event: Any) -> None:
+        self.controller.prepare()  # its worker starts while the learner sets things up
+        super().showEvent(event)
+
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()
         super().closeEvent(event)
