@@ -72,8 +72,9 @@ def test_compare_trains_each_variant_as_it_trains_alone(qtbot, main) -> None:
         drawn = compare.rows.column("test_loss", k)
         assert len(drawn) == 4
         assert drawn[-1] == pytest.approx(single.history.test_loss[-1], abs=1e-5)
-        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.labels[k].text
-    assert [label.text for _, label in compare.legend.items] == ["lr 0.03", "lr 0.1", "lr 0.3"]
+        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.caption(k)
+    legend = [label.text for _, label in compare.legend.items]
+    assert legend == ["1  lr 0.03", "2  lr 0.1", "3  lr 0.3"]
 
 
 def click_tile(qtbot, compare, k: int) -> None:
