@@ -18,11 +18,20 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QPainterPath, QPalette, QPen, QUndoCommand
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QTransform,
+    QUndoCommand,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QGraphicsPathItem,
+    QGraphicsPixmapItem,
     QGraphicsRectItem,
     QHBoxLayout,
     QHeaderView,
@@ -80,7 +89,7 @@ DEFAULT_VALUES = {
     "init": "Xavier, PyTorch, Zeros",
 }
 _COLUMNS = ("learning_rate", "weight_decay", "seed", "init")
-_LUT = BOUNDARY_MAP.getLookupTable(0.0, 1.0, 256, alpha=False)
+_LUT = np.ascontiguousarray(BOUNDARY_MAP.getLookupTable(0.0, 1.0, 256, alpha=False), np.uint8)
 TILE_POINTS = 1500
 """At most this many training points on each tile (a random subset of bigger data)."""
 CURVE_INTERVAL_MS = 100
@@ -111,12 +120,17 @@ def variant_style(k: int) -> Qt.PenStyle:
 
 
 class _VariantCurve(_Curve):
-    """A variant's loss curve, 2 px wide so that each colour reads on the light background.
+    """A variant's loss curve, two pixels thick so that each colour reads on the light
+    background: its one-pixel path drawn twice, a pixel apart.
 
-    Qt finds a wide pen's bounds by stroking the whole path; this curve knows them from its
-    points instead: the path's rectangle and two pixels around it (``pixel``, the view's
-    units per pixel, given with the data).
+    Qt draws a one-pixel cosmetic line on its fast path; a 2 px pen goes through its stroker,
+    which took 18 ms a frame for 16 curves of 600 points (the window's whole budget), against
+    ~1 ms for one pixel. The bounds are the path's rectangle and two pixels (``pixel``, the
+    view's units per pixel, given with the data), not Qt's stroke of the path.
     """
+
+    MAX_POINTS = 1000
+    """Points a curve keeps (its peaks): the plot is a few hundred pixels wide."""
 
     def __init__(self, pen: QPen) -> None:
         super().__init__(pen)
@@ -132,12 +146,19 @@ class _VariantCurve(_Curve):
         self._bounds = self.path().controlPointRect().adjusted(-2 * px, -2 * py, 2 * px, 2 * py)
 
     def boundingRect(self) -> QRectF:
-        """The path's rectangle with room for the pen."""
+        """The path's rectangle with room for the second line."""
         return self._bounds
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        """The path, and again one device pixel lower."""
+        painter.setPen(self.pen())
+        painter.drawPath(self.path())
+        painter.setWorldTransform(painter.worldTransform() * QTransform.fromTranslate(0, 1))
+        painter.drawPath(self.path())
 
 
 def _curve_pen(k: int) -> QPen:
-    pen = QPen(variant_colour(k), 2, variant_style(k))
+    pen = QPen(variant_colour(k), 0, variant_style(k))  # 0: cosmetic, one pixel
     pen.setCosmetic(True)
     return pen
 
@@ -179,13 +200,44 @@ class _Throttle(QObject):
             self._timer.start()
 
 
-def _points_path(points: np.ndarray, radius: float) -> QPainterPath:
-    """Small discs at ``points`` (N, 2) as one path."""
-    path = QPainterPath()
-    path.setFillRule(Qt.FillRule.WindingFill)
-    for x, y in points.tolist():
-        path.addEllipse(QPointF(x, y), radius, radius)
-    return path
+POINTS_PIXELS = 640
+"""The side of the picture of the training points that every tile shows scaled down."""
+
+
+def _points_picture(arrays: Any, radius: float) -> QGraphicsPixmapItem:
+    """The training points of ``arrays`` as discs of ``radius`` (data units) in their class
+    colours, drawn once, antialiased, into a picture that covers the domain.
+
+    One picture serves every tile (as one item each): drawing 750 antialiased discs twice per
+    tile into the tiles' caches took 50 ms at the first frame with 16 tiles.
+    """
+    x0, x1, y0, y1 = arrays.domain
+    size = POINTS_PIXELS
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    r = radius / (x1 - x0) * size
+    for c, colour in ((0, CLASS0), (1, CLASS1)):
+        painter.setBrush(colour.darker(115))
+        for x, y in arrays.x_train[arrays.y_train == c].tolist():
+            centre = QPointF((x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size)
+            painter.drawEllipse(centre, r, r)
+    painter.end()
+    return QPixmap.fromImage(image)
+
+
+def _points_item(picture: QPixmap, domain: tuple[float, float, float, float]) -> Any:
+    """An item showing ``picture`` over ``domain`` (its top row at the domain's top)."""
+    x0, x1, y0, y1 = domain
+    item = QGraphicsPixmapItem(picture)
+    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+    size = picture.width()
+    item.setTransform(
+        QTransform.fromTranslate(x0, y1).scale((x1 - x0) / size, -(y1 - y0) / size)
+    )
+    return item
 
 
 class _Frame(QGraphicsRectItem):
@@ -234,9 +286,10 @@ class VariantTiles(pg.GraphicsLayoutWidget):
     """Small multiples: each variant's decision boundary in a tile framed in its colour, its
     number, name and test metrics above; a click on a tile emits ``clicked(k)``.
 
-    Made for speed at 16 tiles: the points are two Qt path items per tile drawn once into a
-    cache (their bounds are Qt's own, no Python call per frame), the grids come from the worker
-    and go through a 256-entry colour table, the captions change at most twice a second.
+    Made for speed at 16 tiles: the points are one picture drawn once and shown by every tile
+    (a Qt item: no Python call per frame), the grids come from the worker as bytes and become
+    RGB through a 256-entry table in one numpy step, the captions change at most twice a
+    second.
     """
 
     clicked = Signal(int)
@@ -254,22 +307,29 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.text_colour = QColor(0, 0, 0)
         self.dim_colour = QColor(90, 90, 90)
         self._key: tuple | None = None
+        self._making: tuple = (None, None, None)
         self._columns = 1
         self._names: list[str] = []
         self._metrics: list[str] = []
         self.ci.setSpacing(6)
-        self.setAntialiasing(True)  # round points and frames; the points are drawn once
+        # the boundaries smoothed as they are scaled up (48 x 48 to the tile), like the main
+        # window's; no antialiasing: the frames are straight, the points a picture of their own
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_variants(self, names: list[str], arrays: Any) -> None:
         """One tile per variant name, over the training points of ``arrays`` (DataArrays);
-        the tiles of the last call are kept (renamed) when the count and the points are alike."""
+        the tiles of the last call are kept (renamed) when the count and the points are alike.
+
+        New tiles are made TILES_AT_ONCE at a time, TILE_PAUSE_MS apart, so
+        that making 16 never holds the window more than a few milliseconds at once.
+        """
         arrays = arrays.shown(TILE_POINTS)
         key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes())
         self._names = list(names)
         self._metrics = [""] * len(names)
         if key == self._key:
-            for k in range(len(names)):
+            for k in range(len(self.views)):
                 self._show_caption(k)
                 self.set_note(k, "")
                 self.images[k].clear()
@@ -279,32 +339,44 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.labels, self.views, self.images, self.notes, self.frames = [], [], [], [], []
         x0, x1, y0, y1 = arrays.domain
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        columns = self._best_columns(len(names))
+        self._columns = self._best_columns(len(names))
         radius = 0.0065 * max(x1 - x0, y1 - y0)
-        paths = [
-            (_points_path(arrays.x_train[arrays.y_train == c], radius), colour)
-            for c, colour in ((0, CLASS0), (1, CLASS1))
-        ]
-        for k in range(len(names)):
-            row, col = divmod(k, columns)
+        self._making = (key, _points_picture(arrays, radius), arrays.domain)
+        QTimer.singleShot(self.TILE_PAUSE_MS, self._make_tiles)  # Play returns first
+
+    TILES_AT_ONCE = 3
+    TILE_PAUSE_MS = 15
+    """Between two batches of new tiles the window is idle this long: input, timers and the
+    paint of what was made get their turn."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every tile of the last ``set_variants`` has been made."""
+        return len(self.views) == len(self._names)
+
+    def _make_tiles(self) -> None:
+        """Make the next TILES_AT_ONCE tiles; the rest TILE_PAUSE_MS later."""
+        key, picture, domain = self._making
+        if key != self._key:  # set_variants was called again meanwhile
+            return
+        x0, x1, y0, y1 = domain
+        bottom, top = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignTop
+        centre = Qt.AlignmentFlag.AlignHCenter
+        start = len(self.views)
+        for k in range(start, min(start + self.TILES_AT_ONCE, len(self._names))):
+            row, col = divmod(k, self._columns)
             label = self.addLabel("", row=2 * row, col=col, size="8pt", color=self.text_colour)
-            label.setMaximumHeight(34)  # two lines: the rest of the row's height is the tile's
-            bottom, top = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignTop
-            centre = Qt.AlignmentFlag.AlignHCenter
+            label.setMaximumHeight(self.CAPTION)  # two lines; the rest of the row is the tile's
             self.ci.layout.setAlignment(label, bottom | centre)
             view = self.addViewBox(
                 row=2 * row + 1, col=col, lockAspect=True, enableMouse=False, enableMenu=False
             )
             image = pg.ImageItem(axisOrder="row-major")
-            image.setLookupTable(_LUT)
             view.addItem(image)
-            for path, colour in paths:
-                points = QGraphicsPathItem(path)
-                points.setPen(QPen(Qt.PenStyle.NoPen))
-                points.setBrush(QBrush(colour.darker(115)))
-                points.setZValue(2)
-                view.addItem(points)
-                _draw_once(points)
+            points = _points_item(picture, domain)
+            points.setZValue(2)
+            view.addItem(points)
+            _draw_once(points)
             frame = _Frame(self._rect)
             frame.set_style(variant_colour(k), variant_style(k))
             frame.setZValue(3)
@@ -322,8 +394,9 @@ class VariantTiles(pg.GraphicsLayoutWidget):
             self.notes.append(note)
             self.frames.append(frame)
             self._show_caption(k)
-        self._columns = columns
         self._fit_tiles()
+        if not self.complete:
+            QTimer.singleShot(self.TILE_PAUSE_MS, self._make_tiles)
 
     CAPTION = 34
     """Pixels of a tile's two-line caption."""
@@ -361,12 +434,14 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         ``CompareSnapshot.grids``) or floats in [0, 1]."""
         if grids.dtype != np.uint8:
             grids = tile_image(grids)
-        for image, grid in zip(self.images, grids, strict=False):
-            image.setImage(grid, levels=(0, 255), autoLevels=False, rect=self._rect)
+        colours = _LUT[grids]  # (M, n, n, 3) RGB: Qt takes it as it is, no colour table
+        for image, rgb in zip(self.images, colours, strict=False):
+            image.setImage(rgb, autoLevels=False, rect=self._rect)
 
     def set_metrics(self, k: int, text: str) -> None:
         """The metrics line under tile k's name (shown at the next ``show_captions``)."""
-        self._metrics[k] = text
+        if k < len(self._metrics):
+            self._metrics[k] = text
 
     def show_captions(self) -> None:
         """Put the metrics of ``set_metrics`` into the captions that changed."""
@@ -390,6 +465,8 @@ class VariantTiles(pg.GraphicsLayoutWidget):
 
     def set_note(self, k: int, text: str) -> None:
         """A note across tile k (its divergence), "" for none; a diverged tile's frame is grey."""
+        if k >= len(self.notes):  # not made yet: the next snapshot says it again
+            return
         if self.notes[k].toPlainText() == text and self.notes[k].isVisible() == bool(text):
             return
         self.notes[k].setText(text)
@@ -708,20 +785,39 @@ class CompareWindow(QWidget):
         return differ or ["learning_rate"]
 
     def _make_curves(self, test: bool) -> None:
+        """One curve and legend entry per variant: the last run's renamed when there are as
+        many, else made anew a moment later (16 legend entries take ~15 ms: not on top of
+        the tiles in the same turn of the event loop)."""
         plot = self.loss_plot.getPlotItem()
+        plot.setLabel("left", "test loss" if test else "training loss")
+        self._loss_name = "test_loss" if test else "train_loss"
+        self._ranges = (0.0, 0.0)
+        for curve in self.curves:
+            curve.set_data(np.zeros(0), np.zeros(0))
+        if len(self.curves) == len(self._names):
+            for k, (_, label) in enumerate(self.legend.items):
+                text = f"{k + 1}  {self._names[k]}"
+                if label.text != text:
+                    label.setText(text)
+            return
         for curve in self.curves:
             plot.removeItem(curve)
         self.legend.clear()
         self.curves = []
-        plot.setLabel("left", "test loss" if test else "training loss")
-        self._loss_name = "test_loss" if test else "train_loss"
+        QTimer.singleShot(3 * VariantTiles.TILE_PAUSE_MS, self._add_curves)
+
+    @Slot()
+    def _add_curves(self) -> None:
+        if self.curves or not self._names:
+            return
+        plot = self.loss_plot.getPlotItem()
         for k, name in enumerate(self._names):
             curve = _VariantCurve(_curve_pen(k))
             plot.addItem(curve)
             self.legend.addItem(curve, f"{k + 1}  {name}")
             self.curves.append(curve)
         _draw_once(*(part for entry in self.legend.items for part in entry))
-        self._ranges = (0.0, 0.0)
+        self._curve_throttle.request()
 
     @Slot()
     def stop(self) -> None:
@@ -767,7 +863,8 @@ class CompareWindow(QWidget):
     def _draw_curves(self) -> None:
         """Every variant's loss curve; the axes move in steps (1, 1.2, 1.5, 2 … × 10^k), as
         the main window's do, not at every snapshot."""
-        assert self.rows is not None
+        if self.rows is None or len(self.curves) != self.rows.models:
+            return  # the curves are made at the next turn of the event loop
         epochs = self.rows.epoch[: self.rows.size]
         columns = [self.rows.column(self._loss_name, k) for k in range(len(self.curves))]
         finite = [c[np.isfinite(c)] for c in columns]
