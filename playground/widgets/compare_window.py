@@ -412,18 +412,21 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         return max(range(1, max(count, 1) + 1), key=side)
 
     def _fit_tiles(self) -> None:
-        """Every tile square, as big as the window allows: its caption right above it (a
-        view locked to the data's aspect would otherwise float in a tall cell)."""
+        """Every tile square and as big as the window allows, the grid of them centred: the
+        margins take what the squares leave over (a view locked to the data's aspect would
+        otherwise float in a tall cell, far from its caption)."""
         if not self.__dict__.get("views"):  # also called from pyqtgraph's constructor
             return
-        rows = math.ceil(len(self.views) / self._columns)
+        columns = self._columns
+        rows = math.ceil(len(self._names) / columns)
         gap = self.ci.layout.horizontalSpacing()
-        width = self.width() - 24 - gap * (self._columns - 1)
-        height = self.height() - 24 - rows * (self.CAPTION + gap)
-        side = max(40.0, min(width / self._columns, height / rows))
-        for view, label in zip(self.views, self.labels, strict=True):
-            view.setMaximumSize(side, side)
-            label.setMaximumWidth(side)
+        width, height = self.width() - 8, self.height() - 8
+        side = max(40.0, min((width - gap * (columns - 1)) / columns,
+                             (height - rows * (self.CAPTION + gap)) / rows))
+        across = columns * side + gap * (columns - 1)
+        down = rows * (side + self.CAPTION + gap)
+        dx, dy = max(4.0, (width - across) / 2), max(4.0, (height - down) / 2)
+        self.ci.setContentsMargins(dx, dy, dx, dy)
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
@@ -584,6 +587,7 @@ class CompareWindow(QWidget):
         self._curve_throttle = _Throttle(CURVE_INTERVAL_MS, self._draw_curves, self)
         self._caption_throttle = _Throttle(CAPTION_INTERVAL_MS, self.tiles.show_captions, self)
         _draw_once(plot.getAxis("left"), plot.getAxis("bottom"), self.legend)
+        self.legend.setVisible(False)  # until there are curves
 
         setup = QHBoxLayout()
         setup.addWidget(QLabel("Vary", self))
@@ -803,6 +807,7 @@ class CompareWindow(QWidget):
         for curve in self.curves:
             plot.removeItem(curve)
         self.legend.clear()
+        self.legend.setVisible(False)  # an empty frame until the entries are made
         self.curves = []
         QTimer.singleShot(3 * VariantTiles.TILE_PAUSE_MS, self._add_curves)
 
@@ -817,6 +822,7 @@ class CompareWindow(QWidget):
             self.legend.addItem(curve, f"{k + 1}  {name}")
             self.curves.append(curve)
         _draw_once(*(part for entry in self.legend.items for part in entry))
+        self.legend.setVisible(True)
         self._curve_throttle.request()
 
     @Slot()
