@@ -243,6 +243,11 @@ def _points_item(picture: QPixmap, domain: tuple[float, float, float, float]) ->
 class _Frame(QGraphicsRectItem):
     """The coloured frame around a tile's data, drawn in screen pixels (cosmetic)."""
 
+    def boundingRect(self) -> QRectF:
+        """The data's rectangle: Qt would add half the pen's 3 px in data units (a tile's
+        whole width and more on the disk's unit square), and repaint the neighbours with it."""
+        return self.rect()
+
     def set_style(self, colour: QColor, style: Qt.PenStyle) -> None:
         """Frame the tile in ``colour`` and ``style``."""
         pen = QPen(colour, 3, style)
