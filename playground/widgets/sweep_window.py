@@ -117,7 +117,8 @@ class SweepHeatmap(_ThemedPlot):
             plot.removeItem(item)
         self.texts, self._marks = [], []
         rows, cols = len(plan.row_values), len(plan.column_values)
-        means = np.array([[result.cell(i, j)[0] for j in range(cols)] for i in range(rows)])
+        cells = {(i, j): result.cell(i, j) for i in range(rows) for j in range(cols)}
+        means = np.array([[cells[i, j][0] for j in range(cols)] for i in range(rows)])
         finite = means[np.isfinite(means)]
         low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
         if high - low < 1e-9:
@@ -129,7 +130,7 @@ class SweepHeatmap(_ThemedPlot):
             self.best = divmod(flat, cols)
         for i in range(rows):
             for j in range(cols):
-                mean, sd, n = result.cell(i, j)
+                mean, sd, n = cells[i, j]
                 diverged = int(result.diverged[i, j].sum())
                 if n == 0:
                     self._mark(QRectF(j, i, 1, 1), QBrush(QColor("#d9d9d9")), Qt.PenStyle.NoPen)
