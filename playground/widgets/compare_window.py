@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -584,9 +584,8 @@ class CompareWindow(QWidget):
         plot.getAxis("left").enableAutoSIPrefix(False)
         plot.enableAutoRange(x=False, y=False)
         self.legend = plot.addLegend(
-            offset=(-10, 10), labelTextSize="8pt", colCount=2, brush=(255, 255, 255, 170),
-            pen=(200, 200, 200),
-        )
+            offset=(-10, 10), labelTextSize="8pt", colCount=2
+        )  # its colours: _apply_palette
         self.curves: list[_Curve] = []
         self._ranges = (0.0, 0.0)
         self._curve_throttle = _Throttle(CURVE_INTERVAL_MS, self._draw_curves, self)
@@ -640,10 +639,22 @@ class CompareWindow(QWidget):
     def _apply_palette(self) -> None:
         """The plots in the palette's Base and Text colours, as the main window's."""
         palette = self.palette()
-        text = palette.color(QPalette.ColorRole.Text)
         self.tiles.setBackground(palette.color(QPalette.ColorRole.Base))
-        self.tiles.text_colour = text
+        self.tiles.text_colour = palette.color(QPalette.ColorRole.Text)
+        self.tiles.dim_colour = palette.color(QPalette.ColorRole.PlaceholderText)
+        for label in self.tiles.labels:  # the captions again, in the new colours
+            label.setText("")
+        self.tiles.show_captions()
         self.loss_plot.apply_palette()
+        behind = QColor(palette.color(QPalette.ColorRole.Base))
+        behind.setAlpha(170)  # the curves show through the legend, faintly
+        self.legend.setBrush(behind)
+        self.legend.setPen(palette.color(QPalette.ColorRole.Mid))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # View > Theme
+            self._apply_palette()
 
     # -- the variants -----------------------------------------------------------------------
 
