@@ -59,11 +59,14 @@ def main(qtbot):
 
 def test_compare_trains_each_variant_as_it_trains_alone(qtbot, main) -> None:
     compare = open_window(qtbot, main, "compare")
+    # its worker starts once the window is up, so that Play need not wait for it
+    qtbot.waitUntil(lambda: compare.controller.worker_pid is not None, timeout=TIMEOUT)
+    ready = compare.controller.worker_pid
     compare.values.setText("0.03, 0.1, 0.3")
     compare.make_button.click()
     assert compare.table.rowCount() == 3
     train_to_the_limit(qtbot, compare)
-    assert compare.controller.worker_pid not in (None, os.getpid())  # trained in the worker
+    assert compare.controller.worker_pid == ready != os.getpid()  # trained in that worker
     assert "epoch limit" in compare.message.text()
     session = compare.controller.session
     assert session.epoch == 4 and compare.last_snapshot.epoch == 4

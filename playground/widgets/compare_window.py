@@ -925,8 +925,15 @@ class CompareWindow(QWidget):
         return True
 
     def showEvent(self, event: Any) -> None:
-        self.controller.prepare()  # its worker starts while the learner sets things up
         super().showEvent(event)
+        # its worker starts while the learner sets things up, once the window is drawn
+        QTimer.singleShot(100, self._prepare)
+
+    @Slot()
+    def _prepare(self) -> None:
+        # not for a window (or a main window) closed meanwhile: its close ended the worker
+        if self.isVisible() and self.main.isVisible():
+            self.controller.prepare()
 
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()

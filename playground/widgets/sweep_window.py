@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtCore import QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -428,8 +428,15 @@ class SweepWindow(QWidget):
         return True
 
     def showEvent(self, event: Any) -> None:
-        self.controller.prepare()  # its worker starts while the learner sets things up
         super().showEvent(event)
+        # its worker starts while the learner sets things up, once the window is drawn
+        QTimer.singleShot(100, self._prepare)
+
+    @Slot()
+    def _prepare(self) -> None:
+        # not for a window (or a main window) closed meanwhile: its close ended the worker
+        if self.isVisible() and self.main.isVisible():
+            self.controller.prepare()
 
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()
