@@ -327,3 +327,14 @@ def test_a_failed_export_gets_a_dialog(qtbot, main, tmp_path, monkeypatch) -> No
     assert not sweep.export_csv(tmp_path / "missing" / "sweep.csv")
     assert shown and "Could not write" in shown[0]
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_loss_axis_top_steps_through_round_numbers() -> None:
+    from playground.widgets.compare_window import fine_ceiling
+
+    cases = {0.54: 0.6, 1.0: 1.0, 1.01: 1.2, 0.0013: 0.0015, 9.0: 10.0, 2.6e-5: 3e-5}
+    for value, top in cases.items():
+        assert fine_ceiling(value) == pytest.approx(top, rel=1e-12)
+    for value in np.geomspace(1e-4, 1e3, 2000):
+        top = fine_ceiling(value)
+        assert value <= top <= 4 / 3 * value  # at most a quarter of the plot left empty

@@ -101,7 +101,7 @@ the grid of tiles)."""
 
 def fine_ceiling(value: float) -> float:
     """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is >= ``value`` (> 0):
-    an axis top that moves in steps yet leaves at most a fifth of the plot empty."""
+    an axis top that moves in steps yet leaves at most a quarter of the plot empty."""
     power = 10.0 ** math.floor(math.log10(value))
     for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if step * power >= value * (1 - 1e-12):
