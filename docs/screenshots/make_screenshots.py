@@ -5,14 +5,17 @@ docs/screenshots/make_screenshots.py``. Each picture scripts the window the way 
 import a CSV, train, press Play at learning rate 10, open the confusion matrix, switch to the
 dark theme; then the inside views (issue 12): the network dock while training, a hovered unit on
 the boundary plot, the maths dock, the Gradients tab, and the README's main screenshot
-(docs/screenshot.png). ``--inside`` makes only the inside ones; ``--compare`` only Training >
-Compare… (compare.png) and Sweep… (sweep.png), which the full run makes too.
+(docs/screenshot.png); then issue 13's problems: a regression on the plane (its colour bar, R²
+and RMSE) and three spiral arms with their 3×3 confusion matrix; then Training > Compare…
+(compare.png) and Sweep… (sweep.png). ``--inside`` makes only the inside ones, ``--problems``
+only the problems', ``--compare`` only Compare's and Sweep's.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,13 @@ OUT = Path(__file__).resolve().parent
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec  # noqa: E402
+from playground.experiment import (  # noqa: E402
+    DataSpec,
+    Experiment,
+    NetworkSpec,
+    TrainSpec,
+    load_experiment,
+)
 from playground.files import save_picture  # noqa: E402
 from playground.widgets.main_window import MainWindow  # noqa: E402
 from playground.widgets.theme import apply_theme  # noqa: E402
@@ -96,6 +105,24 @@ def inside_shots() -> None:
     window.close()
 
 
+def problem_shots() -> None:
+    """A regression and a 3-class run, from the examples of File > Examples (light theme)."""
+    examples = ROOT / "playground" / "resources" / "examples"
+    for example, epochs, name, confusion in (
+        ("4-regression-on-the-plane.json", 60, "regression.png", False),
+        ("6-three-spiral-arms.json", 60, "three-classes.png", True),
+    ):
+        experiment, _ = load_experiment((examples / example).read_text())
+        window = window_for(experiment.replace(train=replace(experiment.train, max_epochs=epochs)))
+        window.resize(1600, 1000)
+        train_until_stopped(window)
+        if confusion:
+            window.confusion_action.trigger()
+            wait(300)
+        shot(window, name)
+        window.close()
+
+
 def _until_stopped(controller: object, start: object, timeout_ms: int) -> None:
     """Call ``start`` and run the event loop until ``controller`` stops training."""
     loop = QEventLoop()
@@ -146,6 +173,9 @@ def main() -> None:
     if "--compare" in sys.argv:
         compare_shots()
         return
+    if "--problems" in sys.argv:
+        problem_shots()
+        return
 
     # 1. an imported dataset (two moons from a CSV), trained
     folder = Path(tempfile.mkdtemp())
@@ -186,6 +216,9 @@ def main() -> None:
 
     # 2b. the inside views, light
     inside_shots()
+
+    # 2c. regression and three classes
+    problem_shots()
 
     # 4. the same window in a dark theme
     apply_theme(app, "dark")

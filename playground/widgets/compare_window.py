@@ -59,10 +59,9 @@ from ..compare import (
 )
 from ..experiment import ExperimentError
 from ..worker import TrainingController
+from .colours import class_colours, class_image, value_colours
 from .plots import (
     BOUNDARY_MAP,
-    CLASS0,
-    CLASS1,
     _Curve,
     _draw_once,
     _ThemedPlot,
@@ -90,8 +89,8 @@ DEFAULT_VALUES = {
 }
 _COLUMNS = ("learning_rate", "weight_decay", "seed", "init")
 _LUT = np.ascontiguousarray(BOUNDARY_MAP.getLookupTable(0.0, 1.0, 256, alpha=False), np.uint8)
-TILE_POINTS = 1500
-"""At most this many training points on each tile (a random subset of bigger data)."""
+MAX_TILE_POINTS = 2000
+"""A tile draws at most this many of the training points (a random subset, as the main plot)."""
 CURVE_INTERVAL_MS = 100
 """The loss curves are redrawn at most this often (10 Hz), whatever the snapshot rate."""
 CAPTION_INTERVAL_MS = 500
@@ -204,9 +203,11 @@ POINTS_PIXELS = 640
 """The side of the picture of the training points that every tile shows scaled down."""
 
 
-def _points_picture(arrays: Any, radius: float) -> QGraphicsPixmapItem:
-    """The training points of ``arrays`` as discs of ``radius`` (data units) in their class
-    colours, drawn once, antialiased, into a picture that covers the domain.
+def _points_picture(arrays: Any, radius: float, levels: tuple[float, float]) -> QPixmap:
+    """The training points of ``arrays`` as discs of ``radius`` (data units), drawn once,
+    antialiased, into a picture that covers the domain: each class in its colour with a
+    darker rim (a point stays visible on its own class's region), a regression's points in
+    their target's colour over ``levels``.
 
     One picture serves every tile (as one item each): drawing 750 antialiased discs twice per
     tile into the tiles' caches took 50 ms at the first frame with 16 tiles.
@@ -217,13 +218,23 @@ def _points_picture(arrays: Any, radius: float) -> QGraphicsPixmapItem:
     image.fill(Qt.GlobalColor.transparent)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
     r = radius / (x1 - x0) * size
-    for c, colour in ((0, CLASS0), (1, CLASS1)):
-        painter.setBrush(colour.darker(115))
-        for x, y in arrays.x_train[arrays.y_train == c].tolist():
-            centre = QPointF((x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size)
-            painter.drawEllipse(centre, r, r)
+
+    def centre(x: float, y: float) -> QPointF:
+        return QPointF((x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size)
+
+    if arrays.is_regression:
+        painter.setPen(Qt.PenStyle.NoPen)
+        colours = value_colours(arrays.y_train, levels)
+        for (x, y), colour in zip(arrays.x_train.tolist(), colours, strict=True):
+            painter.setBrush(colour)
+            painter.drawEllipse(centre(x, y), r, r)
+    else:
+        for c, colour in enumerate(class_colours(max(arrays.classes, 2))):
+            painter.setPen(QPen(colour.darker(170), 0.25 * r))
+            painter.setBrush(colour)
+            for x, y in arrays.x_train[arrays.y_train == c].tolist():
+                painter.drawEllipse(centre(x, y), r, r)
     painter.end()
     return QPixmap.fromImage(image)
 
@@ -309,6 +320,7 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.notes: list[pg.TextItem] = []
         self.frames: list[_Frame] = []
         self._rect = QRectF(0, 0, 1, 1)
+        self._levels = (0.0, 1.0)  # the colour map's range: (0, 1) but for a regression
         self.text_colour = QColor(0, 0, 0)
         self.dim_colour = QColor(90, 90, 90)
         self._key: tuple | None = None
@@ -329,8 +341,10 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         New tiles are made TILES_AT_ONCE at a time, TILE_PAUSE_MS apart, so
         that making 16 never holds the window more than a few milliseconds at once.
         """
-        arrays = arrays.shown(TILE_POINTS)
-        key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes())
+        levels = arrays.value_range() if arrays.is_regression else (0.0, 1.0)
+        arrays = arrays.shown(MAX_TILE_POINTS)  # a tile is small: a subset shows the data
+        key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes(),
+               levels)
         self._names = list(names)
         self._metrics = [""] * len(names)
         if key == self._key:
@@ -346,7 +360,8 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
         self._columns = self._best_columns(len(names))
         radius = 0.0065 * max(x1 - x0, y1 - y0)
-        self._making = (key, _points_picture(arrays, radius), arrays.domain)
+        self._levels = levels
+        self._making = (key, _points_picture(arrays, radius, levels), arrays.domain)
         QTimer.singleShot(self.TILE_PAUSE_MS, self._make_tiles)  # Play returns first
 
     TILES_AT_ONCE = 3
@@ -438,11 +453,14 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self._fit_tiles()
 
     def set_grids(self, grids: np.ndarray) -> None:
-        """Each tile's P(class 1) grid, (M, n, n) rows along x₂, as uint8 0..255 (the worker's
-        ``CompareSnapshot.grids``) or floats in [0, 1]."""
-        if grids.dtype != np.uint8:
-            grids = tile_image(grids)
-        colours = _LUT[grids]  # (M, n, n, 3) RGB: Qt takes it as it is, no colour table
+        """Each tile's grid, rows along x₂, in the main plot's colours: P(class 1) or a
+        regression's value (M, n, n), or K class probabilities (M, K, n, n) as class regions."""
+        if grids.ndim == 4:
+            colours = np.stack([class_image(grid) for grid in grids])
+        else:
+            low, high = self._levels
+            scaled = (np.asarray(grids, dtype=np.float32) - low) / ((high - low) or 1.0)
+            colours = _LUT[tile_image(scaled)]  # (M, n, n, 3) RGB: no colour table for Qt
         for image, rgb in zip(self.images, colours, strict=False):
             image.setImage(rgb, autoLevels=False, rect=self._rect)
 
@@ -531,6 +549,7 @@ class CompareWindow(QWidget):
         self.rows: _MetricRows | None = None
         self.last_snapshot: Any = None
         self._names: list[str] = []
+        self._metric = "acc"  # what the captions call the test metric: "R²" for a regression
         self._dirty = True  # the table changed since the run was made
         self._run_experiment: Any = None
         self._loss_name = "test_loss"
@@ -790,6 +809,7 @@ class CompareWindow(QWidget):
         self._run_experiment = experiment
         self._names = [v.label(self._shown_parameters(variants)) for v in variants]
         self.rows = _MetricRows(len(variants))
+        self._metric = "R²" if session.data.is_regression else "acc"
         self.tiles.set_variants(self._names, session.data.data_arrays())
         self._make_curves(session.data.has_test_points)
         self.controller.start(session)
@@ -870,7 +890,8 @@ class CompareWindow(QWidget):
             self.tiles.set_grids(snap.grids)
             for k in range(len(self._names)):
                 acc, loss = snap.test_accuracy[k], snap.test_loss[k]
-                metrics = f"acc {acc:.3f} · loss {loss:.3g}" if math.isfinite(acc) else ""
+                finite = math.isfinite(acc)
+                metrics = f"{self._metric} {acc:.3f} · loss {loss:.3g}" if finite else ""
                 self.tiles.set_metrics(k, metrics)
             self._caption_throttle.request()
         for k, diverged in enumerate(snap.diverged):

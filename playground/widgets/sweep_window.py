@@ -42,6 +42,7 @@ from ..compare import (
     SweepPlan,
     SweepResult,
     describe,
+    metric_title,
     parse_values,
     sweep_csv,
 )
@@ -108,8 +109,9 @@ class SweepHeatmap(_ThemedPlot):
         r, g, b = self.colour_map.mapToFloat(np.array([fraction]))[0][:3]
         return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 else "#ffffff"
 
-    def show_result(self, result: SweepResult) -> None:
-        """Draw every cell of ``result``: colour by mean, text "mean ± sd"."""
+    def show_result(self, result: SweepResult, metric: str | None = None) -> None:
+        """Draw every cell of ``result``: colour by mean, text "mean ± sd"; ``metric`` names
+        the metric in the title (default: its METRICS name)."""
         self.result = result
         plan = result.plan
         plot = self.getPlotItem()
@@ -165,7 +167,7 @@ class SweepHeatmap(_ThemedPlot):
             best = (f"; best (framed): {describe(plan.rows, plan.row_values[i])}, "
                     f"{describe(plan.columns, plan.column_values[j])}")
         plot.setTitle(
-            f"{METRICS[plan.metric]} after {plan.epochs:,} epochs, mean ± sd of "
+            f"{metric or METRICS[plan.metric]} after {plan.epochs:,} epochs, mean ± sd of "
             f"{len(plan.seeds)} seed{'s' if len(plan.seeds) > 1 else ''}{best}",
             size="10pt",
         )
@@ -324,6 +326,16 @@ class SweepWindow(QWidget):
             self.metric_box.currentData(),
         )
 
+    def showEvent(self, event: Any) -> None:
+        """Name the metrics for the main experiment's task (R² for a regression) when shown."""
+        regression = self.main.experiment.task == "regression"
+        for index in range(self.metric_box.count()):
+            key = self.metric_box.itemData(index)
+            self.metric_box.setItemText(index, metric_title(key, regression))
+        super().showEvent(event)
+        # its worker starts while the learner sets things up, once the window is drawn
+        QTimer.singleShot(100, self._prepare)
+
     @Slot()
     def run(self) -> bool:
         """Start the sweep in the worker; False (with the reason shown) if it cannot run."""
@@ -382,7 +394,8 @@ class SweepWindow(QWidget):
         self.result = session.result()
         self.finished = True
         self.progress.setValue(1000)
-        self.heatmap.show_result(self.result)
+        regression = self.main.experiment.task == "regression"
+        self.heatmap.show_result(self.result, metric_title(self.result.plan.metric, regression))
         self._set_exportable(True)
         diverged = int(self.result.diverged.sum())
         extra = f"; {diverged} runs diverged (left out of their cells)" if diverged else ""
@@ -426,11 +439,6 @@ class SweepWindow(QWidget):
             return False
         self.say(f"Wrote {path}.")
         return True
-
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        # its worker starts while the learner sets things up, once the window is drawn
-        QTimer.singleShot(100, self._prepare)
 
     @Slot()
     def _prepare(self) -> None:
