@@ -59,6 +59,7 @@ __all__ = [
     "cell_stats",
     "parse_values",
     "sweep_csv",
+    "tile_image",
     "variant_model",
     "variants_varying",
 ]
@@ -542,13 +543,16 @@ class CompareSession(_OverOneSession):
         grid: bool = True,
         weights: bool = False,
         steps_per_second: float = math.nan,
+        tiles: bool = True,
     ) -> CompareSnapshot:
-        """A copy of the run now; history rows from ``since``; the tiles' grids unless they were
-        computed less than GRID_INTERVAL ago (``grid`` and ``weights`` are the worker's
-        Session flags: the grids are always drawn here, in the worker)."""
+        """A copy of the run now; history rows from ``since``; the tiles' grids unless they
+        were computed less than GRID_INTERVAL ago or ``tiles`` is False (``grid`` and
+        ``weights`` are the worker's Session flags: the grids are always drawn here, in the
+        worker)."""
         now = time.perf_counter()
         grids = None
-        if now - self._last_grid >= GRID_INTERVAL or since == 0 or self.stop_reason is not None:
+        due = now - self._last_grid >= GRID_INTERVAL or since == 0 or self.stop_reason is not None
+        if tiles and due:
             grids = self.runs.grids()
             self._last_grid = now
         runs = self.runs
@@ -573,6 +577,13 @@ class CompareSession(_OverOneSession):
         """Variant k's trained weights as an experiment file carries them (exact float32)."""
         state = self.runs.state_of(k)
         return SavedWeights(self.epoch, {name: t.tolist() for name, t in state.items()})
+
+
+def tile_image(grids: np.ndarray) -> np.ndarray:
+    """Grids of values in [0, 1] (P(class 1), or a regression's value scaled to its range) as
+    bytes 0..255, NaN as the middle: what a tile looks up in its 256-colour table."""
+    clean = np.nan_to_num(grids, nan=0.5, posinf=1.0, neginf=0.0)
+    return np.rint(np.clip(clean, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ def _context() -> Any:
     ctx = multiprocessing.get_context(start_method())
     if start_method() == "forkserver":
         # the server imports these once; each worker forked from it starts with them loaded
-        ctx.set_forkserver_preload(["playground.trainer", "playground.session"])
+        ctx.set_forkserver_preload(
+            ["playground.trainer", "playground.session", "playground.compare"]
+        )
     return ctx
 
 
@@ -140,6 +142,17 @@ class TrainingController(QObject):
                 self._ensure_worker()
                 self._send(Keep(session))
                 self._points_sent = (self._process.pid, session.session_id)
+
+    def prepare(self) -> None:
+        """Start the worker process now, so that the first Play hands over at once.
+
+        A new worker reads nothing until it has started (~0.35 s on a busy machine), and a
+        session bigger than the pipe's buffer (Compare's 16 networks) held the window that long
+        at the first Play. Starting fails silently here: Play says so if it really fails.
+        """
+        with contextlib.suppress(OSError, RuntimeError):
+            warm_up()
+            self._ensure_worker()
 
     def play(self) -> None:
         """Train continuously."""

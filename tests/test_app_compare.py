@@ -11,6 +11,7 @@ import os
 import stat
 import statistics
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
@@ -18,9 +19,10 @@ from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QTableWidgetItem, QWidget
 from windows import make_window
 
-from playground.compare import Variant
+from playground.compare import Variant, tile_image
 from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec
 from playground.session import Session
+from playground.widgets.compare_window import _LUT as BOUNDARY_LUT
 
 TIMEOUT = 60_000
 
@@ -57,13 +59,18 @@ def main(qtbot):
 
 def test_compare_trains_each_variant_as_it_trains_alone(qtbot, main) -> None:
     compare = open_window(qtbot, main, "compare")
+    # its worker starts once the window is up, so that Play need not wait for it
+    qtbot.waitUntil(lambda: compare.controller.worker_pid is not None, timeout=TIMEOUT)
+    ready = compare.controller.worker_pid
     compare.values.setText("0.03, 0.1, 0.3")
     compare.make_button.click()
     assert compare.table.rowCount() == 3
     train_to_the_limit(qtbot, compare)
+    assert compare.controller.worker_pid == ready != os.getpid()  # trained in that worker
     assert "epoch limit" in compare.message.text()
     session = compare.controller.session
     assert session.epoch == 4 and compare.last_snapshot.epoch == 4
+    tiles = tile_image(session.runs.grids())
     for k, lr in enumerate((0.03, 0.1, 0.3)):
         single = alone(main.experiment, Variant.of(main.experiment.train, learning_rate=lr), 4)
         for key, value in single.model.state_dict().items():
@@ -72,8 +79,17 @@ def test_compare_trains_each_variant_as_it_trains_alone(qtbot, main) -> None:
         drawn = compare.rows.column("test_loss", k)
         assert len(drawn) == 4
         assert drawn[-1] == pytest.approx(single.history.test_loss[-1], abs=1e-5)
-        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.labels[k].text
-    assert [label.text for _, label in compare.legend.items] == ["lr 0.03", "lr 0.1", "lr 0.3"]
+        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.caption(k)
+        # its tile shows its last boundary, in the main window's colours
+        assert np.array_equal(compare.tiles.images[k].image, BOUNDARY_LUT[tiles[k]])
+        # its curve goes through (epoch, test loss) of every epoch of its run alone
+        path = compare.curves[k].path()
+        drawn_points = [(path.elementAt(i).x, path.elementAt(i).y)
+                        for i in range(path.elementCount())]
+        assert [x for x, _ in drawn_points] == [1, 2, 3, 4]
+        assert [y for _, y in drawn_points] == pytest.approx(single.history.test_loss, abs=1e-5)
+    legend = [label.text for _, label in compare.legend.items]
+    assert legend == ["1  lr 0.03", "2  lr 0.1", "3  lr 0.3"]
 
 
 def click_tile(qtbot, compare, k: int) -> None:
@@ -130,6 +146,32 @@ def test_a_diverging_variant_is_marked_on_its_tile_and_the_others_go_on(qtbot) -
     single = alone(main.experiment, Variant.of(main.experiment.train, learning_rate=0.05), 6)
     for key, value in single.model.state_dict().items():
         torch.testing.assert_close(session.runs.state_of(0)[key], value, rtol=0, atol=1e-5)
+
+
+def test_sixteen_variants_get_sixteen_square_tiles_and_numbered_curves(qtbot) -> None:
+    main = make_window(qtbot, small(max_epochs=2))
+    compare = open_window(qtbot, main, "compare")
+    compare.parameter.setCurrentIndex(compare.parameter.findData("seed"))
+    compare.values.setText(", ".join(str(s) for s in range(16)))
+    compare.make_button.click()
+    train_to_the_limit(qtbot, compare)
+    tiles = compare.tiles
+    qtbot.waitUntil(lambda: tiles.complete, timeout=TIMEOUT)
+    qtbot.wait(100)  # the layout of the last tiles
+    tiles.scene().prepareForPaint()  # pyqtgraph maps the views' data just before a paint
+    assert len(tiles.views) == 16 and len(compare.curves) == 16
+    area = tiles.mapToScene(tiles.viewport().rect()).boundingRect()
+    frames = [frame.sceneBoundingRect() for frame in tiles.frames]
+    for k, rect in enumerate(frames):
+        assert rect.width() == pytest.approx(rect.height(), abs=2)  # square, as the data
+        assert rect.width() > 60 and area.contains(rect)
+        assert not any(rect.intersects(other) for other in frames[k + 1 :])
+    legend = [label.text for _, label in compare.legend.items]
+    assert legend == [f"{k + 1}  seed {k}" for k in range(16)]
+    styles = [curve.pen().style() for curve in compare.curves]
+    assert styles == [Qt.PenStyle.SolidLine] * 8 + [Qt.PenStyle.DashLine] * 8
+    colours = [curve.pen().color().name() for curve in compare.curves]
+    assert len(set(colours[:8])) == 8 and colours[8:] == colours[:8]
 
 
 def test_bad_values_get_a_message_naming_them(qtbot, main) -> None:
@@ -208,6 +250,13 @@ def test_a_sweep_exports_csv_of_the_runs_and_a_png(qtbot, main, tmp_path, monkey
         assert [float(row[f"seed_{s}"]) for s in seeds] == pytest.approx(runs, abs=1e-6)
         assert float(row["test_accuracy_mean"]) == pytest.approx(statistics.fmean(runs), abs=1e-9)
         assert float(row["test_accuracy_sd"]) == pytest.approx(statistics.stdev(runs), abs=1e-9)
+        # the heatmap's cell says the same: mean ± sd of the two seeds
+        i, j = (0.1, 0.5).index(lr), (0.0, 0.01).index(decay)
+        (cell,) = [t for t in sweep.heatmap.texts if (t.pos().x(), t.pos().y()) == (j + .5, i + .5)]
+        said = cell.textItem.toPlainText()
+        assert f"{statistics.fmean(runs):.3f}" in said and f"± {statistics.stdev(runs):.3f}" in said
+    means = [float(r["test_accuracy_mean"]) for r in rows]
+    assert sweep.heatmap.best == divmod(means.index(max(means)), 2)  # the framed cell
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
@@ -218,6 +267,21 @@ def test_a_sweep_exports_csv_of_the_runs_and_a_png(qtbot, main, tmp_path, monkey
     image = QImage(str(tmp_path / "sweep.png"))
     assert not image.isNull() and image.width() > 100
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep.png"]
+    assert stat.S_IMODE((tmp_path / "sweep.png").stat().st_mode) == 0o666 & ~umask
+
+    # a write that fails at the last step leaves the file that was there, and no temp file
+    before = target.read_bytes()
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: None)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    sweep.csv_button.click()
+    assert "No space left" in sweep.message.text()
+    assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep.png"]
 
 
@@ -263,3 +327,14 @@ def test_a_failed_export_gets_a_dialog(qtbot, main, tmp_path, monkeypatch) -> No
     assert not sweep.export_csv(tmp_path / "missing" / "sweep.csv")
     assert shown and "Could not write" in shown[0]
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_loss_axis_top_steps_through_round_numbers() -> None:
+    from playground.widgets.compare_window import fine_ceiling
+
+    cases = {0.54: 0.6, 1.0: 1.0, 1.01: 1.2, 0.0013: 0.0015, 9.0: 10.0, 2.6e-5: 3e-5}
+    for value, top in cases.items():
+        assert fine_ceiling(value) == pytest.approx(top, rel=1e-12)
+    for value in np.geomspace(1e-4, 1e3, 2000):
+        top = fine_ceiling(value)
+        assert value <= top <= 4 / 3 * value  # at most a quarter of the plot left empty

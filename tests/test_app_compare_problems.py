@@ -8,15 +8,18 @@ Session trained alone for its caption.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsPixmapItem
 from test_app_compare import TIMEOUT, alone, open_window, set_axes, train_to_the_limit
 from windows import make_window
 
 from playground.compare import Variant
 from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec
-from playground.widgets.colours import class_image
+from playground.widgets.colours import class_colours, class_image, value_colours
 from playground.widgets.compare_window import MAX_TILE_POINTS
+from playground.widgets.plots import BOUNDARY_MAP
 
 
 def _three_classes() -> Experiment:
@@ -31,8 +34,19 @@ def _plane() -> Experiment:
     return Experiment(network, DataSpec(dataset="plane", points=300), TrainSpec(max_epochs=3))
 
 
-def _tile_scatters(tiles, k: int) -> list[pg.ScatterPlotItem]:
-    return [i for i in tiles.views[k].addedItems if isinstance(i, pg.ScatterPlotItem)]
+def _points_drawn(tiles, k: int, points: np.ndarray, colours: list[QColor]) -> float:
+    """The share of ``points`` whose centre on tile k's picture of the points has the colour
+    given (a point drawn over by a later one is the rest)."""
+    (item,) = [i for i in tiles.views[k].addedItems if isinstance(i, QGraphicsPixmapItem)]
+    image = item.pixmap().toImage()
+    to_pixels, _ = item.transform().inverted()
+    hits = 0
+    for (x, y), colour in zip(points.tolist(), colours, strict=True):
+        at = to_pixels.map(QPointF(x, y))
+        pixel = image.pixelColor(int(at.x()), int(at.y()))
+        drawn, wanted = pixel.getRgb()[:3], colour.getRgb()[:3]
+        hits += max(abs(a - b) for a, b in zip(drawn, wanted, strict=True)) <= 2
+    return hits / len(points)
 
 
 def test_three_class_tiles_show_each_class_region_and_its_points(qtbot) -> None:
@@ -47,12 +61,14 @@ def test_three_class_tiles_show_each_class_region_and_its_points(qtbot) -> None:
     for k in range(2):
         drawn = compare.tiles.images[k].image
         np.testing.assert_array_equal(drawn, class_image(grids[k]))
-        scatters = _tile_scatters(compare.tiles, k)
-        assert len(scatters) == 3  # one colour per class
-        assert sum(len(s.data) for s in scatters) == len(session.data.data_arrays().y_train)
+        # every training point, in its class's colour
+        arrays = session.data.data_arrays()
+        colours = [class_colours(3)[c] for c in arrays.y_train]
+        assert len(arrays.y_train) <= MAX_TILE_POINTS
+        assert _points_drawn(compare.tiles, k, arrays.x_train, colours) > 0.8
         variant = Variant.of(main.experiment.train, learning_rate=(0.03, 0.3)[k])
         single = alone(main.experiment, variant, 3)
-        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.labels[k].text
+        assert f"acc {single.history.test_accuracy[-1]:.3f}" in compare.tiles.caption(k)
 
 
 def test_regression_tiles_show_the_value_over_the_targets_range_and_r2(qtbot) -> None:
@@ -66,14 +82,18 @@ def test_regression_tiles_show_the_value_over_the_targets_range_and_r2(qtbot) ->
     grids = session.runs.grids()
     assert grids.shape[0] == 2 and grids.ndim == 3
     for k in range(2):
-        image = compare.tiles.images[k]
-        np.testing.assert_allclose(image.image, grids[k])  # the value itself, not a clamp
-        assert tuple(image.levels) == pytest.approx(arrays.value_range())
+        # the value itself over the targets' range, not a clamped probability
+        low, high = arrays.value_range()
+        fraction = np.clip((grids[k] - low) / (high - low), 0, 1).ravel()
+        expected = BOUNDARY_MAP.map(fraction, mode="byte")[:, :3].reshape(grids[k].shape + (3,))
+        drawn = compare.tiles.images[k].image.astype(int)
+        assert np.abs(drawn - expected).max() <= 2  # a 256-colour table of the same map
         variant = Variant.of(main.experiment.train, learning_rate=(0.01, 0.1)[k])
         single = alone(main.experiment, variant, 3)
-        assert f"R² {single.history.test_accuracy[-1]:.3f}" in compare.tiles.labels[k].text
-        (scatter,) = _tile_scatters(compare.tiles, k)  # one group, coloured by target
-        assert len(scatter.data) == min(len(arrays.y_train), MAX_TILE_POINTS)
+        assert f"R² {single.history.test_accuracy[-1]:.3f}" in compare.tiles.caption(k)
+        # each point in its target's colour
+        colours = value_colours(arrays.y_train, (low, high))
+        assert _points_drawn(compare.tiles, k, arrays.x_train, colours) > 0.8
 
 
 def test_a_regression_sweep_averages_each_cells_test_r2(qtbot) -> None:

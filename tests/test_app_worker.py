@@ -16,7 +16,7 @@ import torch
 from playground.experiment import Experiment, NetworkSpec, TrainSpec
 from playground.messages import Drop, Error, Fail, Idle, Lend, Lent, Play, Quit, Step, Train
 from playground.session import Session, Snapshot
-from playground.trainer import Trainer, dumps, loads
+from playground.trainer import WORKER_NICENESS, Trainer, dumps, loads
 from playground.worker import SNAPSHOT_RATE, TrainingController
 
 
@@ -71,6 +71,9 @@ def test_worker_trains_the_disk_to_093(qtbot, controller):
     epochs = [int(e) for s in snaps for e in s.history.epoch]
     assert epochs == list(range(1, 41))
     assert controller.worker_pid not in (None, os.getpid())
+    # the worker yields the cores to the window: the GUI thread is never kept waiting for it
+    niceness = os.getpriority(os.PRIO_PROCESS, controller.worker_pid)
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
 
 
 def test_training_in_the_worker_equals_training_here(qtbot, controller):

@@ -21,6 +21,7 @@ from minidl import nn, optim
 from minidl.train import fit
 from playground.compare import (
     MAX_VARIANTS,
+    TILE_GRID,
     CompareError,
     CompareSession,
     SweepPlan,
@@ -29,6 +30,7 @@ from playground.compare import (
     cell_stats,
     parse_values,
     sweep_csv,
+    tile_image,
     variant_model,
     variants_varying,
 )
@@ -132,6 +134,38 @@ def test_an_initialisation_variant_equals_fit_of_that_model_alone() -> None:
     # zeros: every hidden unit of a layer stays alike (the symmetry a learner should see)
     w = compare.runs.state_of(1)["2.weight"]
     assert torch.allclose(w, w[:1].expand_as(w))
+
+
+def test_sixteen_variants_of_every_kind_each_equal_their_run_alone() -> None:
+    # the most Compare trains at once, every setting it can vary: rate, L2, seed, initialisation
+    exp = small()
+    variants = [
+        Variant(lr, decay, seed, init)
+        for lr, decay in ((0.05, 0.0), (0.2, 0.001))
+        for seed in (0, 1)
+        for init in ("xavier", "pytorch", "zeros", "xavier")
+    ]
+    variants[3] = replace(variants[3], weight_decay=0.01)  # no two alike
+    variants[7] = replace(variants[7], seed=9)
+    variants[11] = replace(variants[11], learning_rate=0.5)
+    variants[15] = replace(variants[15], seed=4)
+    assert len(set(variants)) == MAX_VARIANTS
+    compare = CompareSession(exp, variants)
+    compare.step(3)
+    tiles = compare.snapshot().grids
+    assert tiles.shape == (MAX_VARIANTS, TILE_GRID, TILE_GRID)
+    data = compare.data
+    for k, variant in enumerate(variants):
+        model = alone(exp, variant, 3).model  # the main window's run of these settings
+        assert_same_weights(compare.runs.state_of(k), model.state_dict(), 1e-5)
+        # its tile: that model's P(class 1) on the tile's grid
+        p = data.probabilities(data._grid_inputs_of(TILE_GRID), model).numpy()
+        np.testing.assert_allclose(tiles[k], p.reshape(TILE_GRID, TILE_GRID), atol=1e-5)
+
+
+def test_tile_images_are_probabilities_as_bytes() -> None:
+    grid = np.array([[0.0, 0.5, 1.0], [np.nan, 1.7, -0.2]], dtype=np.float32)
+    assert tile_image(grid).tolist() == [[0, 128, 255], [128, 255, 0]]
 
 
 def diverging() -> Experiment:

@@ -6,8 +6,9 @@ import a CSV, train, press Play at learning rate 10, open the confusion matrix, 
 dark theme; then the inside views (issue 12): the network dock while training, a hovered unit on
 the boundary plot, the maths dock, the Gradients tab, and the README's main screenshot
 (docs/screenshot.png); then issue 13's problems: a regression on the plane (its colour bar, R²
-and RMSE) and three spiral arms with their 3×3 confusion matrix. ``--inside`` makes only the
-inside ones, ``--problems`` only the last two.
+and RMSE) and three spiral arms with their 3×3 confusion matrix; then Training > Compare…
+(compare.png) and Sweep… (sweep.png). ``--inside`` makes only the inside ones, ``--problems``
+only the problems', ``--compare`` only Compare's and Sweep's.
 """
 
 from __future__ import annotations
@@ -122,12 +123,55 @@ def problem_shots() -> None:
         window.close()
 
 
+def _until_stopped(controller: object, start: object, timeout_ms: int) -> None:
+    """Call ``start`` and run the event loop until ``controller`` stops training."""
+    loop = QEventLoop()
+    controller.stopped.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    start()
+    loop.exec()
+
+
+def _window_shot(widget: object, name: str) -> None:
+    wait(600)
+    save_picture(widget.grab(), OUT / name)
+    print("wrote", OUT / name)
+    widget.close()
+
+
+def compare_shots() -> None:
+    """Training > Compare… with five learning rates trained to the limit, and a finished Sweep…"""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QWidget
+
+    window = window_for(Experiment(train=TrainSpec(max_epochs=300)))
+    window.findChild(QAction, "compare").trigger()
+    compare = window.findChild(QWidget, "compare_window")
+    compare.resize(1400, 860)
+    compare.values.setText("0.003, 0.03, 0.3, 3, 30")
+    compare.make_variants()
+    wait(1500)  # its worker has started
+    _until_stopped(compare.controller, compare.toggle_play, 120_000)
+    _window_shot(compare, "compare.png")
+
+    window.findChild(QAction, "sweep").trigger()
+    sweep = window.findChild(QWidget, "sweep_window")
+    sweep.resize(980, 720)
+    sweep.epochs.setValue(40)
+    _until_stopped(sweep.controller, sweep.run, 300_000)
+    _window_shot(sweep, "sweep.png")
+    window.close()
+
+
 def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("minidl playground (screenshots)")
     apply_theme(app, "light")
     if "--inside" in sys.argv:
         inside_shots()
+        return
+    if "--compare" in sys.argv:
+        compare_shots()
         return
     if "--problems" in sys.argv:
         problem_shots()
@@ -183,6 +227,10 @@ def main() -> None:
     window.confusion_action.trigger()
     shot(window, "dark-theme.png")
     window.close()
+    apply_theme(app, "light")
+
+    # 5. Training > Compare… and Sweep…
+    compare_shots()
 
 
 if __name__ == "__main__":

@@ -11,16 +11,28 @@ variant that diverges is frozen and marked on its tile; the others train on.
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPalette, QUndoCommand
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QTransform,
+    QUndoCommand,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,23 +54,32 @@ from ..compare import (
     check_variants,
     parse_value,
     parse_values,
+    tile_image,
     variants_varying,
 )
 from ..experiment import ExperimentError
 from ..worker import TrainingController
 from .colours import class_colours, class_image, value_colours
-from .plots import BOUNDARY_MAP, _Curve, _draw_once, _thin_pen, nice_ceiling
+from .plots import (
+    BOUNDARY_MAP,
+    _Curve,
+    _draw_once,
+    _ThemedPlot,
+    nice_ceiling,
+)
 
 __all__ = ["CompareWindow", "VARIANT_COLOURS"]
 
 VARIANT_COLOURS = [
     QColor(c)
-    for c in (
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-        "#bcbd22", "#17becf", "#393b79", "#e6550d", "#31a354", "#843c39", "#7b4173", "#636363",
-    )
+    for c in ("#332288", "#CC6677", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933",
+              "#AA4499")
 ]
-"""One colour per variant: its tile's frame and its loss curve."""
+"""Paul Tol's "muted" qualitative colours (without its pale sand), told apart by readers with
+any common colour-vision deficiency. Variants 9 to 16 take them again with dashed lines; every
+tile and legend entry also carries the variant's number."""
+
+DIVERGED_COLOUR = QColor("#888888")
 
 DEFAULT_VALUES = {
     "learning_rate": "0.003, 0.01, 0.03, 0.1, 0.3",
@@ -67,9 +88,182 @@ DEFAULT_VALUES = {
     "init": "Xavier, PyTorch, Zeros",
 }
 _COLUMNS = ("learning_rate", "weight_decay", "seed", "init")
-_LUT = BOUNDARY_MAP.getLookupTable(0.0, 1.0, 1024, alpha=False)
+_LUT = np.ascontiguousarray(BOUNDARY_MAP.getLookupTable(0.0, 1.0, 256, alpha=False), np.uint8)
 MAX_TILE_POINTS = 2000
 """A tile draws at most this many of the training points (a random subset, as the main plot)."""
+CURVE_INTERVAL_MS = 100
+"""The loss curves are redrawn at most this often (10 Hz), whatever the snapshot rate."""
+CAPTION_INTERVAL_MS = 500
+"""The tiles' accuracy and loss captions change at most this often (each change re-lays out
+the grid of tiles)."""
+
+
+def fine_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is >= ``value`` (> 0):
+    an axis top that moves in steps yet leaves at most a quarter of the plot empty."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
+
+
+def variant_colour(k: int) -> QColor:
+    """Variant k's colour (its tile's frame, its loss curve)."""
+    return VARIANT_COLOURS[k % len(VARIANT_COLOURS)]
+
+
+def variant_style(k: int) -> Qt.PenStyle:
+    """Variant k's line style: solid for the first eight, dashed for the next eight."""
+    return Qt.PenStyle.SolidLine if k < len(VARIANT_COLOURS) else Qt.PenStyle.DashLine
+
+
+class _VariantCurve(_Curve):
+    """A variant's loss curve, two pixels thick so that each colour reads on the light
+    background: its one-pixel path drawn twice, a pixel apart.
+
+    Qt draws a one-pixel cosmetic line on its fast path; a 2 px pen goes through its stroker,
+    which took 18 ms a frame for 16 curves of 600 points (the window's whole budget), against
+    ~1 ms for one pixel. The bounds are the path's rectangle and two pixels (``pixel``, the
+    view's units per pixel, given with the data), not Qt's stroke of the path.
+    """
+
+    MAX_POINTS = 1000
+    """Points a curve keeps (its peaks): the plot is a few hundred pixels wide."""
+
+    def __init__(self, pen: QPen) -> None:
+        super().__init__(pen)
+        self._bounds = QRectF()
+
+    def set_data(
+        self, x: np.ndarray, y: np.ndarray, pixel: tuple[float, float] = (0.0, 0.0)
+    ) -> None:
+        """Draw y over x (NaN values are gaps) in a view of ``pixel`` units per pixel."""
+        self.prepareGeometryChange()
+        super().set_data(x, y)
+        px, py = pixel
+        self._bounds = self.path().controlPointRect().adjusted(-2 * px, -2 * py, 2 * px, 2 * py)
+
+    def boundingRect(self) -> QRectF:
+        """The path's rectangle with room for the second line."""
+        return self._bounds
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        """The path, and again one device pixel lower."""
+        painter.setPen(self.pen())
+        painter.drawPath(self.path())
+        painter.setWorldTransform(painter.worldTransform() * QTransform.fromTranslate(0, 1))
+        painter.drawPath(self.path())
+
+
+def _curve_pen(k: int) -> QPen:
+    pen = QPen(variant_colour(k), 0, variant_style(k))  # 0: cosmetic, one pixel
+    pen.setCosmetic(True)
+    return pen
+
+
+class _Throttle(QObject):
+    """Calls ``action`` at once, then at most every ``ms`` milliseconds; a call asked for in
+    between happens when the interval ends (the last state is always drawn)."""
+
+    def __init__(self, ms: int, action: Any, parent: QObject) -> None:
+        super().__init__(parent)
+        self._action = action
+        self._pending = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(ms)
+        self._timer.timeout.connect(self._on_timeout)
+
+    def request(self) -> None:
+        """Run the action now, or when the interval since the last run ends."""
+        if self._timer.isActive():
+            self._pending = True
+            return
+        self._pending = False
+        self._action()
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Run a pending action now."""
+        if self._pending:
+            self._timer.stop()
+            self._pending = False
+            self._action()
+
+    @Slot()
+    def _on_timeout(self) -> None:
+        if self._pending:
+            self._pending = False
+            self._action()
+            self._timer.start()
+
+
+POINTS_PIXELS = 640
+"""The side of the picture of the training points that every tile shows scaled down."""
+
+
+def _points_picture(arrays: Any, radius: float, levels: tuple[float, float]) -> QPixmap:
+    """The training points of ``arrays`` as discs of ``radius`` (data units), drawn once,
+    antialiased, into a picture that covers the domain: each class in its colour with a
+    darker rim (a point stays visible on its own class's region), a regression's points in
+    their target's colour over ``levels``.
+
+    One picture serves every tile (as one item each): drawing 750 antialiased discs twice per
+    tile into the tiles' caches took 50 ms at the first frame with 16 tiles.
+    """
+    x0, x1, y0, y1 = arrays.domain
+    size = POINTS_PIXELS
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    r = radius / (x1 - x0) * size
+
+    def centre(x: float, y: float) -> QPointF:
+        return QPointF((x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size)
+
+    if arrays.is_regression:
+        painter.setPen(Qt.PenStyle.NoPen)
+        colours = value_colours(arrays.y_train, levels)
+        for (x, y), colour in zip(arrays.x_train.tolist(), colours, strict=True):
+            painter.setBrush(colour)
+            painter.drawEllipse(centre(x, y), r, r)
+    else:
+        for c, colour in enumerate(class_colours(max(arrays.classes, 2))):
+            painter.setPen(QPen(colour.darker(170), 0.25 * r))
+            painter.setBrush(colour)
+            for x, y in arrays.x_train[arrays.y_train == c].tolist():
+                painter.drawEllipse(centre(x, y), r, r)
+    painter.end()
+    return QPixmap.fromImage(image)
+
+
+def _points_item(picture: QPixmap, domain: tuple[float, float, float, float]) -> Any:
+    """An item showing ``picture`` over ``domain`` (its top row at the domain's top)."""
+    x0, x1, y0, y1 = domain
+    item = QGraphicsPixmapItem(picture)
+    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+    size = picture.width()
+    item.setTransform(
+        QTransform.fromTranslate(x0, y1).scale((x1 - x0) / size, -(y1 - y0) / size)
+    )
+    return item
+
+
+class _Frame(QGraphicsRectItem):
+    """The coloured frame around a tile's data, drawn in screen pixels (cosmetic)."""
+
+    def boundingRect(self) -> QRectF:
+        """The data's rectangle: Qt would add half the pen's 3 px in data units (a tile's
+        whole width and more on the disk's unit square), and repaint the neighbours with it."""
+        return self.rect()
+
+    def set_style(self, colour: QColor, style: Qt.PenStyle) -> None:
+        """Frame the tile in ``colour`` and ``style``."""
+        pen = QPen(colour, 3, style)
+        pen.setCosmetic(True)
+        self.setPen(pen)
 
 
 class _MetricRows:
@@ -106,7 +300,13 @@ class _MetricRows:
 
 class VariantTiles(pg.GraphicsLayoutWidget):
     """Small multiples: each variant's decision boundary in a tile framed in its colour, its
-    name and test metrics above; a click on a tile emits ``clicked(k)``."""
+    number, name and test metrics above; a click on a tile emits ``clicked(k)``.
+
+    Made for speed at 16 tiles: the points are one picture drawn once and shown by every tile
+    (a Qt item: no Python call per frame), the grids come from the worker as bytes and become
+    RGB through a 256-entry table in one numpy step, the captions change at most twice a
+    second.
+    """
 
     clicked = Signal(int)
 
@@ -118,95 +318,189 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.views: list[pg.ViewBox] = []
         self.images: list[pg.ImageItem] = []
         self.notes: list[pg.TextItem] = []
+        self.frames: list[_Frame] = []
         self._rect = QRectF(0, 0, 1, 1)
-        self._levels = (0.0, 1.0)
+        self._levels = (0.0, 1.0)  # the colour map's range: (0, 1) but for a regression
         self.text_colour = QColor(0, 0, 0)
+        self.dim_colour = QColor(90, 90, 90)
         self._key: tuple | None = None
+        self._making: tuple = (None, None, None)
+        self._columns = 1
+        self._names: list[str] = []
+        self._metrics: list[str] = []
+        self.ci.setSpacing(6)
+        # the boundaries smoothed as they are scaled up (48 x 48 to the tile), like the main
+        # window's; no antialiasing: the frames are straight, the points a picture of their own
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_variants(self, names: list[str], arrays: Any) -> None:
         """One tile per variant name, over the training points of ``arrays`` (DataArrays);
-        the tiles of the last call are kept (renamed) when the count and the points are alike."""
-        key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes())
+        the tiles of the last call are kept (renamed) when the count and the points are alike.
+
+        New tiles are made TILES_AT_ONCE at a time, TILE_PAUSE_MS apart, so
+        that making 16 never holds the window more than a few milliseconds at once.
+        """
+        levels = arrays.value_range() if arrays.is_regression else (0.0, 1.0)
+        arrays = arrays.shown(MAX_TILE_POINTS)  # a tile is small: a subset shows the data
+        key = (len(names), arrays.domain, arrays.x_train.tobytes(), arrays.y_train.tobytes(),
+               levels)
+        self._names = list(names)
+        self._metrics = [""] * len(names)
         if key == self._key:
-            for k, name in enumerate(names):
-                self.set_caption(k, name)
+            for k in range(len(self.views)):
+                self._show_caption(k)
                 self.set_note(k, "")
+                self.images[k].clear()
             return
         self._key = key
         self.clear()
-        self.labels, self.views, self.images, self.notes = [], [], [], []
+        self.labels, self.views, self.images, self.notes, self.frames = [], [], [], [], []
         x0, x1, y0, y1 = arrays.domain
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        self._levels = arrays.value_range() if arrays.is_regression else (0.0, 1.0)
-        columns = max(1, math.ceil(math.sqrt(len(names))))
-        shown = arrays.shown(MAX_TILE_POINTS)  # a tile is small: a subset shows the data
-        if arrays.is_regression:  # one group, each point in its target's colour
-            brushes = [pg.mkBrush(c) for c in value_colours(shown.y_train, self._levels)]
-            groups = [(shown.x_train, brushes, None)]
-        else:  # a darker rim keeps a point visible on its own class's region
-            colours = class_colours(max(arrays.classes, 2))
-            groups = [
-                (shown.x_train[shown.y_train == c], pg.mkBrush(colour), colour.darker(170))
-                for c, colour in enumerate(colours)
-            ]
-        for k, name in enumerate(names):
-            row, col = divmod(k, columns)
-            label = self.addLabel(name, row=2 * row, col=col, size="8pt", color=self.text_colour)
+        self._columns = self._best_columns(len(names))
+        radius = 0.0065 * max(x1 - x0, y1 - y0)
+        self._levels = levels
+        self._making = (key, _points_picture(arrays, radius, levels), arrays.domain)
+        QTimer.singleShot(self.TILE_PAUSE_MS, self._make_tiles)  # Play returns first
+
+    TILES_AT_ONCE = 3
+    TILE_PAUSE_MS = 15
+    """Between two batches of new tiles the window is idle this long: input, timers and the
+    paint of what was made get their turn."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every tile of the last ``set_variants`` has been made."""
+        return len(self.views) == len(self._names)
+
+    def _make_tiles(self) -> None:
+        """Make the next TILES_AT_ONCE tiles; the rest TILE_PAUSE_MS later."""
+        key, picture, domain = self._making
+        if key != self._key:  # set_variants was called again meanwhile
+            return
+        x0, x1, y0, y1 = domain
+        bottom, top = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignTop
+        centre = Qt.AlignmentFlag.AlignHCenter
+        start = len(self.views)
+        for k in range(start, min(start + self.TILES_AT_ONCE, len(self._names))):
+            row, col = divmod(k, self._columns)
+            label = self.addLabel("", row=2 * row, col=col, size="8pt", color=self.text_colour)
+            label.setMaximumHeight(self.CAPTION)  # two lines; the rest of the row is the tile's
+            self.ci.layout.setAlignment(label, bottom | centre)
             view = self.addViewBox(
                 row=2 * row + 1, col=col, lockAspect=True, enableMouse=False, enableMenu=False
             )
-            view.setBorder(pg.mkPen(VARIANT_COLOURS[k % len(VARIANT_COLOURS)], width=3))
             image = pg.ImageItem(axisOrder="row-major")
-            image.setLookupTable(_LUT)
             view.addItem(image)
-            for points, brush, rim in groups:
-                pen = None if rim is None else pg.mkPen(rim, width=0.6)
-                scatter = pg.ScatterPlotItem(
-                    x=points[:, 0], y=points[:, 1], size=3, pen=pen, brush=brush
-                )
-                view.addItem(scatter)
-                _draw_once(scatter)
-            note = pg.TextItem("", color=(200, 0, 0), anchor=(0.5, 0.5), fill=(255, 255, 255, 200))
+            points = _points_item(picture, domain)
+            points.setZValue(2)
+            view.addItem(points)
+            _draw_once(points)
+            frame = _Frame(self._rect)
+            frame.set_style(variant_colour(k), variant_style(k))
+            frame.setZValue(3)
+            view.addItem(frame)
+            note = pg.TextItem("", color=(160, 0, 0), anchor=(0.5, 0.5), fill=(255, 255, 255, 220))
             note.setPos((x0 + x1) / 2, (y0 + y1) / 2)
             note.setZValue(5)
             note.setVisible(False)
             view.addItem(note)
-            view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+            self.ci.layout.setAlignment(view, top | centre)
             self.labels.append(label)
             self.views.append(view)
             self.images.append(image)
             self.notes.append(note)
+            self.frames.append(frame)
+            self._show_caption(k)
+        self._fit_tiles()
+        if not self.complete:
+            QTimer.singleShot(self.TILE_PAUSE_MS, self._make_tiles)
+
+    CAPTION = 34
+    """Pixels of a tile's two-line caption."""
+
+    def _best_columns(self, count: int) -> int:
+        """The number of columns that gives ``count`` square tiles the most room here."""
+        width, height = max(self.width(), 100), max(self.height(), 100)
+
+        def side(columns: int) -> float:
+            rows = math.ceil(count / columns)
+            return min(width / columns, height / rows - self.CAPTION)
+
+        return max(range(1, max(count, 1) + 1), key=side)
+
+    def _fit_tiles(self) -> None:
+        """Every tile square and as big as the window allows, the grid of them centred: the
+        margins take what the squares leave over (a view locked to the data's aspect would
+        otherwise float in a tall cell, far from its caption)."""
+        if not self.__dict__.get("views"):  # also called from pyqtgraph's constructor
+            return
+        columns = self._columns
+        rows = math.ceil(len(self._names) / columns)
+        gap = self.ci.layout.horizontalSpacing()
+        width, height = self.width() - 8, self.height() - 8
+        side = max(40.0, min((width - gap * (columns - 1)) / columns,
+                             (height - rows * (self.CAPTION + gap)) / rows))
+        across = columns * side + gap * (columns - 1)
+        down = rows * (side + self.CAPTION + gap)
+        dx, dy = max(4.0, (width - across) / 2), max(4.0, (height - down) / 2)
+        self.ci.setContentsMargins(dx, dy, dx, dy)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_tiles()
 
     def set_grids(self, grids: np.ndarray) -> None:
-        """Each tile's grid, rows along x₂: P(class 1) or a regression's value (M, n, n), in
-        the main plot's colours, or K class probabilities (M, K, n, n) as its class regions."""
+        """Each tile's grid, rows along x₂, in the main plot's colours: P(class 1) or a
+        regression's value (M, n, n), or K class probabilities (M, K, n, n) as class regions."""
         if grids.ndim == 4:
-            for image, grid in zip(self.images, grids, strict=False):
-                rgb = class_image(grid)
-                image.setImage(rgb, levels=(0, 255), rect=self._rect, autoLevels=False)
-            return
-        low, high = self._levels
-        clean = np.nan_to_num(
-            grids.astype(np.float32), nan=0.5 * (low + high), posinf=high, neginf=low
-        )
-        for image, grid in zip(self.images, clean, strict=False):
-            image.setImage(grid, levels=self._levels, rect=self._rect, autoLevels=False)
+            colours = np.stack([class_image(grid) for grid in grids])
+        else:
+            low, high = self._levels
+            scaled = (np.asarray(grids, dtype=np.float32) - low) / ((high - low) or 1.0)
+            colours = _LUT[tile_image(scaled)]  # (M, n, n, 3) RGB: no colour table for Qt
+        for image, rgb in zip(self.images, colours, strict=False):
+            image.setImage(rgb, autoLevels=False, rect=self._rect)
 
-    def set_caption(self, k: int, text: str) -> None:
-        """The text above tile k (re-laid out only when it changes)."""
+    def set_metrics(self, k: int, text: str) -> None:
+        """The metrics line under tile k's name (shown at the next ``show_captions``)."""
+        if k < len(self._metrics):
+            self._metrics[k] = text
+
+    def show_captions(self) -> None:
+        """Put the metrics of ``set_metrics`` into the captions that changed."""
+        for k in range(len(self.labels)):
+            self._show_caption(k)
+
+    def _show_caption(self, k: int) -> None:
+        name = html.escape(self._names[k])
+        colour = variant_colour(k).name()
+        metrics = self._metrics[k] or "&nbsp;"
+        text = (
+            f'<span style="color:{colour}; font-weight:bold">{k + 1}</span>&nbsp; {name}<br>'
+            f'<span style="color:{self.dim_colour.name()}">{metrics}</span>'
+        )
         if self.labels[k].text != text:
             self.labels[k].setText(text, size="8pt", color=self.text_colour)
 
+    def caption(self, k: int) -> str:
+        """Tile k's caption as plain text (its name, then its metrics)."""
+        return f"{k + 1} {self._names[k]} {self._metrics[k]}".strip()
+
     def set_note(self, k: int, text: str) -> None:
-        """A note across tile k (its divergence), "" for none."""
+        """A note across tile k (its divergence), "" for none; a diverged tile's frame is grey."""
+        if k >= len(self.notes):  # not made yet: the next snapshot says it again
+            return
         if self.notes[k].toPlainText() == text and self.notes[k].isVisible() == bool(text):
             return
         self.notes[k].setText(text)
         self.notes[k].setVisible(bool(text))
-        colour = QColor(200, 0, 0) if text else VARIANT_COLOURS[k % len(VARIANT_COLOURS)]
-        style = Qt.PenStyle.DashLine if text else Qt.PenStyle.SolidLine
-        self.views[k].setBorder(pg.mkPen(colour, width=3, style=style))
+        if text:
+            self.frames[k].set_style(DIVERGED_COLOUR, Qt.PenStyle.DotLine)
+        else:
+            self.frames[k].set_style(variant_colour(k), variant_style(k))
 
     def tile_at(self, scene_pos: Any) -> int | None:
         """The tile under a scene position, or None."""
@@ -296,19 +590,27 @@ class CompareWindow(QWidget):
         self.progress = QLabel("", self)
         self.progress.setObjectName("compare_progress")
         self.tiles = VariantTiles(self)
-        self.loss_plot = pg.PlotWidget(self)
+        self.loss_plot = _ThemedPlot(self)
         self.loss_plot.setObjectName("compare_loss")
+        self.loss_plot.setAntialiasing(False)  # thin unsmoothed curves: Qt's fast path
         plot = self.loss_plot.getPlotItem()
         plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "test loss")
-        plot.setTitle("Loss", size="9pt")
+        plot.setTitle("Loss of each variant", size="9pt")
         plot.getAxis("left").enableAutoSIPrefix(False)
         plot.enableAutoRange(x=False, y=False)
-        self.legend = plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.legend = plot.addLegend(
+            offset=(-10, 10), labelTextSize="8pt", colCount=2
+        )  # its colours: _apply_palette
         self.curves: list[_Curve] = []
         self._ranges = (0.0, 0.0)
+        self._curve_throttle = _Throttle(CURVE_INTERVAL_MS, self._draw_curves, self)
+        self._caption_throttle = _Throttle(CAPTION_INTERVAL_MS, self.tiles.show_captions, self)
         _draw_once(plot.getAxis("left"), plot.getAxis("bottom"), self.legend)
+        self.legend.setVisible(False)  # until there are curves
 
         setup = QHBoxLayout()
         setup.addWidget(QLabel("Vary", self))
@@ -325,11 +627,11 @@ class CompareWindow(QWidget):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(setup)
-        column.addWidget(self.table, 1)
+        column.addWidget(self.table, 2)
         column.addLayout(rows)
         column.addWidget(self.message)
         column.addWidget(self.progress)
-        column.addWidget(self.loss_plot, 1)
+        column.addWidget(self.loss_plot, 3)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(left)
         splitter.addWidget(self.tiles)
@@ -355,18 +657,23 @@ class CompareWindow(QWidget):
 
     def _apply_palette(self) -> None:
         """The plots in the palette's Base and Text colours, as the main window's."""
-        base = self.palette().color(QPalette.ColorRole.Base)
-        text = self.palette().color(QPalette.ColorRole.Text)
-        self.tiles.setBackground(base)
-        self.tiles.text_colour = text
-        self.loss_plot.setBackground(base)
-        plot = self.loss_plot.getPlotItem()
-        for name in ("left", "bottom"):
-            plot.getAxis(name).setPen(pg.mkPen(text))
-            plot.getAxis(name).setTextPen(pg.mkPen(text))
-        plot.titleLabel.setAttr("color", text)
-        plot.setTitle("Loss", size="9pt")
-        self.legend.setLabelTextColor(text)
+        palette = self.palette()
+        self.tiles.setBackground(palette.color(QPalette.ColorRole.Base))
+        self.tiles.text_colour = palette.color(QPalette.ColorRole.Text)
+        self.tiles.dim_colour = palette.color(QPalette.ColorRole.PlaceholderText)
+        for label in self.tiles.labels:  # the captions again, in the new colours
+            label.setText("")
+        self.tiles.show_captions()
+        self.loss_plot.apply_palette()
+        behind = QColor(palette.color(QPalette.ColorRole.Base))
+        behind.setAlpha(170)  # the curves show through the legend, faintly
+        self.legend.setBrush(behind)
+        self.legend.setPen(palette.color(QPalette.ColorRole.Mid))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # View > Theme
+            self._apply_palette()
 
     # -- the variants -----------------------------------------------------------------------
 
@@ -506,7 +813,9 @@ class CompareWindow(QWidget):
         self.tiles.set_variants(self._names, session.data.data_arrays())
         self._make_curves(session.data.has_test_points)
         self.controller.start(session)
-        self._on_snapshot(session.snapshot())
+        # epoch 0's numbers; its tiles come from the worker a moment later (drawing sixteen
+        # grids here held the window ~40 ms)
+        self._on_snapshot(session.snapshot(tiles=False))
         return True
 
     @staticmethod
@@ -516,20 +825,41 @@ class CompareWindow(QWidget):
         return differ or ["learning_rate"]
 
     def _make_curves(self, test: bool) -> None:
+        """One curve and legend entry per variant: the last run's renamed when there are as
+        many, else made anew a moment later (16 legend entries take ~15 ms: not on top of
+        the tiles in the same turn of the event loop)."""
         plot = self.loss_plot.getPlotItem()
+        plot.setLabel("left", "test loss" if test else "training loss")
+        self._loss_name = "test_loss" if test else "train_loss"
+        self._ranges = (0.0, 0.0)
+        for curve in self.curves:
+            curve.set_data(np.zeros(0), np.zeros(0))
+        if len(self.curves) == len(self._names):
+            for k, (_, label) in enumerate(self.legend.items):
+                text = f"{k + 1}  {self._names[k]}"
+                if label.text != text:
+                    label.setText(text)
+            return
         for curve in self.curves:
             plot.removeItem(curve)
         self.legend.clear()
+        self.legend.setVisible(False)  # an empty frame until the entries are made
         self.curves = []
-        plot.setLabel("left", "test loss" if test else "training loss")
-        self._loss_name = "test_loss" if test else "train_loss"
+        QTimer.singleShot(3 * VariantTiles.TILE_PAUSE_MS, self._add_curves)
+
+    @Slot()
+    def _add_curves(self) -> None:
+        if self.curves or not self._names:
+            return
+        plot = self.loss_plot.getPlotItem()
         for k, name in enumerate(self._names):
-            curve = _Curve(_thin_pen(VARIANT_COLOURS[k % len(VARIANT_COLOURS)]))
+            curve = _VariantCurve(_curve_pen(k))
             plot.addItem(curve)
-            self.legend.addItem(curve, name)
+            self.legend.addItem(curve, f"{k + 1}  {name}")
             self.curves.append(curve)
         _draw_once(*(part for entry in self.legend.items for part in entry))
-        self._ranges = (0.0, 0.0)
+        self.legend.setVisible(True)
+        self._curve_throttle.request()
 
     @Slot()
     def stop(self) -> None:
@@ -544,6 +874,8 @@ class CompareWindow(QWidget):
 
     @Slot(str)
     def _on_stopped(self, reason: str) -> None:
+        self._curve_throttle.flush()
+        self._caption_throttle.flush()
         self.say(f"Paused: {reason}.")
 
     @Slot(object)
@@ -553,42 +885,47 @@ class CompareWindow(QWidget):
             return
         if len(snap.history) or snap.history.start < self.rows.size:
             self.rows.add(snap.history)
-            self._draw_curves()
-        if snap.grids is not None:  # ~10 Hz: the tiles and their captions with them
+            self._curve_throttle.request()
+        if snap.grids is not None:  # ~10 Hz
             self.tiles.set_grids(snap.grids)
-            for k, name in enumerate(self._names):
+            for k in range(len(self._names)):
                 acc, loss = snap.test_accuracy[k], snap.test_loss[k]
-                caption = name
-                if math.isfinite(acc):
-                    caption += f" · {self._metric} {acc:.3f} · loss {loss:.3g}"
-                self.tiles.set_caption(k, caption)
+                finite = math.isfinite(acc)
+                metrics = f"{self._metric} {acc:.3f} · loss {loss:.3g}" if finite else ""
+                self.tiles.set_metrics(k, metrics)
+            self._caption_throttle.request()
         for k, diverged in enumerate(snap.diverged):
             note = "" if diverged is None else f"diverged at epoch {diverged[0]}"
             self.tiles.set_note(k, note and f"{note}\n(loss {diverged[1]:.3g})")
         rate = snap.steps_per_second
         speed = f", {rate * len(self._names):,.0f} model-steps/s" if math.isfinite(rate) else ""
-        self.progress.setText(f"Epoch {snap.epoch:,}{speed}")
+        text = f"Epoch {snap.epoch:,}{speed}"
+        if self.progress.text() != text:
+            self.progress.setText(text)
 
     def _draw_curves(self) -> None:
-        """Every variant's loss curve; the axes move in steps (1, 2, 5 × 10^k), as the main
-        window's do, not at every snapshot."""
-        assert self.rows is not None
+        """Every variant's loss curve; the axes move in steps (1, 1.2, 1.5, 2 … × 10^k), as
+        the main window's do, not at every snapshot."""
+        if self.rows is None or len(self.curves) != self.rows.models:
+            return  # the curves are made at the next turn of the event loop
         epochs = self.rows.epoch[: self.rows.size]
-        peak = 0.0
-        for k, curve in enumerate(self.curves):
-            values = self.rows.column(self._loss_name, k)
-            values = np.where(np.isfinite(values), values, np.nan)
-            curve.set_data(epochs, values)
-            if np.isfinite(values).any():
-                peak = max(peak, float(np.nanmax(values)))
+        columns = [self.rows.column(self._loss_name, k) for k in range(len(self.curves))]
+        finite = [c[np.isfinite(c)] for c in columns]
+        peak = max((float(f.max()) for f in finite if len(f)), default=0.0)
         plot = self.loss_plot.getPlotItem()
         last = float(epochs[-1]) if len(epochs) else 0.0
         x_top = nice_ceiling(max(10.0, 1.25 * last))
-        y_top = nice_ceiling(max(peak * 1.1, 1e-6))
+        limit = self._run_experiment.train.max_epochs if self._run_experiment else None
+        if limit is not None and x_top > limit >= last:  # the axis ends where the run will
+            x_top = float(max(limit, 10))
+        y_top = fine_ceiling(max(peak * 1.08, 1e-6))
         if (x_top, y_top) != self._ranges:
             self._ranges = (x_top, y_top)
             plot.setXRange(0, x_top, padding=0.02)
             plot.setYRange(0, y_top, padding=0.02)
+        pixel = plot.getViewBox().viewPixelSize()
+        for curve, values in zip(self.curves, columns, strict=True):
+            curve.set_data(epochs, np.where(np.isfinite(values), values, np.nan), pixel)
 
     # -- the main model -----------------------------------------------------------------------
 
@@ -607,6 +944,17 @@ class CompareWindow(QWidget):
         self.say(f"Variant {k + 1} ({self._names[k]}) is the main model now{note}; "
                  "Edit > Undo brings the previous one back.")
         return True
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        # its worker starts while the learner sets things up, once the window is drawn
+        QTimer.singleShot(100, self._prepare)
+
+    @Slot()
+    def _prepare(self) -> None:
+        # not for a window (or a main window) closed meanwhile: its close ended the worker
+        if self.isVisible() and self.main.isVisible():
+            self.controller.prepare()
 
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()

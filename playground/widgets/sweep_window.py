@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Slot
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QRectF, Qt, QTimer, Slot
+from PySide6.QtGui import QBrush, QColor, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..compare import (
+    INITS,
     METRICS,
     SWEEP_PARAMETERS,
     CompareError,
@@ -48,6 +50,7 @@ from ..document import problem_text
 from ..experiment import ExperimentError
 from ..files import save_picture, write_text
 from ..worker import TrainingController
+from .plots import _ThemedPlot
 
 __all__ = ["SweepHeatmap", "SweepWindow"]
 
@@ -61,8 +64,17 @@ MAX_AXIS = 12
 """At most this many values on either axis."""
 
 
-class SweepHeatmap(pg.PlotWidget):
-    """The sweep's cells as a heatmap, each with its mean ± sd (and diverged runs) written in."""
+def _tick(parameter: str, value: Any) -> str:
+    """An axis tick: the value alone (the axis title names the setting)."""
+    return INITS.get(value, str(value)) if parameter == "init" else f"{value:g}"
+
+
+class SweepHeatmap(_ThemedPlot):
+    """The sweep's cells as a heatmap, each with its mean ± sd (and diverged runs) written in;
+    the best cell framed, cells with no finished run grey."""
+
+    COLOUR_MAP = "viridis"
+    """Perceptually uniform and readable with any common colour-vision deficiency."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,12 +86,28 @@ class SweepHeatmap(pg.PlotWidget):
         plot.getViewBox().invertY(True)  # the first row on top, as in the CSV and a table
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
+        self.colour_map = pg.colormap.get(self.COLOUR_MAP)
         self.colorbar = pg.ColorBarItem(
-            values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False, width=14
+            values=(0, 1), colorMap=self.colour_map, interactive=False, width=14
         )
         self.colorbar.setImageItem(self.image, insert_in=plot)
         self.texts: list[pg.TextItem] = []
+        self._marks: list[QGraphicsRectItem] = []
+        self.best: tuple[int, int] | None = None
         self.result: SweepResult | None = None
+        self.apply_palette()
+
+    def palette_changed(self, palette: QPalette) -> None:
+        axis = self.__dict__.get("colorbar") and self.colorbar.axis
+        if axis:  # the colour bar's numbers in the text colour, as the axes'
+            text = palette.color(QPalette.ColorRole.Text)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+
+    def _text_colour(self, fraction: float) -> str:
+        """Black or white, whichever reads better on the colour map at ``fraction``."""
+        r, g, b = self.colour_map.mapToFloat(np.array([fraction]))[0][:3]
+        return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 else "#ffffff"
 
     def show_result(self, result: SweepResult, metric: str | None = None) -> None:
         """Draw every cell of ``result``: colour by mean, text "mean ± sd"; ``metric`` names
@@ -87,51 +115,81 @@ class SweepHeatmap(pg.PlotWidget):
         self.result = result
         plan = result.plan
         plot = self.getPlotItem()
-        for text in self.texts:
-            plot.removeItem(text)
-        self.texts = []
+        for item in [*self.texts, *self._marks]:
+            plot.removeItem(item)
+        self.texts, self._marks = [], []
         rows, cols = len(plan.row_values), len(plan.column_values)
-        means = np.array([[result.cell(i, j)[0] for j in range(cols)] for i in range(rows)])
+        cells = {(i, j): result.cell(i, j) for i in range(rows) for j in range(cols)}
+        means = np.array([[cells[i, j][0] for j in range(cols)] for i in range(rows)])
         finite = means[np.isfinite(means)]
         low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
         if high - low < 1e-9:
             low, high = low - 0.5, high + 0.5
+        self.best = None
+        if len(finite):
+            pick = np.nanargmin if plan.metric.endswith("loss") else np.nanargmax
+            flat = int(pick(np.where(np.isfinite(means), means, np.nan)))
+            self.best = divmod(flat, cols)
         for i in range(rows):
             for j in range(cols):
-                mean, sd, n = result.cell(i, j)
+                mean, sd, n = cells[i, j]
                 diverged = int(result.diverged[i, j].sum())
+                if n == 0:
+                    self._mark(QRectF(j, i, 1, 1), QBrush(QColor("#d9d9d9")), Qt.PenStyle.NoPen)
                 if n == 0 and not diverged:
                     continue
-                lines = [f"{mean:.3f}" if n else "—"]
+                lines = [f"<b>{mean:.3f}</b>" if n else "—"]
                 if n > 1:
                     lines.append(f"± {sd:.3f}")
                 if diverged:
                     lines.append(f"{diverged} diverged")
-                # dark text on viridis's bright end, light text on its dark end
-                bright = n > 0 and (mean - low) / (high - low) > 0.6
-                colour = "#000000" if bright else "#ffffff"
-                html = f'<div style="text-align:center; color:{colour}">{"<br>".join(lines)}</div>'
-                text = pg.TextItem(html=html, anchor=(0.5, 0.5))
+                colour = self._text_colour((mean - low) / (high - low)) if n else "#000000"
+                text = pg.TextItem(anchor=(0.5, 0.5))
+                text.setHtml(
+                    f'<div align="center" style="color:{colour}">{"<br>".join(lines)}</div>'
+                )
+                text.textItem.setTextWidth(text.textItem.document().idealWidth())
+                text.updateTextPos()
                 text.setPos(j + 0.5, i + 0.5)
+                text.setZValue(3)
                 plot.addItem(text)
                 self.texts.append(text)
+        if self.best is not None:
+            i, j = self.best
+            self._mark(QRectF(j, i, 1, 1), QBrush(Qt.BrushStyle.NoBrush), Qt.PenStyle.SolidLine)
         self.colorbar.setLevels((low, high))
-        # NaN cells (nothing finished, all diverged) at the bottom colour, marked by their text
         self.image.setImage(
             np.nan_to_num(means, nan=low), levels=(low, high), rect=QRectF(0, 0, cols, rows)
         )
+        best = ""
+        if self.best is not None:
+            i, j = self.best
+            best = (f"; best (framed): {describe(plan.rows, plan.row_values[i])}, "
+                    f"{describe(plan.columns, plan.column_values[j])}")
         plot.setTitle(
             f"{metric or METRICS[plan.metric]} after {plan.epochs:,} epochs, mean ± sd of "
-            f"{len(plan.seeds)} seed{'s' if len(plan.seeds) > 1 else ''}",
+            f"{len(plan.seeds)} seed{'s' if len(plan.seeds) > 1 else ''}{best}",
             size="10pt",
         )
         bottom, left = plot.getAxis("bottom"), plot.getAxis("left")
-        bottom.setTicks([[(j + 0.5, describe(plan.columns, v)) for j, v in
+        bottom.setTicks([[(j + 0.5, _tick(plan.columns, v)) for j, v in
                           enumerate(plan.column_values)]])
-        left.setTicks([[(i + 0.5, describe(plan.rows, v)) for i, v in enumerate(plan.row_values)]])
+        left.setTicks([[(i + 0.5, _tick(plan.rows, v)) for i, v in enumerate(plan.row_values)]])
         bottom.setLabel(SWEEP_PARAMETERS[plan.columns])
         left.setLabel(SWEEP_PARAMETERS[plan.rows])
+        self.apply_palette()  # the new title and axis labels in the palette's colours
         plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
+
+    def _mark(self, rect: QRectF, brush: QBrush, style: Qt.PenStyle) -> None:
+        """A rectangle over the cells: grey for no result, a frame for the best."""
+        item = QGraphicsRectItem(rect)
+        pen = QPen(self.palette().color(QPalette.ColorRole.Text), 3, style)
+        pen.setCosmetic(True)
+        item.setPen(pen)
+        item.setBrush(brush)
+        item.setZValue(2)
+        self.getPlotItem().addItem(item)
+        self._marks.append(item)
 
     def picture(self) -> QPixmap:
         """The heatmap as on screen."""
@@ -275,6 +333,8 @@ class SweepWindow(QWidget):
             key = self.metric_box.itemData(index)
             self.metric_box.setItemText(index, metric_title(key, regression))
         super().showEvent(event)
+        # its worker starts while the learner sets things up, once the window is drawn
+        QTimer.singleShot(100, self._prepare)
 
     @Slot()
     def run(self) -> bool:
@@ -379,6 +439,12 @@ class SweepWindow(QWidget):
             return False
         self.say(f"Wrote {path}.")
         return True
+
+    @Slot()
+    def _prepare(self) -> None:
+        # not for a window (or a main window) closed meanwhile: its close ended the worker
+        if self.isVisible() and self.main.isVisible():
+            self.controller.prepare()
 
     def closeEvent(self, event: Any) -> None:
         self.controller.shutdown()
