@@ -55,6 +55,8 @@ LAYER_OPS: dict[type, type] = {
 LINEAR_LAYERS = (L.Linear, StackedLinear)
 # a stack's per-model loss takes these losses (elementwise: the same shape as the output)
 PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
+# workspaces a plan keeps (per chain of active Dropouts and batch shape), the oldest dropped
+WORKSPACES = 8
 
 
 def chain_of(model: Module) -> list[Module] | None:
@@ -179,6 +181,11 @@ class _Plan:
         self.first = linears[0]
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
         self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
+        # a stack's intermediates are big (M times a model's): they go into buffers kept
+        # between steps, one workspace per chain and batch shape (the last batch of an epoch
+        # may be smaller); a single model's are small, and malloc's are as fast as buffers
+        self.buffered = self.models is not None
+        self._workspaces: dict[tuple, list] = {}
         # the update: the optimiser's own rule on the lists the step holds, when its one group
         # is exactly these parameters and its step() is Optimizer's (every .grad is then set
         # by the step, so zero_grad() would clear nothing that stays cleared); else
@@ -259,12 +266,22 @@ class _Plan:
         kernels, readers = self._chain(active)
         if self.models is None:
             options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
-            loss, grads = kernels.run(
-                x, y, self._operands(readers), self.loss_fn.reduction, options,
-                self.loss_op.check,
-            )
+            arguments = (x, y, self._operands(readers), self.loss_fn.reduction, options,
+                         self.loss_op.check)
         else:
-            loss, grads = kernels.run(x, y, self._operands(readers), self._stacked_loss)
+            arguments = (x, y, self._operands(readers), self._stacked_loss)
+        if not self.buffered:
+            loss, grads = kernels.run(*arguments)
+        else:  # the intermediates in buffers of this batch shape's workspace (workspace.py)
+            key = (kernels, x.shape, x.dtype, y.shape, y.dtype)
+            ws = self._workspaces.get(key)
+            if ws is not None:
+                loss, grads = kernels.reuse(*arguments, ws)
+            else:
+                if len(self._workspaces) >= WORKSPACES:
+                    del self._workspaces[next(iter(self._workspaces))]  # the oldest
+                ws = self._workspaces[key] = [None] * kernels.buffers
+                loss, grads = kernels.keep(*arguments, ws)
         group = self._direct_group()
         if group is None:
             self.optimizer.zero_grad()

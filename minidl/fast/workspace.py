@@ -1,0 +1,276 @@
+"""Write a kernel's intermediate tensors into the same buffers at every step (``out=``).
+
+A stacked step of 40 seed networks makes about fifteen (40, 50, 25) intermediates a step, 200 kB
+each. Fresh tensors of that size come from the C allocator, which hands big blocks back to the
+system and takes them again: measured on the 2-core box, ~600 page faults a step, as long as the
+arithmetic itself (benchmarks/RESULTS.md, "Issue 14 speed"). ``with_buffers`` rewrites a
+kernel's function so that each intermediate whose value stays inside one call is written into a
+buffer of its own, kept between calls: the same torch function with ``out=``, which computes the
+same bits into the given tensor.
+
+Which results may go into a buffer is decided on the function's syntax (``_Escapes``): a value
+*escapes* if it is returned (the gradients and the loss are fresh at every step, as the eager
+step makes them), passed to a call not known to keep nothing (the loss callback, an op called
+with a ctx, a helper), or is a view or an alias of a value that escapes. Everything else is used
+up within the call, so overwriting it at the next call is safe.
+
+Two functions are made from one: ``keep`` (the first call with a workspace: each buffered
+result is computed as written and stored in ``ws[k]``) and ``reuse`` (later calls: the torch
+call gets ``out=ws[k]``; ``a * b`` becomes ``torch.mul(a, b, out=ws[k])`` when ``a`` is a
+tensor). A buffer never stored (a branch not taken at the first call) is ``None``, and
+``out=None`` makes a fresh tensor, so a later call taking that branch still computes the same.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import torch
+
+__all__ = ["with_buffers", "OUT_FUNCTIONS"]
+
+# torch functions that return one fresh tensor and take out= (the same kernel, written into it)
+OUT_FUNCTIONS = frozenset((
+    "bmm", "baddbmm", "mm", "addmm", "mul", "add", "sub", "div", "addcmul", "addcdiv",
+    "sigmoid", "tanh", "sign", "exp", "log", "sin", "cos", "erf", "abs", "neg", "sqrt",
+    "clamp_min", "clamp", "where", "lerp", "pow", "square",
+))
+# torch functions without out= that ATen defines as another one with it: relu(x) is
+# clamp_min(x, 0) (aten/src/ATen/native/Activation.cpp), so ``reuse`` calls that
+SAME_AS = {"relu": ("clamp_min", 0)}
+# tensor methods that return a fresh tensor (their receiver and arguments do not escape by them)
+FRESH_METHODS = frozenset((
+    "sum", "mean", "amax", "amin", "clone", "abs", "neg", "exp", "log", "sqrt", "sign", "dim",
+    "numel", "stride", "size", "item", "sigmoid", "tanh", "relu",
+))
+# tensor methods whose result may share memory with the receiver or the arguments
+VIEW_METHODS = frozenset((
+    "transpose", "t", "expand", "expand_as", "unsqueeze", "squeeze", "reshape", "view",
+    "view_as", "permute", "contiguous", "narrow", "select", "flatten", "unflatten", "detach",
+    "movedim", "as_strided", "diagonal", "unbind", "split", "chunk", "to", "type_as",
+))
+# attributes that are not a tensor's memory
+METADATA = frozenset(("shape", "dtype", "device", "ndim", "is_cuda", "requires_grad"))
+# Python operators and the torch function each one calls on a tensor left operand
+BINARY = {ast.Mult: "mul", ast.Add: "add", ast.Sub: "sub", ast.Div: "div"}
+# a workspace's buffer count is exported through this name in the rewritten functions
+_WS = "ws"
+
+
+def _is_torch(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "torch"
+
+
+def _torch_call(node: ast.AST) -> bool:
+    """``torch.f(...)`` with f in OUT_FUNCTIONS, and no out= already."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "torch"
+        and (node.func.attr in OUT_FUNCTIONS or node.func.attr in SAME_AS and len(node.args) == 1)
+        and not any(k.arg == "out" for k in node.keywords)
+    )
+
+
+def _buffered_binop(node: ast.AST) -> bool:
+    """``a op b`` that can become ``torch.op(a, b, out=...)``: a is a name or such a call."""
+    return (
+        isinstance(node, ast.BinOp)
+        and type(node.op) in BINARY
+        and (isinstance(node.left, ast.Name) or _torch_call(node.left))
+    )
+
+
+class _Escapes:
+    """Which results of a function stay inside it: the buffered candidates (see the module)."""
+
+    def __init__(self, func: ast.FunctionDef) -> None:
+        self.func = func
+        self.escaping: set[Any] = set()  # names, and (name, k) for element k of a tuple name
+        self.candidates: set[int] = set()  # id() of the nodes that may write into a buffer
+        for _ in range(100):  # a fixed point: each pass can only add escaping names
+            before = len(self.escaping)
+            self.candidates = set()
+            self._body(func.body)
+            if len(self.escaping) == before:
+                return
+        raise RuntimeError("escape analysis did not settle")  # pragma: no cover
+
+    def _body(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            self._statement(statement)
+
+    def _statement(self, s: ast.stmt) -> None:
+        if isinstance(s, ast.Return):
+            if s.value is not None:
+                self._value(s.value, True)
+        elif isinstance(s, ast.Assign):
+            for target in s.targets:
+                self._assign(target, s.value)
+        elif isinstance(s, ast.Expr):
+            self._value(s.value, False)
+        elif isinstance(s, ast.If):
+            self._value(s.test, False)
+            self._body(s.body)
+            self._body(s.orelse)
+        else:  # anything else: every name it touches escapes, nothing in it is buffered
+            for node in ast.walk(s):
+                if isinstance(node, ast.Name):
+                    self.escaping.add(node.id)
+
+    def _assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, ast.Tuple):  # t = (a, b): element k escapes with (t, k)
+                whole = target.id in self.escaping
+                for k, element in enumerate(value.elts):
+                    self._value(element, whole or (target.id, k) in self.escaping)
+            else:
+                self._value(value, target.id in self.escaping)
+        elif isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts):
+            flags = [e.id in self.escaping for e in target.elts]
+            if isinstance(value, ast.Name):  # a, b = t: t's element k escapes with target k
+                for k, flag in enumerate(flags):
+                    if flag:
+                        self.escaping.add((value.id, k))
+            elif isinstance(value, ast.Tuple) and len(value.elts) == len(flags):
+                for element, flag in zip(value.elts, flags, strict=True):
+                    self._value(element, flag)
+            else:
+                self._value(value, any(flags))
+        else:
+            self._value(value, True)
+            for node in ast.walk(target):
+                if isinstance(node, ast.Name):
+                    self.escaping.add(node.id)
+
+    def _value(self, node: ast.expr, escapes: bool) -> None:
+        """Visit an expression whose value escapes or not."""
+        if isinstance(node, ast.Name):
+            if escapes:
+                self.escaping.add(node.id)
+        elif _torch_call(node) or _buffered_binop(node):
+            if not escapes:
+                self.candidates.add(id(node))
+            children = [node.left, node.right] if isinstance(node, ast.BinOp) else [
+                *node.args, *(k.value for k in node.keywords)
+            ]
+            for child in children:
+                self._value(child, False)  # a fresh result: its operands are only read
+        elif isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self._value(child, False)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(func, ast.Attribute) and func.attr in FRESH_METHODS:
+                self._value(func.value, False)  # x.sum(1): a new tensor
+                for child in arguments:
+                    self._value(child, False)
+            elif isinstance(func, ast.Attribute) and (
+                _is_torch(func.value) or func.attr in VIEW_METHODS
+            ):  # x.transpose(1, 2), torch.ones_like(x): may be the argument's memory
+                self._value(func.value, escapes)
+                for child in arguments:
+                    self._value(child, escapes)
+            else:  # a callback, an op called with a ctx, a helper: it may keep what it gets
+                self._value(func, True)
+                for child in arguments:
+                    self._value(child, True)
+        elif isinstance(node, ast.Attribute):
+            # x.shape, x.dtype are not x's memory; x.T, x.data, x.mT are
+            self._value(node.value, escapes and node.attr not in METADATA)
+        elif isinstance(node, ast.Subscript):
+            self._value(node.value, escapes)
+            self._value(node.slice, False)
+        elif isinstance(node, ast.IfExp):
+            self._value(node.test, False)
+            self._value(node.body, escapes)
+            self._value(node.orelse, escapes)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for element in node.elts:
+                self._value(element, escapes)
+        elif isinstance(node, ast.Starred):
+            self._value(node.value, escapes)
+        elif not isinstance(node, ast.Constant):  # an unknown expression: all of it escapes
+            for child in ast.walk(node):
+                if isinstance(child, ast.Name):
+                    self.escaping.add(child.id)
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Make the ``keep`` (store) or ``reuse`` (out=) version of a function's candidates."""
+
+    def __init__(self, candidates: set[int], reuse: bool) -> None:
+        self.candidates, self.reuse = candidates, reuse
+        self.count = 0
+
+    def _buffer(self, k: int) -> ast.expr:
+        return ast.Subscript(ast.Name(_WS, ast.Load()), ast.Constant(k), ast.Load())
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        chosen = id(node) in self.candidates
+        node = self.generic_visit(node)
+        return self._rewrite(node) if chosen else node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        chosen = id(node) in self.candidates
+        node = self.generic_visit(node)
+        return self._rewrite(node) if chosen else node
+
+    def _rewrite(self, node: ast.expr) -> ast.expr:
+        k = self.count
+        self.count += 1
+        if not self.reuse:  # _keep(ws, k, value): store the value, give it back
+            return ast.Call(ast.Name("_keep", ast.Load()),
+                            [ast.Name(_WS, ast.Load()), ast.Constant(k), node], [])
+        out = ast.keyword("out", self._buffer(k))
+        if isinstance(node, ast.Call):
+            if node.func.attr in SAME_AS:
+                name, extra = SAME_AS[node.func.attr]
+                func = ast.Attribute(node.func.value, name, ast.Load())
+                return ast.Call(func, [*node.args, ast.Constant(extra)], [*node.keywords, out])
+            return ast.Call(node.func, node.args, [*node.keywords, out])
+        # a op b -> torch.op(a, b, out=ws[k]) if a is a tensor, else a op b as written
+        fn = ast.Attribute(ast.Name("torch", ast.Load()), BINARY[type(node.op)], ast.Load())
+        call = ast.Call(fn, [node.left, node.right], [out])
+        if not isinstance(node.left, ast.Name):  # a torch call: a tensor
+            return call
+        test = ast.Compare(
+            ast.Call(ast.Name("type", ast.Load()), [node.left], []), [ast.Is()],
+            [ast.Name("_Tensor", ast.Load())],
+        )
+        return ast.IfExp(test, call, node)
+
+
+def _keep(ws: list, k: int, value: Any) -> Any:
+    """Store a result as buffer k of a workspace (the first call), and return it."""
+    ws[k] = value
+    return value
+
+
+def with_buffers(source: str, name: str) -> tuple[str, str, int]:
+    """From the source of function ``name``, the sources of its ``keep`` and ``reuse``
+    versions (each taking a workspace list as a last argument ``ws``) and the buffer count."""
+    tree = ast.parse(source)
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    candidates = _Escapes(func).candidates
+    out = []
+    for reuse in (False, True):
+        copy = ast.parse(source)
+        copy_func = next(n for n in copy.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        # the candidates by position: the copy's nodes line up with the analysed tree's
+        chosen = {id(b) for a, b in zip(ast.walk(func), ast.walk(copy_func), strict=True)
+                  if id(a) in candidates}
+        rewrite = _Rewrite(chosen, reuse)
+        copy_func.body = [rewrite.visit(s) for s in copy_func.body]
+        copy_func.args.args.append(ast.arg(_WS))
+        copy_func.name = f"{name}_{'reuse' if reuse else 'keep'}"
+        out.append(ast.unparse(ast.fix_missing_locations(copy)) + "\n")
+    return out[0], out[1], len(candidates)
+
+
+NAMESPACE = {"_keep": _keep, "_Tensor": torch.Tensor, "torch": torch}
+"""What the rewritten functions use besides the original's namespace."""
