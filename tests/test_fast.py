@@ -515,6 +515,10 @@ def test_every_per_model_loss_matches_the_eager_step(loss):
                         weight_decay=[0.0, 0.01, 0.1]),
     lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True,
                         weight_decay=[0.0, 0.0, 0.0]),
+    # the fast step's own per-model SGD update (no momentum): with and without weight decay
+    lambda m: optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2], weight_decay=[0.0, 0.01, 0.1]),
+    lambda m: optim.SGD(m.parameters(), lr=(0.05, 0.1, 0.2), weight_decay=0.01,
+                        momentum=[0.0, 0.0, 0.0]),
     lambda m: optim.Adam(m.parameters(), lr=[0.001, 0.01, 0.1], weight_decay=[0.0, 0.1, 0.0]),
 ])
 def test_every_per_model_optimiser_matches_the_eager_step(make_opt):
@@ -564,3 +568,69 @@ def test_fit_on_a_stack_gives_the_eager_histories_to_the_bit():
         assert fast_history == eager_history
     for p, q in zip(stacked.parameters(), twin.parameters(), strict=True):
         assert torch.equal(p.data, q.data)
+
+
+# --- a stack's intermediates in buffers kept between steps (minidl/fast/workspace.py) ---
+
+
+@pytest.mark.parametrize("name", list(STACKED_CHAINS))
+def test_a_stack_takes_batches_of_changing_sizes_to_the_eager_steps_bits(name):
+    """Each batch shape has its workspace; going back to a shape reuses its buffers."""
+    sizes = [12, 7, 12, 7, 3, 12]
+    g = torch.Generator().manual_seed(2)
+    batches = [(torch.randn(M, n, 2, generator=g), torch.rand(M, n, 1, generator=g))
+               for n in sizes]
+    _, step = _compare(_stack(*STACKED_CHAINS[name]), nn.PerModelLoss(nn.MSELoss(), M),
+                       lambda m: optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2]), batches)
+    assert step._plan.buffered
+
+
+def test_a_stacks_gradients_and_losses_are_fresh_tensors_at_every_step():
+    """Only what stays inside a step is written into a buffer: a gradient or loss kept from one
+    step is not overwritten by the next, as with the eager step."""
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    step = TrainStep(model, nn.PerModelLoss(nn.MSELoss(), M),
+                     optim.SGD(model.parameters(), lr=0.1))
+    (x, y), (x2, y2), (x3, y3) = _stacked_batches(False, False, count=3)
+    step(x, y)
+    loss = step(x2, y2)
+    kept = [(p.grad, p.grad.clone()) for p in model.parameters()]
+    kept_loss = loss.data.clone()
+    step(x3, y3)
+    for (grad, copy_of_it), p in zip(kept, model.parameters(), strict=True):
+        assert torch.equal(grad, copy_of_it)
+        assert p.grad is not grad
+    assert torch.equal(loss.data, kept_loss)
+
+
+def test_the_buffers_take_only_values_that_stay_inside_the_function():
+    from minidl.fast import workspace
+
+    source = (
+        "def f(a, b, keep):\n"
+        "    c = torch.mul(a, b)\n"          # returned through a view: escapes
+        "    d = c.transpose(0, 1)\n"
+        "    e = torch.add(a, b)\n"          # passed to an unknown call: escapes
+        "    keep(e)\n"
+        "    s = torch.sign(a)\n"            # used up inside: a buffer
+        "    t = a * s\n"                    # used up by .sum(): a buffer
+        "    pair = (t.sum(), s)\n"
+        "    u, v = pair\n"                  # v is s; only u is returned
+        "    return d, u\n"
+    )
+    keep_source, reuse_source, count = workspace.with_buffers(source, "f")
+    assert count == 2
+    assert "torch.sign(a, out=ws[0])" in reuse_source
+    assert "torch.mul(a, s, out=ws[1])" in reuse_source
+    assert "torch.mul(a, b)" in reuse_source and "torch.add(a, b)" in reuse_source
+    namespace = dict(workspace.NAMESPACE)
+    exec(keep_source + reuse_source, namespace)  # noqa: S102 - the test's own source
+    a, b = torch.randn(3, 3), torch.randn(3, 3)
+    ws = [None] * count
+    kept = []
+    first = namespace["f_keep"](a, b, kept.append, ws)
+    buffers = list(ws)
+    again = namespace["f_reuse"](a, b, kept.append, ws)
+    assert all(x is y for x, y in zip(ws, buffers, strict=True))  # written into, not replaced
+    assert all(torch.equal(x, y) for x, y in zip(first, again, strict=True))
+    assert torch.equal(first[0], (a * b).t()) and kept[0] is not kept[1]

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .. import ops
+from .. import ops, optim
 from ..nn import layers as L
 from ..nn import losses
 from ..nn import module as modules
@@ -193,6 +193,9 @@ class _Plan:
         # group's "params" may be replaced or changed in place
         self._plain_step = type(optimizer).step is Optimizer.step
         self._validated: tuple = ()  # the (lr, weight_decay, l1) last validated
+        # SGD's own rule (not a subclass's): its per-model update can run on the lists
+        self._plain_sgd = type(optimizer) is optim.SGD
+        self._columns: dict[tuple, tuple] = {}
 
     def _direct_group(self) -> dict | None:
         """The optimiser's one group if it holds exactly these parameters, in order."""
@@ -298,8 +301,55 @@ class _Plan:
             for p, dg in zip(params, grads, strict=True):
                 p.grad = dg
             self._validate(group)
-            self.optimizer._apply(group, params, [p.data for p in params], grads)
+            if not (self._plain_sgd and self._sgd_per_model(group, grads)):
+                self.optimizer._apply(group, params, [p.data for p in params], grads)
         return Tensor(loss)
+
+    def _sgd_per_model(self, group: dict, grads: list) -> bool:
+        """SGD's per-model rule (``SGD._update_per_model``) without momentum or L1, for every
+        parameter in one ``torch._foreach_`` call per term (on the CPU a loop in C++ of the same
+        in-place ops): g ← g + wd·p, then p ← p - lr·g with each model's lr as a (M, 1, …)
+        column, the columns made once per set of values. False (nothing done) for what it does
+        not take: a learning rate that is a number or a tensor, momentum, L1."""
+        lr = group["lr"]
+        if type(lr) not in (list, tuple):
+            return False
+        weight_decay = group["weight_decay"]
+        if not (optim._all_zero(group["momentum"]) and optim._all_zero(group.get("l1", 0))):
+            return False
+        key = (tuple(lr), tuple(weight_decay) if type(weight_decay) in (list, tuple)
+               else weight_decay)
+        columns = self._columns.get(key)
+        if columns is None:
+            columns = self._make_columns(*key)
+            if columns is None:
+                return False  # the optimiser raises the error
+            self._columns[key] = columns
+        lrs, decays = columns
+        data = [p.data for p in self.params]
+        if decays is not None:  # as torch, no 0·p added when every model's decay is 0
+            decayed = (torch._foreach_mul(data, decays) if type(decays) is not list
+                       else torch._foreach_mul(decays, data))  # wd·p, a number or columns
+            grads = torch._foreach_add(grads, decayed)
+        torch._foreach_addcmul_(data, grads, lrs, value=-1)
+        return True
+
+    def _make_columns(self, lr: tuple, weight_decay: Any) -> tuple | None:
+        """The (M, 1, …) columns of each model's lr and weight decay for every parameter, as
+        ``optim._for_models`` makes them (None if a count is not the models')."""
+        lrs, decays = [], []
+        for p in self.params:
+            d = p.data
+            if d.dim() == 0 or len(lr) != d.shape[0]:
+                return None
+            lrs.append(optim._model_column(lr, d.dtype, d.dim()))
+            if isinstance(weight_decay, tuple):
+                if len(weight_decay) != d.shape[0]:
+                    return None
+                decays.append(optim._model_column(weight_decay, d.dtype, d.dim()))
+        if optim._all_zero(weight_decay):
+            return lrs, None
+        return lrs, (decays if isinstance(weight_decay, tuple) else weight_decay)
 
     def _stacked_loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A stack's (M,) losses of output h and dL/dh, by the ops PerModelLoss records (the
@@ -325,10 +375,12 @@ class _Plan:
     def _validate(self, group: dict) -> None:
         """Raise where the optimiser's step() would; the check is run again only when the
         group's learning rate, weight decay or l1 is a different value (a number is immutable)."""
-        key = (group["lr"], group.get("weight_decay", 0), group.get("l1", 0))
+        # a list (one value per model) is compared as a tuple of its values: it can change
+        key = tuple(tuple(v) if type(v) is list else v for v in (
+            group["lr"], group.get("weight_decay", 0), group.get("l1", 0)))
         if key != self._validated:
             self.optimizer._validate(group)
-            if all(isinstance(v, (int, float)) for v in key):  # not a list: it can change
+            if all(isinstance(v, (int, float, tuple)) for v in key):  # not a tensor
                 self._validated = key
 
 
