@@ -175,7 +175,8 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None)
 
     source = "\n".join(lines) + "\n"
     filename = _compile(source, namespace)
-    keep, reuse, buffers = workspace.with_buffers(source, "run")
+    # the loss's check and the caller's loss (TrainStep's ``_stacked_loss``) only read h and y
+    keep, reuse, buffers = workspace.with_buffers(source, "run", frozenset(("check", "loss_of")))
     namespace.update(workspace.NAMESPACE)
     _compile(keep, namespace)
     _compile(reuse, namespace)

@@ -55,6 +55,8 @@ LAYER_OPS: dict[type, type] = {
 LINEAR_LAYERS = (L.Linear, StackedLinear)
 # a stack's per-model loss takes these losses (elementwise: the same shape as the output)
 PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
+# losses whose check reads only the shapes, dtypes, reduction and options (not the values)
+SHAPE_CHECKS = (ops.MSELoss, ops.L1Loss, ops.HuberLoss)
 # workspaces a plan keeps (per chain of active Dropouts and batch shape), the oldest dropped
 WORKSPACES = 8
 
@@ -179,12 +181,17 @@ class _Plan:
         self.loss_op = loss_op
         self.models = loss_fn.models if type(loss_fn) is PerModelLoss else None
         self.first = linears[0]
+        # the loss's check, run once per set of shapes when it reads nothing but them
+        self._check = loss_op.check
+        if loss_op in SHAPE_CHECKS:
+            self._check = _ShapeCheck(loss_op.check)
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
         self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
-        # a stack's intermediates are big (M times a model's): they go into buffers kept
-        # between steps, one workspace per chain and batch shape (the last batch of an epoch
-        # may be smaller); a single model's are small, and malloc's are as fast as buffers
-        self.buffered = self.models is not None
+        # the intermediates go into buffers kept between steps, one workspace per chain and
+        # batch shape (the last batch of an epoch may be smaller): for a stack they are big
+        # (M times a model's), and fresh ones cost page faults; for one model, torch's
+        # bookkeeping of a fresh tensor is ~2 % of the seed step
+        self.buffered = True
         self._workspaces: dict[tuple, list] = {}
         # the update: the optimiser's own rule on the lists the step holds, when its one group
         # is exactly these parameters and its step() is Optimizer's (every .grad is then set
@@ -270,7 +277,7 @@ class _Plan:
         if self.models is None:
             options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
             arguments = (x, y, self._operands(readers), self.loss_fn.reduction, options,
-                         self.loss_op.check)
+                         self._check)
         else:
             arguments = (x, y, self._operands(readers), self._stacked_loss)
         if not self.buffered:
@@ -402,3 +409,17 @@ def _reader(m: Module) -> tuple[str, Any, Any]:
     if kind in _OPTIONS:
         return (_OPTION, m, _OPTIONS[kind])
     return (_NONE, None, None)
+
+
+class _ShapeCheck:
+    """A loss check that reads only shapes, dtypes and options, run once for each of them."""
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+        self.passed: set[tuple] = set()
+
+    def __call__(self, h: torch.Tensor, y: torch.Tensor, reduction: str, **options: Any) -> None:
+        key = (h.shape, y.shape, h.dtype, y.dtype, reduction, *options.items())
+        if key not in self.passed:
+            self.check(h, y, reduction, **options)  # raises, or passes for these shapes
+            self.passed.add(key)

@@ -86,8 +86,8 @@ def _buffered_binop(node: ast.AST) -> bool:
 class _Escapes:
     """Which results of a function stay inside it: the buffered candidates (see the module)."""
 
-    def __init__(self, func: ast.FunctionDef) -> None:
-        self.func = func
+    def __init__(self, func: ast.FunctionDef, readers: frozenset[str]) -> None:
+        self.func, self.readers = func, readers
         self.escaping: set[Any] = set()  # names, and (name, k) for element k of a tuple name
         self.candidates: set[int] = set()  # id() of the nodes that may write into a buffer
         for _ in range(100):  # a fixed point: each pass can only add escaping names
@@ -175,6 +175,9 @@ class _Escapes:
                 self._value(func.value, escapes)
                 for child in arguments:
                     self._value(child, escapes)
+            elif isinstance(func, ast.Name) and func.id in self.readers:
+                for child in arguments:  # a call known to only read its arguments
+                    self._value(child, False)
             else:  # a callback, an op called with a ctx, a helper: it may keep what it gets
                 self._value(func, True)
                 for child in arguments:
@@ -251,12 +254,15 @@ def _keep(ws: list, k: int, value: Any) -> Any:
     return value
 
 
-def with_buffers(source: str, name: str) -> tuple[str, str, int]:
+def with_buffers(
+    source: str, name: str, readers: frozenset[str] = frozenset()
+) -> tuple[str, str, int]:
     """From the source of function ``name``, the sources of its ``keep`` and ``reuse``
-    versions (each taking a workspace list as a last argument ``ws``) and the buffer count."""
+    versions (each taking a workspace list as a last argument ``ws``) and the buffer count.
+    ``readers`` names the functions it calls that only read their arguments (keep none)."""
     tree = ast.parse(source)
     func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    candidates = _Escapes(func).candidates
+    candidates = _Escapes(func, readers).candidates
     out = []
     for reuse in (False, True):
         copy = ast.parse(source)
