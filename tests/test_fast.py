@@ -634,3 +634,43 @@ def test_the_buffers_take_only_values_that_stay_inside_the_function():
     assert all(x is y for x, y in zip(ws, buffers, strict=True))  # written into, not replaced
     assert all(torch.equal(x, y) for x, y in zip(first, again, strict=True))
     assert torch.equal(first[0], (a * b).t()) and kept[0] is not kept[1]
+
+
+def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch():
+    """Without a per-batch callback fit hands the fast step whole epochs (TrainStep.epoch); with
+    one it steps batch by batch. Same batches, same bits, same step count; and a model the fast
+    step does not take (a frozen weight: the eager step) steps the same batches."""
+
+    class Count(minidl.train.Callback):
+        def __init__(self):
+            self.batches = 0
+
+        def on_batch_end(self, state, loss):
+            self.batches += 1
+
+    class Steps(minidl.train.Callback):
+        def on_train_end(self, state):
+            self.steps = state.step
+
+    x, y = minidl.data.disk(230, seed=4)
+    y = y.float().unsqueeze(1)
+    runs = []
+    for frozen in (False, True):
+        for hooks in ([], [Count()]):
+            torch.manual_seed(2)
+            model = MODELS["seed"]()
+            opt = optim.SGD(model.parameters(), lr=0.2)
+            model[0].weight.requires_grad = not frozen
+            steps = Steps()
+            history = minidl.train.fit(model, nn.MSELoss(), opt, (x, y), epochs=3,
+                                       batch_size=50, callbacks=[*hooks, steps],
+                                       generator=torch.Generator().manual_seed(5),
+                                       metrics=False)
+            runs.append((history.train_loss, [p.data for p in model.parameters()], steps.steps))
+            if hooks:
+                assert hooks[0].batches == 15  # 5 batches (the last of 30 rows) in 3 epochs
+    for (loss, params, steps), (hooked_loss, hooked_params, hooked_steps) in (runs[:2],
+                                                                              runs[2:]):
+        assert loss == hooked_loss and steps == hooked_steps == 15
+        assert all(torch.equal(a, b) for a, b in zip(params, hooked_params, strict=True))
+    assert runs[0][0] != runs[2][0]  # the frozen weight trained differently

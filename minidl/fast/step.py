@@ -131,6 +131,22 @@ class TrainStep:
             return plan.step(x, y)
         return eager_step(self.model, self.loss_fn, self.optimizer, x, y)
 
+    def epoch(self, x: Any, y: Any, batch_size: int) -> list[torch.Tensor] | None:
+        """The steps of one pass over (x, y) in order, ``batch_size`` rows a step (the last
+        step takes the rest), with nothing run between them: each step's loss, as torch
+        tensors. What ``fit`` runs when no callback looks at every batch. None, with no step
+        taken, if the fast step does not take these batches (then step them one by one).
+
+        The batches are slices of x and y, so what ``accepts`` checks (type, dtype, width,
+        gradients) is checked once for them all.
+        """
+        plan = self._current_plan()
+        if plan is None or not plan.accepts(x, y):
+            return None
+        run = plan.run
+        return [run(x[i:i + batch_size], y[i:i + batch_size])
+                for i in range(0, x.shape[0], batch_size)]
+
     def _current_plan(self) -> _Plan | None:
         if self._generation != modules._generation:
             self._generation = modules._generation
@@ -271,6 +287,10 @@ class _Plan:
         return args
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
+        return Tensor(self.run(x, y))
+
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step on an accepted batch: the loss (a torch tensor); the gradients are set."""
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
         kernels, readers = self._chain(active)
@@ -310,7 +330,7 @@ class _Plan:
             self._validate(group)
             if not (self._plain_sgd and self._sgd_per_model(group, grads)):
                 self.optimizer._apply(group, params, [p.data for p in params], grads)
-        return Tensor(loss)
+        return loss
 
     def _sgd_per_model(self, group: dict, grads: list) -> bool:
         """SGD's per-model rule (``SGD._update_per_model``) without momentum or L1, for every
