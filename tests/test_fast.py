@@ -618,7 +618,8 @@ def test_the_buffers_take_only_values_that_stay_inside_the_function():
         "    u, v = pair\n"                  # v is s; only u is returned
         "    return d, u\n"
     )
-    keep_source, reuse_source, count = workspace.with_buffers(source, "f")
+    buffered = workspace.with_buffers(source, "f")
+    keep_source, reuse_source, count = buffered.keep, buffered.reuse, buffered.count
     assert count == 2
     assert "torch.sign(a, out=ws[0])" in reuse_source
     assert "torch.mul(a, s, out=ws[1])" in reuse_source
@@ -674,3 +675,39 @@ def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch
         assert loss == hooked_loss and steps == hooked_steps == 15
         assert all(torch.equal(a, b) for a, b in zip(params, hooked_params, strict=True))
     assert runs[0][0] != runs[2][0]  # the frozen weight trained differently
+
+
+def test_results_share_a_buffer_only_when_their_lives_do_not_overlap():
+    from minidl.fast import workspace
+
+    source = (
+        "def f(a):\n"
+        "    p = torch.sign(a)\n"          # read again through the tuple, at the end
+        "    q = torch.exp(a)\n"           # last read in the next line
+        "    pair = (p, q.sum())\n"
+        "    r = torch.sin(a)\n"           # may take q's buffer, not p's
+        "    u, v = pair\n"
+        "    return u * r\n"
+    )
+    buffered = workspace.with_buffers(source, "f")
+    assert buffered.count == 3
+    assert buffered.lives == ((1, 6), (2, 3), (4, 6))
+    namespace = dict(workspace.NAMESPACE)
+    exec(buffered.keep + buffered.reuse, namespace)  # noqa: S102 - the test's own source
+    a = torch.randn(4, 3)
+    ws = [None] * buffered.count
+    expected = namespace["f_keep"](a, ws)
+    workspace.share(ws, buffered.lives)
+    assert ws[2] is ws[1] and ws[0] is not ws[1]
+    assert torch.equal(namespace["f_reuse"](a, ws), expected)
+    assert torch.equal(expected, torch.sign(a) * torch.sin(a))
+
+
+def test_a_stacks_step_shares_its_buffers():
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    step = TrainStep(model, nn.PerModelLoss(nn.MSELoss(), M),
+                     optim.SGD(model.parameters(), lr=0.1))
+    step(*_stacked_batches(False, False, count=1)[0])
+    (ws,) = step._plan._workspaces.values()
+    used = [t for t in ws if t is not None]
+    assert len({id(t) for t in used}) < len(used)

@@ -72,6 +72,7 @@ class Kernels:
     keep: Callable[..., tuple[Any, list]] | None = None
     reuse: Callable[..., tuple[Any, list]] | None = None
     buffers: int = 0
+    lives: tuple[tuple[int, int], ...] | None = None  # for workspace.share
 
 
 _CACHE: dict[tuple, Kernels] = {}
@@ -176,12 +177,12 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None)
     source = "\n".join(lines) + "\n"
     filename = _compile(source, namespace)
     # the loss's check and the caller's loss (TrainStep's ``_stacked_loss``) only read h and y
-    keep, reuse, buffers = workspace.with_buffers(source, "run", frozenset(("check", "loss_of")))
+    buffered = workspace.with_buffers(source, "run", frozenset(("check", "loss_of")))
     namespace.update(workspace.NAMESPACE)
-    _compile(keep, namespace)
-    _compile(reuse, namespace)
+    _compile(buffered.keep, namespace)
+    _compile(buffered.reuse, namespace)
     return Kernels(tuple(chain), loss, namespace["run"], source, filename,
-                   namespace["run_keep"], namespace["run_reuse"], buffers)
+                   namespace["run_keep"], namespace["run_reuse"], buffered.count, buffered.lives)
 
 
 def _compile(source: str, namespace: dict[str, Any]) -> str:

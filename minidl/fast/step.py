@@ -31,6 +31,7 @@ from ..nn.module import Module
 from ..nn.stack import PerModelLoss, Stacked, StackedLinear
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
+from . import workspace
 from .kernels import Ctx, Kernels, chain_kernels
 
 __all__ = ["TrainStep", "chain_of", "eager_step"]
@@ -312,6 +313,7 @@ class _Plan:
                     del self._workspaces[next(iter(self._workspaces))]  # the oldest
                 ws = self._workspaces[key] = [None] * kernels.buffers
                 loss, grads = kernels.keep(*arguments, ws)
+                workspace.share(ws, kernels.lives)  # fewer buffers: more stay in cache
         group = self._direct_group()
         if group is None:
             self.optimizer.zero_grad()

@@ -24,6 +24,7 @@ tensor). A buffer never stored (a branch not taken at the first call) is ``None`
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -206,26 +207,28 @@ class _Escapes:
 class _Rewrite(ast.NodeTransformer):
     """Make the ``keep`` (store) or ``reuse`` (out=) version of a function's candidates."""
 
-    def __init__(self, candidates: set[int], reuse: bool) -> None:
-        self.candidates, self.reuse = candidates, reuse
+    def __init__(self, candidates: dict[int, int], reuse: bool) -> None:
+        self.candidates, self.reuse = candidates, reuse  # copy's node id -> original's
         self.count = 0
+        self.order: list[int] = []  # buffer k's node in the original tree
 
     def _buffer(self, k: int) -> ast.expr:
         return ast.Subscript(ast.Name(_WS, ast.Load()), ast.Constant(k), ast.Load())
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
-        chosen = id(node) in self.candidates
+        original = self.candidates.get(id(node))
         node = self.generic_visit(node)
-        return self._rewrite(node) if chosen else node
+        return node if original is None else self._rewrite(node, original)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        chosen = id(node) in self.candidates
+        original = self.candidates.get(id(node))
         node = self.generic_visit(node)
-        return self._rewrite(node) if chosen else node
+        return node if original is None else self._rewrite(node, original)
 
-    def _rewrite(self, node: ast.expr) -> ast.expr:
+    def _rewrite(self, node: ast.expr, original: int) -> ast.expr:
         k = self.count
         self.count += 1
+        self.order.append(original)
         if not self.reuse:  # _keep(ws, k, value): store the value, give it back
             return ast.Call(ast.Name("_keep", ast.Load()),
                             [ast.Name(_WS, ast.Load()), ast.Constant(k), node], [])
@@ -254,28 +257,210 @@ def _keep(ws: list, k: int, value: Any) -> Any:
     return value
 
 
-def with_buffers(
-    source: str, name: str, readers: frozenset[str] = frozenset()
-) -> tuple[str, str, int]:
-    """From the source of function ``name``, the sources of its ``keep`` and ``reuse``
-    versions (each taking a workspace list as a last argument ``ws``) and the buffer count.
+@dataclass(frozen=True)
+class Buffered:
+    """A function rewritten to keep its intermediates in a workspace (see the module)."""
+
+    keep: str  # the source of ``<name>_keep(..., ws)``: the first call, filling ws
+    reuse: str  # the source of ``<name>_reuse(..., ws)``: later calls, writing into ws
+    count: int  # the workspace's length: one entry per buffered result
+    # per buffer, the positions (statements in order) where its value is made and last used,
+    # or None when nothing may share buffers (a loop: the order is not the time)
+    lives: tuple[tuple[int, int], ...] | None
+
+
+def with_buffers(source: str, name: str, readers: frozenset[str] = frozenset()) -> Buffered:
+    """Function ``name`` of ``source`` rewritten with its intermediates in buffers: its
+    ``keep`` and ``reuse`` versions (each taking a workspace list as a last argument ``ws``).
     ``readers`` names the functions it calls that only read their arguments (keep none)."""
     tree = ast.parse(source)
     func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
     candidates = _Escapes(func, readers).candidates
     out = []
+    order: list[int] = []
     for reuse in (False, True):
         copy = ast.parse(source)
         copy_func = next(n for n in copy.body if isinstance(n, ast.FunctionDef) and n.name == name)
         # the candidates by position: the copy's nodes line up with the analysed tree's
-        chosen = {id(b) for a, b in zip(ast.walk(func), ast.walk(copy_func), strict=True)
+        chosen = {id(b): id(a) for a, b in zip(ast.walk(func), ast.walk(copy_func), strict=True)
                   if id(a) in candidates}
         rewrite = _Rewrite(chosen, reuse)
         copy_func.body = [rewrite.visit(s) for s in copy_func.body]
         copy_func.args.args.append(ast.arg(_WS))
         copy_func.name = f"{name}_{'reuse' if reuse else 'keep'}"
         out.append(ast.unparse(ast.fix_missing_locations(copy)) + "\n")
-    return out[0], out[1], len(candidates)
+        order = rewrite.order
+    lives = _Lives(func, readers)
+    spans = None if lives.looped else tuple(lives.span(node_id) for node_id in order)
+    return Buffered(out[0], out[1], len(candidates), spans)
+
+
+class _Lives:
+    """When each value of a loop-free function is made and last used, in statement order.
+
+    The statements are numbered in order, an ``if``'s branches one after the other (a value
+    made in one branch and used after the ``if`` lives across the other). A result lives from
+    its statement to the last statement that reads any name it may be bound to: the names its
+    statement assigns it to (through tuples, views and conditional expressions), and every name
+    assigned from those (``a = b``, ``a, b = t``, ``v = x.view(...)``), and so on;
+    a result consumed within its statement (``a * torch.sign(y)``'s sign) lives there only.
+    The names are followed without regard to time (a name bound again later, a tuple's
+    elements taken together), so a span can only come out too long.
+    """
+
+    def __init__(self, func: ast.FunctionDef, readers: frozenset[str]) -> None:
+        self.readers = readers  # calls that give back none of their arguments
+        self.position: dict[int, int] = {}  # node id -> its statement's number
+        self.parent: dict[int, ast.AST] = {}
+        self.last_read: dict[str, int] = {}
+        self.flows: dict[str, set[str]] = {}  # name -> the names assigned (views of) it
+        self.elements: dict[str, int] = {}  # a tuple's name -> its elements named "t[k]"
+        self.looped = any(isinstance(n, (ast.For, ast.While, ast.AsyncFor, ast.With, ast.Try,
+                                          ast.FunctionDef, ast.Lambda, ast.comprehension))
+                          for n in ast.walk(func) if n is not func)
+        self._number(func.body, [0])
+        for node in ast.walk(func):
+            for child in ast.iter_child_nodes(node):
+                self.parent[id(child)] = node
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                where = self.position.get(id(node), 0)
+                self.last_read[node.id] = max(self.last_read.get(node.id, 0), where)
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._assign(target, node.value)
+
+    def _flow(self, source: str, name: str) -> None:
+        self.flows.setdefault(source, set()).add(name)
+
+    def _element(self, name: str, k: int) -> str:
+        self.elements[name] = max(self.elements.get(name, 0), k + 1)
+        return f"{name}[{k}]"
+
+    def _assign(self, target: ast.expr, value: ast.expr) -> None:
+        """The flows of one assignment, a tuple's elements one by one where both sides say
+        which (``t = (a, b)``; ``a, b = t``)."""
+        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple):
+            for k, element in enumerate(value.elts):
+                for source in _aliased(element, self.readers):
+                    self._flow(source, self._element(target.id, k))
+        elif (isinstance(target, ast.Tuple) and isinstance(value, ast.Name)
+              and all(isinstance(e, ast.Name) for e in target.elts)):
+            for k, element in enumerate(target.elts):
+                self._flow(self._element(value.id, k), element.id)
+        else:
+            names = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+            for source in _aliased(value, self.readers):
+                for name in names:
+                    self._flow(source, name)
+
+    def _number(self, body: list[ast.stmt], counter: list[int]) -> None:
+        for statement in body:
+            counter[0] += 1
+            here = counter[0]
+            nested = statement.body + statement.orelse if isinstance(statement, ast.If) else []
+            inside = set()
+            for part in nested:
+                inside.update(id(n) for n in ast.walk(part))
+            for node in ast.walk(statement):
+                if id(node) not in inside:
+                    self.position[id(node)] = here
+            if isinstance(statement, ast.If):
+                self._number(statement.body, counter)
+                self._number(statement.orelse, counter)
+
+    def span(self, node_id: int) -> tuple[int, int]:
+        """(made, last read) of the result of the node with this id."""
+        made = self.position[node_id]
+        names = self._bound_to(node_id)
+        if not names:
+            return made, made
+        reached, todo = set(names), list(names)
+        while todo:  # every name the value may flow into
+            name = todo.pop()
+            base = name.split("[", 1)[0]
+            after = set(self.flows.get(name, ()))
+            if base != name:  # an element: also where the whole tuple goes
+                after |= self.flows.get(base, set())
+            else:  # the whole tuple: also each of its elements
+                after |= {f"{name}[{k}]" for k in range(self.elements.get(name, 0))}
+            for other in after - reached:
+                reached.add(other)
+                todo.append(other)
+        # an element is read where its tuple is
+        last = max((self.last_read.get(name.split("[", 1)[0], made) for name in reached),
+                   default=made)
+        return made, max(made, last)
+
+    def _bound_to(self, node_id: int) -> set[str]:
+        """The names the value of this node is assigned to, through aliasing parents."""
+        child = node_id
+        node = self.parent.get(child)
+        while node is not None:
+            parent = self.parent.get(id(node))
+            if (isinstance(node, ast.Tuple) and isinstance(parent, ast.Assign)
+                    and parent.value is node and len(parent.targets) == 1
+                    and isinstance(parent.targets[0], ast.Name)):  # t = (..., value, ...)
+                k = next(i for i, e in enumerate(node.elts) if id(e) == child)
+                return {f"{parent.targets[0].id}[{k}]"}
+            if isinstance(node, ast.Assign):
+                return {n.id for t in node.targets for n in ast.walk(t)
+                        if isinstance(n, ast.Name)}
+            if not _passes_on(node, child, self.readers):
+                return set()
+            child, node = id(node), self.parent.get(id(node))
+        return set()
+
+
+def _passes_on(node: ast.AST, child: int, readers: frozenset[str]) -> bool:
+    """Whether ``node``'s value may be (a view of) its child's with this id."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Starred)):
+        return True
+    if isinstance(node, ast.IfExp):
+        return id(node.test) != child
+    if isinstance(node, ast.Subscript):
+        return id(node.value) == child
+    if isinstance(node, ast.Attribute):
+        return node.attr not in METADATA
+    if isinstance(node, ast.Call):  # a new tensor from a torch function or x.sum(); any
+        # other call (a view, an op, a callback, an in-place method) may give its inputs back
+        if isinstance(node.func, ast.Name) and node.func.id in readers:
+            return False
+        return not (_torch_call(node) or (
+            isinstance(node.func, ast.Attribute) and not _is_torch(node.func.value)
+            and node.func.attr in FRESH_METHODS))
+    return False  # an operator, a comparison: a new value
+
+
+def _aliased(node: ast.expr, readers: frozenset[str]) -> set[str]:
+    """The names whose values ``node``'s value may be, or be a view of."""
+    if isinstance(node, ast.Name):
+        return {node.id}
+    out: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.expr) and _passes_on(node, id(child), readers):
+            out |= _aliased(child, readers)
+    return out
+
+
+def share(ws: list, lives: tuple[tuple[int, int], ...] | None) -> None:
+    """After the first call: let results whose lives do not overlap use one buffer, when
+    they have the same shape, strides and dtype (fewer buffers: more of them stay in cache)."""
+    if lives is None:
+        return
+    free: list[list] = []  # [tensor, its layout, the last read of its current value]
+    for k in sorted(range(len(ws)), key=lambda k: lives[k]):
+        t = ws[k]
+        if type(t) is not torch.Tensor:
+            continue
+        layout = (t.shape, t.stride(), t.dtype, t.device, t.storage_offset())
+        made, last = lives[k]
+        for slot in free:
+            if slot[1] == layout and slot[2] < made:
+                ws[k] = slot[0]
+                slot[2] = last
+                break
+        else:
+            free.append([t, layout, last])
 
 
 NAMESPACE = {"_keep": _keep, "_Tensor": torch.Tensor, "torch": torch}
