@@ -697,7 +697,7 @@ def test_results_share_a_buffer_only_when_their_lives_do_not_overlap():
     a = torch.randn(4, 3)
     ws = [None] * buffered.count
     expected = namespace["f_keep"](a, ws)
-    workspace.share(ws, buffered.lives)
+    workspace.share(ws, buffered.lives, buffered.in_place)
     assert ws[2] is ws[1] and ws[0] is not ws[1]
     assert torch.equal(namespace["f_reuse"](a, ws), expected)
     assert torch.equal(expected, torch.sign(a) * torch.sin(a))

@@ -73,6 +73,7 @@ class Kernels:
     reuse: Callable[..., tuple[Any, list]] | None = None
     buffers: int = 0
     lives: tuple[tuple[int, int], ...] | None = None  # for workspace.share
+    in_place: tuple[bool, ...] = ()
 
 
 _CACHE: dict[tuple, Kernels] = {}
@@ -182,7 +183,8 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None)
     _compile(buffered.keep, namespace)
     _compile(buffered.reuse, namespace)
     return Kernels(tuple(chain), loss, namespace["run"], source, filename,
-                   namespace["run_keep"], namespace["run_reuse"], buffered.count, buffered.lives)
+                   namespace["run_keep"], namespace["run_reuse"], buffered.count, buffered.lives,
+                   buffered.in_place)
 
 
 def _compile(source: str, namespace: dict[str, Any]) -> str:

@@ -313,7 +313,8 @@ class _Plan:
                     del self._workspaces[next(iter(self._workspaces))]  # the oldest
                 ws = self._workspaces[key] = [None] * kernels.buffers
                 loss, grads = kernels.keep(*arguments, ws)
-                workspace.share(ws, kernels.lives)  # fewer buffers: more stay in cache
+                # fewer buffers: more of them stay in cache
+                workspace.share(ws, kernels.lives, kernels.in_place)
         group = self._direct_group()
         if group is None:
             self.optimizer.zero_grad()

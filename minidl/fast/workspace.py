@@ -40,6 +40,9 @@ OUT_FUNCTIONS = frozenset((
 # torch functions without out= that ATen defines as another one with it: relu(x) is
 # clamp_min(x, 0) (aten/src/ATen/native/Activation.cpp), so ``reuse`` calls that
 SAME_AS = {"relu": ("clamp_min", 0)}
+# the OUT_FUNCTIONS (and SAME_AS) that compute each output element from the same elements of
+# their inputs alone, so they may write over an input of the output's layout
+ELEMENTWISE = OUT_FUNCTIONS - {"bmm", "baddbmm", "mm", "addmm"} | set(SAME_AS)
 # tensor methods that return a fresh tensor (their receiver and arguments do not escape by them)
 FRESH_METHODS = frozenset((
     "sum", "mean", "amax", "amin", "clone", "abs", "neg", "exp", "log", "sqrt", "sign", "dim",
@@ -267,6 +270,9 @@ class Buffered:
     # per buffer, the positions (statements in order) where its value is made and last used,
     # or None when nothing may share buffers (a loop: the order is not the time)
     lives: tuple[tuple[int, int], ...] | None
+    # per buffer, whether its result may be written over a value last read in its own
+    # statement: an elementwise function that is the last thing its statement computes
+    in_place: tuple[bool, ...] = ()
 
 
 def with_buffers(source: str, name: str, readers: frozenset[str] = frozenset()) -> Buffered:
@@ -292,7 +298,9 @@ def with_buffers(source: str, name: str, readers: frozenset[str] = frozenset()) 
         order = rewrite.order
     lives = _Lives(func, readers)
     spans = None if lives.looped else tuple(lives.span(node_id) for node_id in order)
-    return Buffered(out[0], out[1], len(candidates), spans)
+    in_place = tuple(lives.last_in_statement(node_id) and lives.elementwise(node_id)
+                     for node_id in order)
+    return Buffered(out[0], out[1], len(candidates), spans, in_place)
 
 
 class _Lives:
@@ -312,6 +320,7 @@ class _Lives:
         self.readers = readers  # calls that give back none of their arguments
         self.position: dict[int, int] = {}  # node id -> its statement's number
         self.parent: dict[int, ast.AST] = {}
+        self.nodes = {id(n): n for n in ast.walk(func)}
         self.last_read: dict[str, int] = {}
         self.flows: dict[str, set[str]] = {}  # name -> the names assigned (views of) it
         self.elements: dict[str, int] = {}  # a tuple's name -> its elements named "t[k]"
@@ -391,6 +400,22 @@ class _Lives:
                    default=made)
         return made, max(made, last)
 
+    def last_in_statement(self, node_id: int) -> bool:
+        """Whether the node's result is the last thing its statement computes: the value of
+        ``name = ...`` or of ``name = (...,)``; every read in the statement comes before it."""
+        parent = self.parent.get(node_id)
+        if isinstance(parent, ast.Tuple) and len(parent.elts) == 1:
+            parent = self.parent.get(id(parent))
+        return isinstance(parent, ast.Assign) and len(parent.targets) == 1
+
+    def elementwise(self, node_id: int) -> bool:
+        """Whether the node is an operator or torch function computing each element alone (its
+        output may be one of its inputs: torch computes it in place, to the same bits)."""
+        node = self.nodes[node_id]
+        if isinstance(node, ast.BinOp):
+            return True
+        return isinstance(node, ast.Call) and node.func.attr in ELEMENTWISE
+
     def _bound_to(self, node_id: int) -> set[str]:
         """The names the value of this node is assigned to, through aliasing parents."""
         child = node_id
@@ -442,9 +467,11 @@ def _aliased(node: ast.expr, readers: frozenset[str]) -> set[str]:
     return out
 
 
-def share(ws: list, lives: tuple[tuple[int, int], ...] | None) -> None:
+def share(ws: list, lives: tuple[tuple[int, int], ...] | None,
+          in_place: tuple[bool, ...]) -> None:
     """After the first call: let results whose lives do not overlap use one buffer, when
-    they have the same shape, strides and dtype (fewer buffers: more of them stay in cache)."""
+    they have the same shape, strides and dtype (fewer buffers: more of them stay in cache).
+    ``lives`` and ``in_place`` are with_buffers' (``Buffered``)."""
     if lives is None:
         return
     free: list[list] = []  # [tensor, its layout, the last read of its current value]
@@ -454,8 +481,8 @@ def share(ws: list, lives: tuple[tuple[int, int], ...] | None) -> None:
             continue
         layout = (t.shape, t.stride(), t.dtype, t.device, t.storage_offset())
         made, last = lives[k]
-        for slot in free:
-            if slot[1] == layout and slot[2] < made:
+        for slot in free:  # a buffer free before this statement, or at it, in place
+            if slot[1] == layout and (slot[2] < made or slot[2] == made and in_place[k]):
                 ws[k] = slot[0]
                 slot[2] = last
                 break
