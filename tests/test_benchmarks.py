@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import seed000, seed002, seed004
+from benchmarks import seed000, seed002, seed004, stacked
 
 
 def test_benchmark_table_runs_quick(capsys):
@@ -34,3 +34,14 @@ def test_seed_experiment_runs_quick(module, name, tmp_path, capsys):
     png = (tmp_path / f"{name}.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "|" in capsys.readouterr().out  # the markdown table is printed too
+
+
+def test_stacked_benchmark_runs_quick(capsys):
+    assert stacked.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| contender" in out
+    for contender in ("3 stacked (fit's step)", "loop of 3 models", "torch.func ensemble of 3"):
+        assert contender in out
+    for ratio in ("stacked step / single step (fit's)", "stacked / PyTorch loop",
+                  "stacked / torch.func"):
+        assert f"{ratio}: " in out
