@@ -637,7 +637,13 @@ def test_the_buffers_take_only_values_that_stay_inside_the_function():
     assert torch.equal(first[0], (a * b).t()) and kept[0] is not kept[1]
 
 
-def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch():
+@pytest.mark.parametrize("make_opt", [
+    lambda m: optim.SGD(m.parameters(), lr=0.2),
+    lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01),
+    lambda m: optim.SGD(m.parameters(), lr=0.1, l1=0.001),
+    lambda m: optim.Adam(m.parameters(), lr=0.01),
+])
+def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch(make_opt):
     """Without a per-batch callback fit hands the fast step whole epochs (TrainStep.epoch); with
     one it steps batch by batch. Same batches, same bits, same step count; and a model the fast
     step does not take (a frozen weight: the eager step) steps the same batches."""
@@ -660,7 +666,7 @@ def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch
         for hooks in ([], [Count()]):
             torch.manual_seed(2)
             model = MODELS["seed"]()
-            opt = optim.SGD(model.parameters(), lr=0.2)
+            opt = make_opt(model)
             model[0].weight.requires_grad = not frozen
             steps = Steps()
             history = minidl.train.fit(model, nn.MSELoss(), opt, (x, y), epochs=3,

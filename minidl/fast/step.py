@@ -136,17 +136,16 @@ class TrainStep:
         """The steps of one pass over (x, y) in order, ``batch_size`` rows a step (the last
         step takes the rest), with nothing run between them: each step's loss, as torch
         tensors. What ``fit`` runs when no callback looks at every batch. None, with no step
-        taken, if the fast step does not take these batches (then step them one by one).
+        taken, for a stack or if the fast step does not take these batches (then step them
+        one by one).
 
         The batches are slices of x and y, so what ``accepts`` checks (type, dtype, width,
         gradients) is checked once for them all.
         """
         plan = self._current_plan()
-        if plan is None or not plan.accepts(x, y):
-            return None
-        run = plan.run
-        return [run(x[i:i + batch_size], y[i:i + batch_size])
-                for i in range(0, x.shape[0], batch_size)]
+        if plan is None or plan.models is not None or not plan.accepts(x, y):
+            return None  # (a stack's batches are not rows of x: fit_stacked steps them)
+        return plan.epoch(x, y, batch_size)
 
     def _current_plan(self) -> _Plan | None:
         if self._generation != modules._generation:
@@ -292,60 +291,106 @@ class _Plan:
 
     def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One step on an accepted batch: the loss (a torch tensor); the gradients are set."""
+        kernels, head = self._prepare()
+        loss, grads = self._forward_backward(kernels, x, y, head, self._workspace(kernels, x, y))
+        group = self._direct_group()
+        if group is None:
+            self.optimizer.zero_grad()
+            # as backward() does: a gradient nobody cleared (a parameter the optimiser no
+            # longer holds) accumulates
+            for p, dg in zip(self.params, grads, strict=True):
+                p.grad = dg if p.grad is None else p.grad + dg
+            self.optimizer.step()
+        else:
+            self._update(group, grads, self._plain_lr(group), [p.data for p in self.params],
+                         validate=True)
+        return loss
+
+    def epoch(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+        """``run`` on each batch_size rows of x and y in turn (TrainStep.epoch): what every step
+        reads (operands, options, the optimiser's group and values) is read once, as nothing
+        runs between the steps that could change it."""
+        group = self._direct_group()
+        if group is None:
+            return [self.run(x[i:i + batch_size], y[i:i + batch_size])
+                    for i in range(0, x.shape[0], batch_size)]
+        kernels, head = self._prepare()
+        lr = self._plain_lr(group)
+        data = [p.data for p in self.params]
+        losses = []
+        shape = ws = None
+        for i in range(0, x.shape[0], batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            if xb.shape != shape:  # the first batch, and a smaller last one
+                shape, ws = xb.shape, self._workspace(kernels, xb, yb)
+            loss, grads = self._forward_backward(kernels, xb, yb, head, ws)
+            if ws is None:
+                ws = self._workspace(kernels, xb, yb)  # made by that first step
+            self._update(group, grads, lr, data, validate=not losses)  # once an epoch
+            losses.append(loss)
+        return losses
+
+    def _prepare(self) -> tuple[Kernels, tuple]:
+        """The kernels for the Dropouts active now, and the arguments they take after the
+        batch: the operands and options read now (a parameter's data may have been replaced,
+        an option changed) and the loss."""
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
         kernels, readers = self._chain(active)
         if self.models is None:
-            options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
-            arguments = (x, y, self._operands(readers), self.loss_fn.reduction, options,
-                         self._check)
-        else:
-            arguments = (x, y, self._operands(readers), self._stacked_loss)
-        if not self.buffered:
-            loss, grads = kernels.run(*arguments)
-        else:  # the intermediates in buffers of this batch shape's workspace (workspace.py)
-            key = (kernels, x.shape, x.dtype, y.shape, y.dtype)
-            ws = self._workspaces.get(key)
-            if ws is not None:
-                loss, grads = kernels.reuse(*arguments, ws)
-            else:
-                if len(self._workspaces) >= WORKSPACES:
-                    del self._workspaces[next(iter(self._workspaces))]  # the oldest
-                ws = self._workspaces[key] = [None] * kernels.buffers
-                loss, grads = kernels.keep(*arguments, ws)
-                # fewer buffers: more of them stay in cache
-                workspace.share(ws, kernels.lives, kernels.in_place)
-        group = self._direct_group()
-        if group is None:
-            self.optimizer.zero_grad()
-        params = self.params
-        if len(grads) != len(params):  # a Linear without bias: its db is None
-            grads = [dg for dg in grads if dg is not None]
-        if group is None:
-            # as backward() does: a gradient nobody cleared (a parameter the optimiser no
-            # longer holds) accumulates
-            for p, dg in zip(params, grads, strict=True):
-                p.grad = dg if p.grad is None else p.grad + dg
-            self.optimizer.step()
-        else:
-            for p, dg in zip(params, grads, strict=True):
-                p.grad = dg
-            self._validate(group)
-            if not (self._plain_sgd and self._sgd(group, grads)):
-                self.optimizer._apply(group, params, [p.data for p in params], grads)
-        return loss
+            options = self.loss_fn.options()  # e.g. Huber's delta may change
+            return kernels, (self._operands(readers), self.loss_fn.reduction, options,
+                             self._check)
+        return kernels, (self._operands(readers), self._stacked_loss)
 
-    def _sgd(self, group: dict, grads: list) -> bool:
-        """SGD's update for the common cases, with less Python around the same torch calls:
-        plain SGD (``SGD._update`` without momentum, weight decay or L1: one foreach
-        p ← p - lr·g) and ``_sgd_per_model``. False (nothing done) for the others."""
+    def _workspace(self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor) -> list | None:
+        """The buffers of this chain for batches of this shape, None before its first step."""
+        return self._workspaces.get((kernels, x.shape, x.dtype, y.shape, y.dtype))
+
+    def _forward_backward(
+        self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor, head: tuple, ws: list | None
+    ) -> tuple[torch.Tensor, list]:
+        """The kernels on one batch, their intermediates in the workspace ``ws`` (made and
+        shared out at the first step of a shape, ``ws`` None): the loss and the gradients of
+        the parameters, in order."""
+        if not self.buffered:
+            loss, grads = kernels.run(x, y, *head)
+        elif ws is not None:
+            loss, grads = kernels.reuse(x, y, *head, ws)
+        else:
+            if len(self._workspaces) >= WORKSPACES:
+                del self._workspaces[next(iter(self._workspaces))]  # the oldest
+            ws = self._workspaces[(kernels, x.shape, x.dtype, y.shape, y.dtype)] = (
+                [None] * kernels.buffers)
+            loss, grads = kernels.keep(x, y, *head, ws)
+            workspace.share(ws, kernels.lives, kernels.in_place)  # fewer buffers, in cache
+        if len(grads) != len(self.params):  # a Linear without bias: its db is None
+            grads = [dg for dg in grads if dg is not None]
+        return loss, grads
+
+    def _update(self, group: dict, grads: list, lr: float | None, data: list,
+                validate: bool = False) -> None:
+        """Set each parameter's gradient and take the optimiser's step (raising where its
+        step() would, with ``validate``): plain SGD with the number ``lr`` (``_plain_lr``) as
+        SGD's one foreach call, else ``_sgd_per_model`` or the optimiser's own ``_apply``."""
+        params = self.params
+        for p, dg in zip(params, grads, strict=True):
+            p.grad = dg
+        if validate:
+            self._validate(group)
+        if lr is not None:
+            torch._foreach_add_(data, grads, alpha=-lr)
+        elif not (self._plain_sgd and self._sgd_per_model(group, grads)):
+            self.optimizer._apply(group, params, data, grads)
+
+    def _plain_lr(self, group: dict) -> float | None:
+        """The learning rate when the update is plain SGD's p ← p - lr·g (``SGD._update``
+        without momentum, weight decay or L1, one foreach call), else None."""
         lr = group["lr"]
-        if type(lr) is float or type(lr) is int:
-            if group["momentum"] == 0 and group["weight_decay"] == 0 and group.get("l1", 0) == 0:
-                torch._foreach_add_([p.data for p in self.params], grads, alpha=-lr)
-                return True
-            return False
-        return self._sgd_per_model(group, grads)
+        if (self._plain_sgd and (type(lr) is float or type(lr) is int) and group["momentum"] == 0
+                and group["weight_decay"] == 0 and group.get("l1", 0) == 0):
+            return lr
+        return None
 
     def _sgd_per_model(self, group: dict, grads: list) -> bool:
         """SGD's per-model rule (``SGD._update_per_model``) without momentum or L1, for every
