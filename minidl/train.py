@@ -354,11 +354,11 @@ def fit(
         cb.on_train_begin(state)
     model.train()
     step = TrainStep(model, loss_fn, optimizer) if fast else _EagerStep(model, loss_fn, optimizer)
-    batches(x_train, y_train, batch_size, shuffle=False)  # checks batch_size, draws nothing
     for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
         state.epoch = epoch
         losses: list[torch.Tensor] | None = None
         if fast and not batch_hooks:  # nothing between steps: the fast step takes the epoch
+            batches(x_train, y_train, batch_size, shuffle=False)  # checks batch_size, no draw
             # the epoch's one (shuffled) copy, drawn as batches() draws it for these batches
             xs, ys = next(batches(x_train, y_train, len(x_train), shuffle=shuffle,
                                   generator=generator))
