@@ -59,7 +59,7 @@ PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
 # losses whose check reads only the shapes, dtypes, reduction and options (not the values)
 SHAPE_CHECKS = (ops.MSELoss, ops.L1Loss, ops.HuberLoss)
 # workspaces a plan keeps (per chain of active Dropouts and batch shape), the oldest dropped
-WORKSPACES = 8
+WORKSPACES = 4
 
 
 def chain_of(model: Module) -> list[Module] | None:
