@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from .. import ops
 from . import workspace
 from .inline import Uninlinable, inline
@@ -79,30 +81,41 @@ class Kernels:
 _CACHE: dict[tuple, Kernels] = {}
 # the names ``run`` itself binds (its arguments, h, g, the loss, results): no op's name may be one
 _RESERVED = frozenset(
-    ("x", "y", "args", "reduction", "options", "check", "loss_of", "gL", "loss", "Ctx")
+    ("x", "y", "args", "reduction", "options", "check", "loss_of", "gL", "loss", "Ctx",
+     "models", "per_element", "shaped", "total", "backS", "backM", "backR", "backL")
 )
 
 
 def chain_kernels(
-    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None = ops.MSELoss
+    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None = ops.MSELoss,
+    per_model: str | None = None,
 ) -> Kernels:
     """The kernels of a chain of ops (``ops.Linear`` or ``ops.BatchedLinear`` and the
     elementwise ops above) trained with the loss op ``loss``, made once. With ``loss=None``
     the step takes the loss from the caller: ``run(x, y, args, loss_of)``, where
     ``loss_of(output, y)`` gives the loss and dL/d(output).
 
+    ``per_model`` ("mean" or "sum") makes a stack's step: the loss is taken per model as
+    ``nn.PerModelLoss`` records it (the loss op with reduction "none" on the output and the
+    target, expanded to the output's shape if it is one target for all, a reshape to
+    (models, elements), a mean or sum per model) and backward starts from the sum of the
+    (models,) losses: ``run(x, y, args, models, check)``, the loss the (models,) losses.
+
     ``biases`` says, for each Linear in order, whether it has a bias. The chain's input needs
     no gradient (it is data): an op before the first Linear needs none either, and backward
     stops at the first Linear.
     """
-    key = (chain, biases, loss)
+    key = (chain, biases, loss, per_model)
     kernels = _CACHE.get(key)
     if kernels is None:
-        kernels = _CACHE[key] = _write(chain, biases, loss)
+        kernels = _CACHE[key] = _write(chain, biases, loss, per_model)
     return kernels
 
 
-def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None) -> Kernels:
+def _write(
+    chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None,
+    per_model: str | None = None,
+) -> Kernels:
     for op in chain:
         if op not in LINEARS and op not in ELEMENTWISE and op not in WITH_OPTIONS:
             raise TypeError(f"chain_kernels: {op.__name__} is not an op a chain can hold")
@@ -121,10 +134,11 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None)
     # tell one op's intermediate from the next
     h, g = "x", "gL"
     reserved = _RESERVED | {f"{v}{i}" for v in "hg" for i in range(len(chain))}
-    namespace: dict[str, Any] = {"Ctx": Ctx}
+    namespace: dict[str, Any] = {"Ctx": Ctx, "torch": torch}
+    signature = ("x, y, args, loss_of" if loss is None else "x, y, args, models, check"
+                 if per_model is not None else "x, y, args, reduction, options, check")
     lines = [
-        "def run(x, y, args, reduction, options, check):" if loss is not None
-        else "def run(x, y, args, loss_of):",
+        f"def run({signature}):",
         f'    """{title}: each op\'s forward, the loss, each op\'s backward, last first."""',
     ]
 
@@ -149,8 +163,22 @@ def _write(chain: tuple[type, ...], biases: tuple[bool, ...], loss: type | None)
             arguments = [h]
         h = f"h{i}"
         write(op, "forward", f"_{i}", arguments, h, needs[i])
-    if loss is None:  # a loss the caller computes (a stack's per-model loss), and dL/dh
+    if loss is None:  # a loss the caller computes, and dL/dh
         lines.append(f"    loss, gL = loss_of({h}, y)")
+    elif per_model is not None:  # PerModelLoss's ops, then the sum backward starts from
+        reduce = ops.Mean if per_model == "mean" else ops.Sum
+        lines.append(f"    if y.dim() == {h}.dim() - 1:  # one target for every model")
+        lines.append(f"        y = y.expand({h}.shape)")
+        lines.append(f"    check({h}, y, 'none')")
+        write(loss, "forward", "_L", [h, "y", "'none'"], "per_element", (True, False))
+        write(ops.Reshape, "forward", "_R", ["per_element", "(models, -1)"], "shaped", (True,))
+        write(reduce, "forward", "_M", ["shaped", "1"], "loss", (True,))
+        write(ops.Sum, "forward", "_S", ["loss"], "total", (True,))
+        write(ops.Sum, "backward", "_S", ["torch.ones_like(total)"], "backS", (True,))
+        write(reduce, "backward", "_M", ["backS[0]"], "backM", (True,))
+        write(ops.Reshape, "backward", "_R", ["backM[0]"], "backR", (True,))
+        write(loss, "backward", "_L", ["backR[0]"], "backL", (True, False))
+        lines.append("    gL = backL[0]")
     else:
         lines.append(f"    check({h}, y, reduction, **options)")
         # the loss's options (after x, target, reduction) by name, as the loss module passes them

@@ -32,7 +32,7 @@ from ..nn.stack import PerModelLoss, Stacked, StackedLinear
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
 from . import workspace
-from .kernels import Ctx, Kernels, chain_kernels
+from .kernels import Kernels, chain_kernels
 
 __all__ = ["TrainStep", "chain_of", "eager_step"]
 
@@ -202,7 +202,7 @@ class _Plan:
         if loss_op in SHAPE_CHECKS:
             self._check = _ShapeCheck(loss_op.check)
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
-        self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
+        self._kernels: dict[tuple, tuple[Kernels, list]] = {}
         # the intermediates go into buffers kept between steps, one workspace per chain and
         # batch shape (the last batch of an epoch may be smaller): for a stack they are big
         # (M times a model's), and fresh ones cost page faults; for one model, torch's
@@ -239,16 +239,16 @@ class _Plan:
     def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list]:
         """The kernels for this pattern of active Dropouts (an inactive one is no op), and
         what ``_operands`` reads for each of their ops."""
-        found = self._kernels.get(active)
+        # a stack's loss is taken per model, reduced as its PerModelLoss says now
+        per_model = None if self.models is None else self.loss_fn.reduction
+        found = self._kernels.get((active, per_model))
         if found is None:
             on = dict(zip(map(id, self.dropouts), active, strict=True))
             layers = [m for m in self.layers if on.get(id(m), True)]
             chain = tuple(LAYER_OPS[type(m)] for m in layers)
             biases = tuple(m.bias is not None for m in self.linears)
-            # a stack's per-model loss is computed outside the kernels (``_stacked_loss``)
-            loss = self.loss_op if self.models is None else None
-            kernels = chain_kernels(chain, biases, loss)
-            found = self._kernels[active] = (kernels, [_reader(m) for m in layers])
+            kernels = chain_kernels(chain, biases, self.loss_op, per_model)
+            found = self._kernels[(active, per_model)] = (kernels, [_reader(m) for m in layers])
         return found
 
     def accepts(self, x: Any, y: Any) -> bool:
@@ -341,7 +341,7 @@ class _Plan:
             options = self.loss_fn.options()  # e.g. Huber's delta may change
             return kernels, (self._operands(readers), self.loss_fn.reduction, options,
                              self._check)
-        return kernels, (self._operands(readers), self._stacked_loss)
+        return kernels, (self._operands(readers), self.models, self._check)
 
     def _workspace(self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor) -> list | None:
         """The buffers of this chain for batches of this shape, None before its first step."""
@@ -437,27 +437,6 @@ class _Plan:
         if optim._all_zero(weight_decay):
             return lrs, None
         return lrs, (decays if isinstance(weight_decay, tuple) else weight_decay)
-
-    def _stacked_loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A stack's (M,) losses of output h and dL/dh, by the ops PerModelLoss records (the
-        loss per element, a reshape to (M, elements), a mean or sum per model), then the sum
-        backward starts from, all as the eager step."""
-        loss_op = self.loss_op
-        if y.dim() == h.dim() - 1:
-            y = y.expand(h.shape)
-        loss_op.check(h, y, "none")
-        per_model = ops.Mean if self.loss_fn.reduction == "mean" else ops.Sum
-        c_loss, c_shape, c_model, c_sum = (
-            Ctx((True, False)), Ctx((True,)), Ctx((True,)), Ctx((True,))
-        )
-        per_element = loss_op.forward(c_loss, h, y, "none")
-        shaped = ops.Reshape.forward(c_shape, per_element, (self.models, -1))
-        losses = per_model.forward(c_model, shaped, 1)
-        total = ops.Sum.forward(c_sum, losses)
-        (g,) = ops.Sum.backward(c_sum, torch.ones_like(total))
-        (g,) = per_model.backward(c_model, g)
-        (g,) = ops.Reshape.backward(c_shape, g)
-        return losses, loss_op.backward(c_loss, g)[0]
 
     def _validate(self, group: dict) -> None:
         """Raise where the optimiser's step() would; the check is run again only when the
