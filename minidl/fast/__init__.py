@@ -42,7 +42,8 @@ __all__ = ["TrainStep", "chain_kernels", "chain_of", "source", "Kernels"]
 
 def source(obj: Any, loss: type | None = None) -> str:
     """The generated kernels' source for a TrainStep, a Kernels, or a model TrainStep takes
-    (trained with the loss op ``loss``: ``ops.MSELoss`` unless given).
+    (trained with the loss op ``loss``: ``ops.MSELoss`` unless given; for a stack, taken per
+    model with the mean).
 
     Raises TypeError for a model (or step) that the fast step does not run.
     """
@@ -57,6 +58,7 @@ def source(obj: Any, loss: type | None = None) -> str:
     if layers is None:
         raise TypeError(f"{type(obj).__name__} is not a chain the fast step runs")
     from .. import ops
+    from ..nn.stack import Stacked
     from .step import LAYER_OPS
 
     linears = [m for m in layers if hasattr(m, "in_features")]
@@ -64,4 +66,5 @@ def source(obj: Any, loss: type | None = None) -> str:
         tuple(LAYER_OPS[type(m)] for m in layers),
         tuple(m.bias is not None for m in linears),
         ops.MSELoss if loss is None else loss,
+        "mean" if isinstance(obj, Stacked) else None,  # a stack's loss: a mean per model
     ).source
