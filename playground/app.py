@@ -19,12 +19,18 @@ from typing import Any, NoReturn
 from .document import ExperimentFileError, read_experiment
 from .experiment import (
     DATASETS,
+    DEFAULT_CLASSES,
     FEATURES,
+    INITS,
     LOSSES,
     MAX_ADDED_POINTS,
     MAX_BATCH_SIZE,
+    MAX_CLASSES,
     MAX_POINTS,
+    MULTICLASS_DATASETS,
     OPTIMIZERS,
+    REGRESSION_DATASETS,
+    REGULARIZATIONS,
     Experiment,
     ExperimentError,
     NetworkSpec,
@@ -136,7 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPERIMENT.json",
         help="start from an experiment file",
     )
-    setup.add_argument("--dataset", choices=DATASETS, help="dataset (default: disk)")
+    setup.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help=f"dataset (default: disk; {' and '.join(REGRESSION_DATASETS)} are regressions)",
+    )
+    setup.add_argument(
+        "--classes",
+        type=_int_in(2, MAX_CLASSES),
+        help=f"number of classes of {', '.join(MULTICLASS_DATASETS)} (default: 2); more than "
+        "two train with --loss cross_entropy",
+    )
     setup.add_argument(
         "--points-csv",
         type=Path,
@@ -178,7 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--batch-size", type=_int_in(1, MAX_BATCH_SIZE), help="mini-batch size (default: 50)"
     )
-    setup.add_argument("--weight-decay", type=_float_in(0.0, 10.0), help="L2 weight decay")
+    setup.add_argument(
+        "--regularization",
+        choices=tuple(REGULARIZATIONS),
+        help="penalty on the weights (default: l2, at the --weight-decay rate)",
+    )
+    setup.add_argument(
+        "--weight-decay",
+        type=_float_in(0.0, 10.0),
+        help="regularisation rate (default: 0)",
+    )
+    setup.add_argument(
+        "--init",
+        choices=tuple(INITS),
+        help="initial weights: xavier (default), pytorch (torch.nn.Linear's) or zeros",
+    )
     setup.add_argument(
         "--epochs", type=_int_in(1, 10_000_000), help="stop training after this many epochs"
     )
@@ -227,7 +257,10 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
         "noise": args.noise,
         "features": args.features,
         "seed": args.seed,
+        "classes": args.classes,
     }
+    if args.dataset is not None and args.dataset != data.dataset and args.classes is None:
+        data_changes["classes"] = DEFAULT_CLASSES.get(args.dataset, 2)
     data = replace(data, **{k: v for k, v in data_changes.items() if v is not None})
     if args.no_standardize:
         data = replace(data, standardize=False)
@@ -240,13 +273,17 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
         "learning_rate": args.lr,
         "batch_size": args.batch_size,
         "weight_decay": args.weight_decay,
+        "regularization": args.regularization,
+        "init": args.init,
         "max_epochs": args.epochs,
         "seed": args.seed,
     }
     train = replace(train, **{k: v for k, v in train_changes.items() if v is not None})
     if args.layers is not None:
-        network = args.layers
-    return exp.replace(network=network, data=data, train=train)  # a class file stays one
+        return exp.replace(network=args.layers, data=data, train=train)  # a class file stays one
+    # without --layers, the network's output follows the task: --dataset plane alone gives a
+    # Linear output, --loss cross_entropy one without its Sigmoid
+    return exp.replace(network=network, data=data, train=train).with_fitting_output()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Experiment]:

@@ -141,7 +141,13 @@ PANELS: tuple[Panel, ...] = (
         ("reset", "Reset the weights", "New random weights (Ctrl+R)", ("train.seed",)),
         ("learning_rate", "Learning rate", "The step size", ("train.learning_rate",)),
         ("batch_size", "Batch size", "Points per step", ("train.batch_size",)),
-        ("weight_decay", "L2 decay", "Weight decay", ("train.weight_decay",)),
+        (
+            "weight_decay",
+            "Regularisation",
+            "L1 or L2 and its rate",
+            ("train.regularization", "train.weight_decay"),
+        ),
+        ("init", "Initial weights", "Xavier, PyTorch's default or zeros", ("train.init",)),
         (
             "optimizer",
             "Optimizer",
@@ -152,8 +158,13 @@ PANELS: tuple[Panel, ...] = (
         (
             "stop_conditions",
             "Stop conditions",
-            "Epoch limit, target test loss, patience",
-            ("train.max_epochs", "train.target_test_loss", "train.patience"),
+            "Epoch limit, target test loss or accuracy (R²), patience",
+            (
+                "train.max_epochs",
+                "train.target_test_loss",
+                "train.target_test_metric",
+                "train.patience",
+            ),
         ),
     ),
     _panel(
@@ -162,6 +173,7 @@ PANELS: tuple[Panel, ...] = (
         "The data panel on the left",
         "the data panel",
         ("dataset", "Dataset", "Which dataset", ("data.dataset",)),
+        ("classes", "Number of classes", "Classes of spiral, blobs, rings", ("data.classes",)),
         ("points", "Number of points", "Training and test points", ("data.points",)),
         ("split", "Test split", "Share of test points", ("data.test_fraction",)),
         ("noise", "Noise", "Noise of the generated points", ("data.noise",)),
@@ -172,7 +184,7 @@ PANELS: tuple[Panel, ...] = (
             "your_points",
             "Your points",
             "Clicking on the plot, Import Points…, Clear Your Points",
-            ("data.added", "data.removed", "data.domain"),
+            ("data.added", "data.removed", "data.domain", "data.regression"),
         ),
     ),
     _panel(
@@ -218,7 +230,14 @@ PANELS: tuple[Panel, ...] = (
 )
 CONTROLS: dict[str, Control] = {c.name: c for p in PANELS for c in p.controls}
 _PANELS: dict[str, Panel] = {p.name: p for p in PANELS}
-_GENERATOR = ("data.dataset", "data.points", "data.split", "data.noise", "data.seed")
+_GENERATOR = (
+    "data.dataset",
+    "data.classes",
+    "data.points",
+    "data.split",
+    "data.noise",
+    "data.seed",
+)
 """Controls whose change makes new points: removed points belong to the old ones and go."""
 
 

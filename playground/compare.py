@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from minidl import init as minit
 from minidl import nn, optim
-from minidl.train import History, fit, predict
+from minidl.train import History, accuracy, fit, predict, r2_score
 
 from .experiment import Experiment, ExperimentError, SavedWeights, TrainSpec
 from .session import Session, build_network
@@ -43,6 +42,7 @@ __all__ = [
     "MAX_STACK",
     "MAX_VARIANTS",
     "METRICS",
+    "metric_title",
     "PARAMETERS",
     "SWEEP_PARAMETERS",
     "TILE_GRID",
@@ -76,7 +76,7 @@ GRID_INTERVAL = 0.1
 """Seconds between two computations of the tiles' grids while training (the curves go on at
 the snapshot rate)."""
 
-INITS = {"xavier": "Xavier", "torch": "PyTorch", "zeros": "Zeros"}
+INITS = {"xavier": "Xavier", "pytorch": "PyTorch", "zeros": "Zeros"}
 """Initialisations a variant can start from: Xavier (the app's own), PyTorch's default, zeros."""
 
 PARAMETERS = {
@@ -96,6 +96,11 @@ SWEEP_PARAMETERS = {
 """The settings a sweep can put on its two axes (the seeds are averaged)."""
 
 METRICS = {"test_accuracy": "Test accuracy", "test_loss": "Test loss"}
+
+
+def metric_title(metric: str, regression: bool) -> str:
+    """A metric's name for a title: "Test R²" where a regression's accuracy column holds R²."""
+    return "Test R²" if regression and metric == "test_accuracy" else METRICS[metric]
 
 
 class CompareError(ExperimentError):
@@ -121,16 +126,20 @@ class Variant:
     @classmethod
     def of(cls, spec: TrainSpec, **changes: Any) -> Variant:
         """The variant with ``spec``'s settings and ``changes`` on top."""
-        base = cls(spec.learning_rate, spec.weight_decay, spec.seed)
+        base = cls(spec.learning_rate, spec.weight_decay, spec.seed, spec.init)
         return replace(base, **changes)
 
     def train_spec(self, base: TrainSpec) -> TrainSpec:
-        """``base`` with this variant's learning rate, L2, seed (and batch size)."""
+        """``base`` with this variant's learning rate, penalty rate, seed, initialisation
+        (and batch size). The penalty is ``base``'s kind (L1 or L2); L2 when it has none, so
+        a rate always means something (a rate of 0 is no penalty either way)."""
         return replace(
             base,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
+            regularization=_penalty(base),
             seed=self.seed,
+            init=self.init,
             batch_size=self.batch_size if self.batch_size is not None else base.batch_size,
         )
 
@@ -241,30 +250,27 @@ def variant_model(
     """
     generator = torch.Generator().manual_seed(variant.seed)
     model = build_network(
-        experiment.network, experiment.in_width, experiment.out_width, generator
+        experiment.network, experiment.in_width, experiment.out_width, generator, variant.init
     )
-    if variant.init != "xavier":
-        generator = torch.Generator().manual_seed(variant.seed)
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                if variant.init == "torch":
-                    minit.torch_default_linear_(layer.weight, layer.bias, generator)
-                else:
-                    minit.zeros_(layer.weight)
-                    if layer.bias is not None:
-                        minit.zeros_(layer.bias)
     return model, generator
 
 
+def _penalty(spec: TrainSpec) -> str:
+    """The penalty kind variants use: the experiment's, or L2 where it has none."""
+    return spec.regularization if spec.regularization != "none" else "l2"
+
+
 def _stacked_optimizer(model: nn.Stacked, spec: TrainSpec, variants: Sequence[Variant]) -> Any:
-    """The experiment's optimiser over the stack, with each variant's rate and L2."""
+    """The experiment's optimiser over the stack, with each variant's learning rate and
+    penalty rate; the penalty on the weights only, as the Session's (``optim.regularized``)."""
     lr = [float(v.learning_rate) for v in variants]
-    decay = [float(v.weight_decay) for v in variants]
-    params = list(model.parameters())
+    rates = [float(v.weight_decay) for v in variants]
+    groups = optim.regularized(model, "none")  # [weights, biases]: names ending in "weight"
+    groups[0][{"l1": "l1", "l2": "weight_decay"}[_penalty(spec)]] = rates
     if spec.optimizer == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=decay)
+        return optim.Adam(groups, lr=lr)
     momentum = spec.momentum if spec.optimizer == "sgd_momentum" else 0.0
-    return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
+    return optim.SGD(groups, lr=lr, momentum=momentum)
 
 
 _COLUMNS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
@@ -318,6 +324,7 @@ class StackedRuns:
             generator=self.generators,
             initial_epoch=self.epoch,
             history=self.histories,
+            accuracy_fn=r2_score if d.is_regression else accuracy,  # as the Session's
         )
         done = len(self.histories[0].epoch) - before
         self.steps += done * math.ceil(len(d._x_train) / self.batch_size)
@@ -355,10 +362,17 @@ class StackedRuns:
         return values[-1] if values else math.nan
 
     def grids(self, size: int = TILE_GRID) -> np.ndarray:
-        """Each variant's P(class 1) over the domain: (M, size, size) float32, ``[k, i2, i1]``."""
+        """What each variant's tile shows over the domain, as the main plot (see
+        ``Session.probabilities``): P(class 1) or a regression's value, (M, size, size), or each
+        class's probability, (M, K, size, size), for K > 2 classes; float32, ``[k, …, i2, i1]``."""
         inputs = self.data._grid_inputs_of(size)
         out = predict(self.model, inputs).float()  # (M, size², out)
-        if out.shape[-1] == 2:
+        if self.data.is_regression:
+            p = out[..., 0]
+        elif out.shape[-1] > 2:
+            p = torch.softmax(out, dim=-1).transpose(1, 2)  # (M, K, size²)
+            return p.reshape(self.models, -1, size, size).numpy().copy()
+        elif out.shape[-1] == 2:
             p = torch.softmax(out, dim=-1)[..., 1]
         else:
             p = out[..., 0].clamp(0.0, 1.0)
@@ -394,7 +408,8 @@ class CompareRows:
 class CompareSnapshot:
     """What the Compare window shows of a run at one moment (copies only).
 
-    ``grids`` is (M, TILE_GRID, TILE_GRID) P(class 1) per variant, or None when unchanged since
+    ``grids`` is (M, TILE_GRID, TILE_GRID) P(class 1) (or value) per variant, (M, K, TILE_GRID,
+    TILE_GRID) with K > 2 classes (see ``StackedRuns.grids``), or None when unchanged since
     the last one sent (they are computed at most every GRID_INTERVAL seconds).
     """
 

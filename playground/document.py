@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from .experiment import (
+    INITS,
     LOSSES,
     MAX_FILE_BYTES,
     MAX_INLINE_POINTS,
     OPTIMIZERS,
+    REGRESSION,
+    REGULARIZATIONS,
     Experiment,
     ExperimentError,
     SavedWeights,
@@ -97,6 +100,9 @@ def classify(old: Experiment, new: Experiment, *, built: bool = True) -> Change:
         return Change(Action.REBUILD, f"Loss changed to {title}: the weights were reset.")
     if b.seed != a.seed:
         return Change(Action.REBUILD, f"Reset: new random weights (seed {b.seed}).")
+    if b.init != a.init:
+        title = INITS.get(b.init, b.init)
+        return Change(Action.REBUILD, f"Initial weights: {title}; the weights were reset.")
     if not built or new.problems():
         return Change(Action.REBUILD, "Settings changed.")
     return Change(Action.APPLY_TRAINING, _training_message(a, b))
@@ -109,8 +115,13 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
         changes.append(f"learning rate {new.learning_rate:g}")
     if new.batch_size != old.batch_size:
         changes.append(f"batch size {new.batch_size}")
-    if new.weight_decay != old.weight_decay:
-        changes.append(f"L2 decay {new.weight_decay:g}")
+    if (new.regularization, new.weight_decay) != (old.regularization, old.weight_decay):
+        kind = REGULARIZATIONS.get(new.regularization, new.regularization)
+        changes.append(
+            "no regularisation"
+            if new.regularization == "none"
+            else f"{kind} regularisation at rate {new.weight_decay:g}"
+        )
     if new.optimizer != old.optimizer:
         changes.append(f"optimizer {OPTIMIZERS.get(new.optimizer, new.optimizer)} (fresh state)")
     stops = []
@@ -118,11 +129,14 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
         stops.append(f"after {new.max_epochs:,} epochs")
     if new.target_test_loss is not None:
         stops.append(f"at test loss ≤ {new.target_test_loss:g}")
+    if new.target_test_metric is not None:
+        stops.append(f"at test accuracy or R² ≥ {new.target_test_metric:g}")
     if new.patience is not None:
         stops.append(f"after {new.patience} epochs without a better test loss")
-    if (new.max_epochs, new.target_test_loss, new.patience) != (
+    if (new.max_epochs, new.target_test_loss, new.target_test_metric, new.patience) != (
         old.max_epochs,
         old.target_test_loss,
+        old.target_test_metric,
         old.patience,
     ):
         changes.append("stopping " + (", or ".join(stops) if stops else "only when paused"))
@@ -132,7 +146,18 @@ def _training_message(old: TrainSpec, new: TrainSpec) -> str:
 def points_key(experiment: Experiment) -> tuple:
     """What decides the points themselves (features and scaling do not move them)."""
     d = experiment.data
-    return (d.dataset, d.points, d.test_fraction, d.noise, d.seed, d.added, d.removed, d.domain)
+    return (
+        d.dataset,
+        d.points,
+        d.test_fraction,
+        d.noise,
+        d.seed,
+        d.added,
+        d.removed,
+        d.domain,
+        d.classes,
+        d.regression,
+    )
 
 
 @dataclass(frozen=True)
@@ -240,7 +265,8 @@ class Document:
             beside = points_path(path)
             key = (beside, hash(added))
             if self._beside is None or self._beside[0] != key or not beside.exists():
-                data = points_to_csv(PointSet.of(added).rows()).encode("utf-8")
+                rows = PointSet.of(added, regression=self.experiment.task == REGRESSION)
+                data = points_to_csv(rows.rows(), regression=rows.regression).encode("utf-8")
                 write_bytes(beside, data)
                 self._beside = (key, hashlib.sha256(data).hexdigest())
             points_file = {"file": beside.name, "sha256": self._beside[1], "points": len(added)}

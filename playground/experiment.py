@@ -30,15 +30,23 @@ from .pointset import PointSet
 __all__ = [
     "ACTIVATIONS",
     "CUSTOM",
+    "CLASSIFICATION",
     "DATASETS",
     "DATASET_CHOICES",
+    "INITS",
     "FEATURES",
     "FORMAT",
     "LAYER_KINDS",
     "LOSSES",
+    "MAX_CLASSES",
     "MAX_LINEAR_LAYERS",
     "MAX_UNITS",
+    "MULTICLASS_DATASETS",
     "OPTIMIZERS",
+    "REGRESSION",
+    "REGRESSION_DATASETS",
+    "REGRESSION_LOSSES",
+    "REGULARIZATIONS",
     "VERSION",
     "DataPoint",
     "DataSpec",
@@ -60,14 +68,35 @@ MAX_FILE_BYTES = 64 * 2**20
 
 # Mirrors of the engine's registries (minidl.data.DATASETS, minidl.nn.layers.FEATURES), kept here
 # so this module stays free of torch; tests/test_experiment.py checks that they agree.
-DATASETS: tuple[str, ...] = ("disk", "circle", "xor", "gaussians", "spiral")
+DATASETS: tuple[str, ...] = (
+    "disk",
+    "circle",
+    "xor",
+    "gaussians",
+    "spiral",
+    "plane",
+    "multigauss",
+    "blobs",
+    "moons",
+    "checkerboard",
+    "rings",
+)
+_PLAYGROUND_SQUARE = (-6.0, 6.0, -6.0, 6.0)
 DOMAINS: dict[str, tuple[float, float, float, float]] = {
     "disk": (0.0, 1.0, 0.0, 1.0),
-    "circle": (-6.0, 6.0, -6.0, 6.0),
-    "xor": (-6.0, 6.0, -6.0, 6.0),
-    "gaussians": (-6.0, 6.0, -6.0, 6.0),
-    "spiral": (-6.0, 6.0, -6.0, 6.0),
+    **{name: _PLAYGROUND_SQUARE for name in DATASETS if name != "disk"},
 }
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+REGRESSION_DATASETS: tuple[str, ...] = ("plane", "multigauss")
+"""Datasets whose targets are real numbers (TF Playground's regression sets, targets in [-1, 1])."""
+DEFAULT_CLASSES: dict[str, int] = {"spiral": 2, "blobs": 3, "rings": 3}
+"""Generated datasets that take a number of classes (``DataSpec.classes``), and the number they
+start with; the others have two."""
+MULTICLASS_DATASETS: tuple[str, ...] = tuple(DEFAULT_CLASSES)
+MAX_CLASSES = 10
+MAX_TARGET = 1e6
+"""A regression target must lie within +-MAX_TARGET."""
 CUSTOM = "custom"
 """The dataset of only your own points (clicked or imported), no generated ones."""
 DATASET_CHOICES: tuple[str, ...] = (*DATASETS, CUSTOM)
@@ -89,28 +118,61 @@ FEATURE_LABELS: dict[str, str] = {
     "sin(x2)": "sin x₂",
 }
 
-LAYER_KINDS: tuple[str, ...] = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "dropout")
-ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu", "tanh", "sigmoid")
+ACTIVATIONS: tuple[str, ...] = (
+    "relu",
+    "leaky_relu",
+    "tanh",
+    "sigmoid",
+    "elu",
+    "gelu",
+    "silu",
+    "softplus",
+    "sine",
+)
+"""Activation layers; all but LeakyReLU take torch's defaults (ELU alpha 1, exact GELU,
+Softplus beta 1) and no setting."""
+LAYER_KINDS: tuple[str, ...] = ("linear", *ACTIVATIONS, "dropout")
 LAYER_TITLES: dict[str, str] = {
     "linear": "Linear",
     "relu": "ReLU",
     "leaky_relu": "LeakyReLU",
     "tanh": "Tanh",
     "sigmoid": "Sigmoid",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "softplus": "Softplus",
+    "sine": "Sine",
     "dropout": "Dropout",
 }
 
 LOSSES: dict[str, str] = {
     "mse": "Mean squared error",
     "mae": "Mean absolute error",
+    "huber": "Huber (δ = 1)",
     "bce": "Binary cross-entropy",
     "cross_entropy": "Categorical cross-entropy",
 }
+REGRESSION_LOSSES: tuple[str, ...] = ("mse", "mae", "huber")
+"""The losses a regression trains with (the cross-entropies need classes)."""
 OPTIMIZERS: dict[str, str] = {
     "sgd": "SGD",
     "sgd_momentum": "SGD with momentum",
     "adam": "Adam",
 }
+
+REGULARIZATIONS: dict[str, str] = {
+    "none": "None",
+    "l1": "L1",
+    "l2": "L2",
+}
+"""Penalties on the weights; ``TrainSpec.weight_decay`` is the rate."""
+INITS: dict[str, str] = {
+    "xavier": "Xavier (Glorot) uniform",
+    "pytorch": "PyTorch's default",
+    "zeros": "Zeros",
+}
+"""How the Linear layers' first weights are drawn."""
 
 MAX_UNITS = 256
 MAX_LINEAR_LAYERS = 16
@@ -249,7 +311,7 @@ class NetworkSpec:
     @classmethod
     def parse(cls, text: str) -> NetworkSpec:
         """Read the command line's notation, e.g. "linear:25,relu,linear:1,sigmoid"."""
-        aliases = {"leakyrelu": "leaky_relu", "leaky": "leaky_relu"}
+        aliases = {"leakyrelu": "leaky_relu", "leaky": "leaky_relu", "sin": "sine", "swish": "silu"}
         layers = []
         for i, item in enumerate(text.split(","), start=1):
             item = item.strip().lower()
@@ -332,17 +394,36 @@ class NetworkSpec:
                 f"Start the network with a Linear layer (it reads the input features), "
                 f"not a {self.layers[0].title}."
             )
-        tail = [layer.kind for layer in self.layers[output + 1 :] if layer.kind != "dropout"]
+        tail = self.output_tail()
         if loss == "bce" and (not tail or tail[-1] != "sigmoid"):
             found.append(
                 "Binary cross-entropy needs probabilities: end the network with a Sigmoid."
             )
         if loss == "cross_entropy" and tail:
             found.append(
-                "Categorical cross-entropy applies its own softmax to the output layer's two "
+                "Categorical cross-entropy applies its own softmax to the output layer's "
                 "scores: remove the activation after the last Linear."
             )
         return found
+
+    def with_output(self, tail: tuple[str, ...]) -> NetworkSpec:
+        """A copy whose activations after the output layer are ``tail`` (Dropout stays)."""
+        output = self.output_index()
+        if output is None:
+            return self
+        kept = [layer for layer in self.layers[output + 1 :] if layer.kind == "dropout"]
+        return NetworkSpec(
+            (*self.layers[: output + 1], *(LayerSpec.make(kind) for kind in tail), *kept)
+        )
+
+    def output_tail(self) -> tuple[str, ...]:
+        """The activations after the output layer (Dropout aside), e.g. ("sigmoid",)."""
+        output = self.output_index()
+        if output is None:
+            return ()
+        return tuple(
+            layer.kind for layer in self.layers[output + 1 :] if layer.kind != "dropout"
+        )
 
     def to_list(self) -> list[dict[str, Any]]:
         """The layers as JSON-able dicts."""
@@ -363,11 +444,15 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class DataPoint:
-    """One of your own points: where it is, its class (0 or 1) and which side of the split."""
+    """One of your own points: where it is, its target and which side of the split.
+
+    The target ``label`` is a class (a whole number 0 to K-1) or, for regression, a real
+    number; ``DataSpec.problems`` checks it against the data's task.
+    """
 
     x1: float
     x2: float
-    label: int
+    label: int | float
     test: bool = False
 
     def problem(self) -> str | None:
@@ -377,10 +462,20 @@ class DataPoint:
                 return f"{name} must be a finite number, not {value!r}"
             if abs(value) > MAX_COORDINATE:
                 return f"{name} = {value:g} is too large (the limit is +-{MAX_COORDINATE:g})"
-        if self.label not in (0, 1) or isinstance(self.label, bool) or not _is_int(self.label):
-            return f"the label must be 0 or 1, not {self.label!r}"
+        if not _is_finite(self.label) or abs(self.label) > MAX_TARGET:
+            return f"the label must be a finite number, not {self.label!r}"
         if not isinstance(self.test, bool):
             return f"the split must be 'train' or 'test', not {self.test!r}"
+        return None
+
+    def label_problem(self, task: str, classes: int) -> str | None:
+        """Why the label does not fit the data's task (``classes`` classes, or regression)."""
+        if task == REGRESSION:
+            return None
+        if not (_is_int(self.label) or float(self.label).is_integer()) or not (
+            0 <= self.label < classes
+        ):
+            return f"the label must be a class 0 to {classes - 1}, not {self.label!r}"
         return None
 
     def to_row(self) -> list[Any]:
@@ -430,6 +525,10 @@ class DataSpec:
     only them; ``points`` and ``noise`` then do not matter); an imported file's are a PointSet
     (compact arrays that behave as the tuple). ``removed`` are indices of generated
     points you took away. ``domain`` is the plot area of a custom dataset (None: -6 to 6).
+
+    ``classes`` (2 to MAX_CLASSES) is the number of classes of spiral, blobs and rings and of
+    custom data (labels 0 to classes - 1); the other classification sets have two.
+    ``regression`` says custom data carry real-valued targets; plane and multigauss always do.
     """
 
     dataset: str = "disk"
@@ -442,6 +541,21 @@ class DataSpec:
     added: tuple[DataPoint, ...] | PointSet = ()
     removed: tuple[int, ...] = ()
     domain: tuple[float, float, float, float] | None = None
+    classes: int = 2
+    regression: bool = False
+
+    @property
+    def task(self) -> str:
+        """REGRESSION for the regression datasets and custom data with real targets, else
+        CLASSIFICATION."""
+        if self.dataset in REGRESSION_DATASETS or (self.is_custom and self.regression):
+            return REGRESSION
+        return CLASSIFICATION
+
+    @property
+    def n_classes(self) -> int:
+        """How many classes the data have (0 for regression)."""
+        return 0 if self.task == REGRESSION else self.classes
 
     @property
     def is_custom(self) -> bool:
@@ -474,9 +588,10 @@ class DataSpec:
         pad = 0.05 * max(hi_x - lo_x, hi_y - lo_y)
         return (lo_x - pad, hi_x + pad, lo_y - pad, hi_y + pad)
 
-    def with_point(self, x1: float, x2: float, label: int) -> DataSpec:
-        """A copy with one more of your points: a training point of class ``label``."""
-        return replace(self, added=self.added + (DataPoint(float(x1), float(x2), int(label)),))
+    def with_point(self, x1: float, x2: float, label: int | float) -> DataSpec:
+        """A copy with one more of your points: a training point of class (or target)
+        ``label``."""
+        return replace(self, added=self.added + (DataPoint(float(x1), float(x2), label),))
 
     def without_point(self, point_id: int) -> DataSpec:
         """A copy without one point: ``point_id`` >= 0 is a generated point's index, -1 - i is
@@ -486,10 +601,34 @@ class DataSpec:
         index = -1 - point_id
         return replace(self, added=self.added[:index] + self.added[index + 1 :])
 
-    def with_imported(self, points: tuple[DataPoint, ...] | PointSet) -> DataSpec:
-        """The custom dataset of exactly ``points`` (an imported file), the plot fitted to them."""
+    def with_imported(
+        self, points: tuple[DataPoint, ...] | PointSet, *, regression: bool | None = None
+    ) -> DataSpec:
+        """The custom dataset of exactly ``points`` (an imported file), the plot fitted to them:
+        real-valued targets with ``regression``, else as many classes as the labels need
+        (None: a regression's when the points carry real targets, as a file read says)."""
         points = points if isinstance(points, PointSet) else tuple(points)
-        return replace(self, dataset=CUSTOM, added=points, removed=(), domain=fit_domain(points))
+        if regression is None:
+            regression = (
+                points.regression
+                if isinstance(points, PointSet)
+                else any(isinstance(p.label, float) for p in points)
+            )
+        if regression or not len(points):
+            classes = 2
+        elif isinstance(points, PointSet):
+            classes = max(2, int(points.label.max()) + 1)
+        else:
+            classes = max([2, *(int(p.label) + 1 for p in points)])
+        return replace(
+            self,
+            dataset=CUSTOM,
+            added=points,
+            removed=(),
+            domain=fit_domain(points),
+            classes=min(classes, MAX_CLASSES),
+            regression=regression,
+        )
 
     def problems(self) -> list[str]:
         """Why this data cannot be generated, as sentences; empty when it can."""
@@ -533,6 +672,23 @@ class DataSpec:
         problem = _domain_problem(self.domain)
         if problem:
             found.append(problem)
+        if not (_is_int(self.classes) and 2 <= self.classes <= MAX_CLASSES):
+            found.append(f"The number of classes must be 2 to {MAX_CLASSES}, not {self.classes!r}.")
+        elif (
+            self.task == CLASSIFICATION
+            and self.classes != 2
+            and not (self.is_custom or self.dataset in MULTICLASS_DATASETS)
+        ):
+            found.append(
+                f"The {self.dataset} dataset has two classes; more classes come with "
+                f"{', '.join(MULTICLASS_DATASETS)} or your own points."
+            )
+        else:
+            problem = _labels_problem(self.added, self.task, self.classes)
+            if problem:
+                found.append(problem)
+        if not isinstance(self.regression, bool):
+            found.append(f"data.regression must be true or false, not {self.regression!r}.")
         if self.is_custom and not _has_points(self.added, test=False):
             found.append(
                 "The custom dataset has no training points yet: click on the plot to add one "
@@ -542,19 +698,29 @@ class DataSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict: your points as rows [x1, x2, label, "train" or "test"] (more than
-        MAX_INLINE_POINTS are refused: they are saved beside the file, see dump_experiment)."""
+        MAX_INLINE_POINTS are refused: they are saved beside the file, see dump_experiment).
+
+        ``classes`` and ``regression`` are written only when they are not the defaults, so a
+        two-class experiment's file is what it always was (older playgrounds read it).
+        """
         if len(self.added) > MAX_INLINE_POINTS:
             raise ExperimentError(
                 f"{len(self.added):,} points are too many to list in an experiment file (at "
                 f"most {MAX_INLINE_POINTS:,}): save them beside it"
             )
-        return {
-            **{k: v for k, v in asdict(self).items() if k not in ("added", "removed", "domain")},
+        skip = ("added", "removed", "domain", "classes", "regression")
+        out = {
+            **{k: v for k, v in asdict(self).items() if k not in skip},
             "features": list(self.features),
             "added": [p.to_row() for p in self.added],
             "removed": list(self.removed),
             "domain": list(self.domain) if self.domain is not None else None,
         }
+        if self.classes != 2:
+            out["classes"] = self.classes
+        if self.regression:
+            out["regression"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> DataSpec:
@@ -604,6 +770,34 @@ def _bounds(points: tuple[DataPoint, ...] | PointSet) -> tuple[float, float, flo
     return min(xs), max(xs), min(ys), max(ys)
 
 
+def _labels_problem(
+    points: tuple[DataPoint, ...] | PointSet, task: str, classes: int
+) -> str | None:
+    """Why some of ``points``' labels do not fit the task (``classes`` classes, or a
+    regression), naming the first such point; None when they all fit."""
+    if isinstance(points, PointSet):  # its rows are valid: only the task can disagree
+        if task == REGRESSION or not len(points):
+            return None
+        if points.regression:
+            return "Your points carry real-valued targets: the data are a regression's."
+        bad = (points.label >= classes).nonzero()[0]
+        if not len(bad):
+            return None
+        points = points[int(bad[0]) : int(bad[0]) + 1]
+        first = int(bad[0]) + 1
+    else:
+        first = 1
+    for i, point in enumerate(points[:MAX_ADDED_POINTS], start=first):
+        problem = (
+            point.label_problem(task, classes)
+            if isinstance(point, DataPoint) and point.problem() is None
+            else None
+        )
+        if problem:
+            return f"Added point {i}: {problem}."
+    return None
+
+
 def _has_points(points: tuple[DataPoint, ...] | PointSet, *, test: bool) -> bool:
     """Whether any of ``points`` is a test point (``test``) or a training point."""
     if isinstance(points, PointSet):
@@ -630,8 +824,13 @@ class TrainSpec:
     """Loss, optimiser and their settings; ``seed`` draws the weights and the batch order.
 
     The stop conditions pause Play by themselves: ``max_epochs`` after that many epochs,
-    ``target_test_loss`` once the test loss is at or below it, ``patience`` when the test loss
+    ``target_test_loss`` once the test loss is at or below it, ``target_test_metric`` once the
+    test accuracy (a regression: the test R²) is at or above it, ``patience`` when the test loss
     has not improved for that many epochs in a row (None: that condition is off).
+
+    ``regularization`` ("none", "l1", "l2") is the penalty on the weights and ``weight_decay``
+    its rate (an older file's weight decay is the L2 rate it always was). ``init`` draws the
+    first weights: "xavier" (the seeds'), "pytorch" (torch.nn.Linear's) or "zeros".
     """
 
     loss: str = "mse"
@@ -644,16 +843,18 @@ class TrainSpec:
     max_epochs: int | None = None
     target_test_loss: float | None = None
     patience: int | None = None
-
-    @property
-    def out_width(self) -> int:
-        """The output layer's width the loss asks for: two scores for softmax, else one."""
-        return 2 if self.loss == "cross_entropy" else 1
+    regularization: str = "l2"
+    init: str = "xavier"
+    target_test_metric: float | None = None
 
     @property
     def watches_test_loss(self) -> bool:
-        """Whether a stop condition needs the test loss."""
-        return self.target_test_loss is not None or self.patience is not None
+        """Whether a stop condition needs the test set (its loss, accuracy or R²)."""
+        return (
+            self.target_test_loss is not None
+            or self.patience is not None
+            or self.target_test_metric is not None
+        )
 
     def problems(self) -> list[str]:
         """Why training cannot start with these settings, as sentences; empty when it can."""
@@ -671,7 +872,18 @@ class TrainSpec:
         if not (_is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE):
             found.append(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {self.batch_size!r}.")
         if not (_is_number(self.weight_decay) and 0 <= self.weight_decay <= 10):
-            found.append(f"Weight decay must be between 0 and 10, not {self.weight_decay!r}.")
+            found.append(
+                f"The regularisation rate must be between 0 and 10, not {self.weight_decay!r}."
+            )
+        if self.regularization not in REGULARIZATIONS:
+            found.append(
+                f"Unknown regularisation {self.regularization!r} "
+                f"(choose from {', '.join(REGULARIZATIONS)})."
+            )
+        if self.init not in INITS:
+            found.append(
+                f"Unknown initialisation {self.init!r} (choose from {', '.join(INITS)})."
+            )
         if not (_is_number(self.momentum) and 0 <= self.momentum < 1):
             found.append(f"Momentum must be in [0, 1), not {self.momentum!r}.")
         if not (_is_int(self.seed) and 0 <= self.seed < 2**63):
@@ -690,6 +902,13 @@ class TrainSpec:
                 f"The target test loss must be above 0 and at most 1e6, "
                 f"not {self.target_test_loss!r}."
             )
+        if self.target_test_metric is not None and not (
+            _is_finite(self.target_test_metric) and 0 < self.target_test_metric <= 1
+        ):
+            found.append(
+                f"The target test accuracy (or R²) must be above 0 and at most 1, "
+                f"not {self.target_test_metric!r}."
+            )
         if self.patience is not None and not (
             _is_int(self.patience) and 0 < self.patience <= MAX_EPOCHS
         ):
@@ -700,8 +919,13 @@ class TrainSpec:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return asdict(self)
+        """A JSON-able dict; ``regularization``, ``init`` and ``target_test_metric`` only when
+        not the defaults (so a file of the settings older playgrounds know reads there too)."""
+        out = asdict(self)
+        for name in ("regularization", "init", "target_test_metric"):
+            if out[name] == getattr(TrainSpec, name):
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainSpec:
@@ -845,17 +1069,83 @@ class Experiment:
         return len(self.data.features)
 
     @property
+    def task(self) -> str:
+        """REGRESSION or CLASSIFICATION, as the data say."""
+        return self.data.task
+
+    @property
     def out_width(self) -> int:
-        """The network's output width, set by the loss."""
-        return self.train.out_width
+        """The network's output width: a score per class for cross-entropy, else one unit
+        (a probability, or the predicted value)."""
+        if self.train.loss == "cross_entropy" and self.task == CLASSIFICATION:
+            return self.data.classes
+        return 1
+
+    def output_tail(self) -> tuple[str, ...]:
+        """The activations the output layer needs for this loss and task: a Sigmoid for
+        binary cross-entropy, none for categorical cross-entropy and regression, else the
+        network's own."""
+        if self.task == REGRESSION or self.train.loss == "cross_entropy":
+            return ()
+        if self.train.loss == "bce":
+            return ("sigmoid",)
+        return self.network.output_tail()
+
+    def with_fitting_output(self) -> Experiment:
+        """A copy whose network ends the way ``output_tail`` says (the command line uses it
+        when no --layers are given, so ``--dataset plane`` trains without more flags)."""
+        tail = self.network.output_tail()
+        wanted = self.output_tail()
+        if tail == wanted or (self.task == REGRESSION and tail == ("tanh",)):
+            return self
+        return self.replace(network=self.network.with_output(wanted))
+
+    def loss_misfit(self) -> str | None:
+        """Why the loss does not suit the data's task, or None."""
+        loss = LOSSES.get(self.train.loss, self.train.loss)
+        if self.task == REGRESSION and self.train.loss not in REGRESSION_LOSSES:
+            return (
+                f"{loss} needs classes, and these data have real-valued targets: choose "
+                "mean squared error, mean absolute error or Huber for a regression."
+            )
+        many = self.task == CLASSIFICATION and self.data.classes > 2
+        if many and self.train.loss != "cross_entropy":
+            return (
+                f"{self.data.classes} classes need categorical cross-entropy (a score per "
+                f"class and a softmax), not {loss.lower()}."
+            )
+        return None
+
+    def task_problems(self) -> list[str]:
+        """Why the loss or the output layer does not suit the data's task, as sentences."""
+        misfit = self.loss_misfit()
+        if misfit is not None:
+            return [misfit]
+        tail = self.network.output_tail()
+        if (
+            self.task == REGRESSION
+            and tail not in ((), ("tanh",))
+            and self.network.output_index() is not None
+        ):
+            return [
+                "A regression predicts any value: end the network with its Linear layer "
+                f"(or a Tanh, for targets in [-1, 1]), not a {LAYER_TITLES.get(tail[-1])}."
+            ]
+        return []
 
     def problems(self) -> list[str]:
-        """Everything that stops this experiment from training, as sentences."""
+        """Everything that stops this experiment from training, as sentences: a loss that
+        does not suit the task first (the output layer's rules for that loss then do not
+        matter)."""
+        misfit = self.loss_misfit()
         found = [
-            *self.network.problems(self.train.loss),
+            *([misfit] if misfit else []),
+            *self.network.problems("mse" if misfit else self.train.loss),
             *self.data.problems(),
             *self.train.problems(),
         ]
+        if not found:
+            found.extend(self.task_problems())
         if (
             self.train.watches_test_loss
             and self.data.is_custom

@@ -36,14 +36,20 @@ __all__ = [
 INPUTS = -1
 """The mask key of the input column (masks are keyed by the stack index they follow)."""
 
-_MODULES: dict[str, type[nn.Module]] = {
+LAYER_MODULES: dict[str, type[nn.Module]] = {
     "linear": nn.Linear,
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "softplus": nn.Softplus,
+    "sine": nn.Sine,
     "dropout": nn.Dropout,
 }
+"""Each layer kind of the builder (experiment.LAYER_KINDS) and the engine's module for it."""
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -139,7 +145,7 @@ def columns(network: NetworkSpec, features: Sequence[str], out_width: int) -> li
             elif s.kind == "dropout":
                 title += f" {s.p:g}" if s.p is not None else ""
             parts.append(title)
-        maths = [minidl.formula(_MODULES[k]) for k in kinds]
+        maths = [minidl.formula(LAYER_MODULES[k]) for k in kinds]
         activations = [k for k in kinds if k not in ("linear", "dropout")]
         units = shapes[group[-1]].out_width
         linear = group[0] if kinds[0] == "linear" else None

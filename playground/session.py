@@ -34,19 +34,27 @@ import minidl
 from minidl import ModelFileError, nn, optim
 from minidl import data as mdata
 from minidl import io as mio
+from minidl.nn.losses import LOSSES as LOSSES_BY_NAME
 from minidl.train import (
     Callback,
     EarlyStopping,
     History,
     StopAtLoss,
     TrainState,
+    accuracy,
+    confusion_matrix,
     evaluate,
     fit,
     predict,
+    r2_score,
 )
 
 from .experiment import (
+    ACTIVATIONS,
     LOSSES,
+    MAX_CLASSES,
+    MULTICLASS_DATASETS,
+    REGRESSION,
     DataSpec,
     Experiment,
     ExperimentError,
@@ -55,7 +63,15 @@ from .experiment import (
     SavedWeights,
     TrainSpec,
 )
-from .insight import Column, HiddenSpace, MaskedNetwork, columns, layer_outputs, principal_axes
+from .insight import (
+    LAYER_MODULES,
+    Column,
+    HiddenSpace,
+    MaskedNetwork,
+    columns,
+    layer_outputs,
+    principal_axes,
+)
 from .pointset import point_arrays
 
 __all__ = [
@@ -68,7 +84,6 @@ __all__ = [
     "Snapshot",
     "StopWhenSet",
     "build_network",
-    "confusion_matrix",
     "experiment_with_model",
     "nearest_point",
     "points_by_reference",
@@ -97,6 +112,9 @@ class HistoryRows:
     """(epochs, Linear layers): ‖∇W‖₂ of each Linear's weight after the epoch's last step."""
     weight_norms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     """(epochs, Linear layers): ‖W‖₂ (Frobenius) of each Linear's weight at the epoch's end."""
+    train_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """A regression's root mean squared error per epoch (empty for a classification)."""
+    test_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -115,6 +133,11 @@ class Snapshot:
     ~5 % of its training time. numpy, as torch tensors unpickle ~20x slower (0.25 ms each).
     ``grads`` come with the weights: each parameter's gradient of the last step (None before
     the first step).
+
+    What the grid holds follows the task: P(class 1) for two classes, the predicted value for
+    a regression, and for K > 2 classes each class's probability, shape (K, GRID_SIZE,
+    GRID_SIZE). For a regression the accuracy fields hold R² (``r2_score``), and
+    ``train_rmse`` / ``test_rmse`` the root mean squared error.
     """
 
     session_id: int
@@ -129,6 +152,8 @@ class Snapshot:
     steps_per_second: float = math.nan
     weights: dict[str, np.ndarray] | None = None
     grads: dict[str, np.ndarray] | None = None
+    train_rmse: float = math.nan
+    test_rmse: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,7 @@ class DataArrays:
 
     ``train_ids`` / ``test_ids`` say where each point comes from: ``i >= 0`` is generated point
     ``i``, ``-1 - j`` is your j-th added point (what ``DataSpec.without_point`` takes).
+    ``classes`` is the number of classes, 0 for a regression (``y`` then holds float targets).
     """
 
     x_train: np.ndarray
@@ -146,6 +172,7 @@ class DataArrays:
     domain: tuple[float, float, float, float]
     train_ids: np.ndarray | None = None
     test_ids: np.ndarray | None = None
+    classes: int = 2
 
     def __len__(self) -> int:
         return len(self.y_train) + len(self.y_test)
@@ -167,12 +194,36 @@ class DataArrays:
             self.domain,
             ids[0][train] if ids[0] is not None else None,
             ids[1][test] if ids[1] is not None else None,
+            self.classes,
         )
 
-    def rows(self) -> list[tuple[float, float, int, bool]]:
-        """Every point as (x1, x2, label, is_test): training points first."""
-        out = [(x[0], x[1], int(c), False) for x, c in zip(self.x_train, self.y_train, strict=True)]
-        out += [(x[0], x[1], int(c), True) for x, c in zip(self.x_test, self.y_test, strict=True)]
+    @property
+    def is_regression(self) -> bool:
+        """Whether the targets are real numbers rather than classes."""
+        return self.classes == 0
+
+    def value_range(self) -> tuple[float, float]:
+        """The colour levels of a regression's targets: symmetric about 0 when they have both
+        signs (a diverging map centred on 0), else their own range; (-1, 1) without points."""
+        values = np.concatenate([self.y_train, self.y_test]).astype(np.float64)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return (-1.0, 1.0)
+        low, high = float(values.min()), float(values.max())
+        if low < 0 < high or low == high:
+            top = max(abs(low), abs(high), 1e-6)
+            return (-top, top)
+        return (low, high)
+
+    def rows(self) -> list[tuple[float, float, int | float, bool]]:
+        """Every point as (x1, x2, label or target, is_test): training points first; a class
+        as an int, a target as the float32 it is (which prints in its shortest form)."""
+        out = []
+        for xs, ys, test in ((self.x_train, self.y_train, False), (self.x_test, self.y_test, True)):
+            out += [
+                (x[0], x[1], c if self.is_regression else int(c), test)
+                for x, c in zip(xs, ys, strict=True)
+            ]
         return out
 
 
@@ -189,15 +240,12 @@ def nearest_point(
     return int(ids[best]) if distance[best] <= max_distance else None
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 2) -> np.ndarray:
-    """Counts of (true class, predicted class): ``m[i, j]`` points of class i predicted as j."""
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    predicted = np.asarray(predicted, dtype=np.int64).reshape(-1)
-    if labels.shape != predicted.shape:
-        raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions")
-    return np.bincount(labels * classes + predicted, minlength=classes * classes).reshape(
-        classes, classes
-    )
+ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
+    kind: LAYER_MODULES[kind] for kind in ACTIVATIONS if kind != "leaky_relu"
+}
+"""The playground's activation blocks without a setting, and the engine's layer of each."""
+INIT_NAMES = {"xavier": "xavier", "pytorch": "torch", "zeros": "zeros"}
+"""TrainSpec.init -> nn.Linear's ``init``."""
 
 
 def build_network(
@@ -205,21 +253,23 @@ def build_network(
     in_width: int,
     out_width: int,
     generator: torch.Generator | None = None,
+    init: str = "xavier",
 ) -> nn.Sequential:
-    """The minidl model of a layer stack (without input features), fresh weights from generator."""
+    """The minidl model of a layer stack (without input features), fresh weights from generator
+    drawn by ``init`` (a TrainSpec.init)."""
     layers: list[nn.Module] = []
     for shape in network.shapes(in_width, out_width):
         spec = shape.spec
         if spec.kind == "linear":
-            layers.append(nn.Linear(shape.in_width, shape.out_width, generator=generator))
-        elif spec.kind == "relu":
-            layers.append(nn.ReLU())
+            layers.append(
+                nn.Linear(
+                    shape.in_width, shape.out_width, init=INIT_NAMES[init], generator=generator
+                )
+            )
+        elif spec.kind in ACTIVATION_LAYERS:
+            layers.append(ACTIVATION_LAYERS[spec.kind]())
         elif spec.kind == "leaky_relu":
             layers.append(nn.LeakyReLU(spec.slope if spec.slope is not None else 0.01))
-        elif spec.kind == "tanh":
-            layers.append(nn.Tanh())
-        elif spec.kind == "sigmoid":
-            layers.append(nn.Sigmoid())
         elif spec.kind == "dropout":
             layers.append(nn.Dropout(spec.p if spec.p is not None else 0.0))
         else:  # validation rejects these first; this guards direct callers
@@ -228,22 +278,46 @@ def build_network(
 
 
 def _loss_function(loss: str) -> nn.Module:
-    return {
-        "mse": nn.MSELoss,
-        "mae": nn.L1Loss,
-        "bce": nn.BCELoss,
-        "cross_entropy": nn.CrossEntropyLoss,
-    }[loss]()
+    return LOSSES_BY_NAME[loss]()
 
 
 def _optimizer(model: nn.Module, spec: TrainSpec) -> optim.Optimizer:
-    params = list(model.parameters())
+    """The optimiser of ``spec``, its penalty on the weights only (TF Playground's way:
+    ``optim.regularized``; L1 as Playground steps it, L2 as torch's weight decay)."""
+    groups = optim.regularized(model, spec.regularization, spec.weight_decay)
     if spec.optimizer == "adam":
-        return optim.Adam(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+        return optim.Adam(groups, lr=spec.learning_rate)
     momentum = spec.momentum if spec.optimizer == "sgd_momentum" else 0.0
-    return optim.SGD(
-        params, lr=spec.learning_rate, momentum=momentum, weight_decay=spec.weight_decay
-    )
+    return optim.SGD(groups, lr=spec.learning_rate, momentum=momentum)
+
+
+def _set_penalty(optimizer: optim.Optimizer, model: nn.Module, spec: TrainSpec) -> None:
+    """Change the penalty of an optimiser made by ``_optimizer`` in place (its state stays):
+    the weights' group gets ``spec``'s kind at its rate, the biases' group none."""
+    weights = {id(p) for name, p in model.named_parameters() if name.endswith("weight")}
+    for group in optimizer.param_groups:
+        on_weights = all(id(p) in weights for p in group["params"])
+        rate = spec.weight_decay if on_weights else 0.0
+        group["l1"] = rate if spec.regularization == "l1" else 0.0
+        group["weight_decay"] = rate if spec.regularization == "l2" else 0.0
+
+
+REBUILD_ABOVE = 20_000
+"""A Session with more points than this is pickled without its point tensors (~40 bytes a
+point): the receiving process makes them again from the experiment (its PointSet, or the
+seeded generator) and the sender's scaler, the same bits, so a hand-over of a million points
+pickles ~18 MB instead of ~51 MB and neither side holds both copies at once."""
+_FIT = object()
+"""``_build_data``'s default: fit the input scaler on the training points."""
+
+
+def _joined(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """The parts' (x, y, ids) one after another; a single non-empty part as it is (a million
+    points are not copied once more)."""
+    filled = [part for part in parts if len(part[0])] or parts[:1]
+    if len(filled) == 1:
+        return filled[0]
+    return tuple(torch.cat(c) for c in zip(*filled, strict=True))
 
 
 class _SessionData:
@@ -290,6 +364,18 @@ class _Patience(EarlyStopping):
 
     def on_train_begin(self, state: TrainState) -> None:
         pass
+
+
+class _StopAtMetric(Callback):
+    """Stops once the test accuracy (a regression: the test R²) is at or above ``target``."""
+
+    def __init__(self, target: float, name: str) -> None:
+        self.target, self.name = target, name
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        value = logs.get("test_accuracy")
+        if value is not None and value >= self.target:
+            state.stop(f"test {self.name} reached {value:.4g} ≥ {self.target:g}")
 
 
 class _KeepLastGood(Callback):
@@ -342,9 +428,17 @@ class Session:
                 del state[name]
             data = self.experiment.data
             state["experiment"] = replace(self.experiment, data=replace(data, added=()))
+        elif self.point_count > REBUILD_ABOVE:  # many points: the receiver makes them again
+            for name in _SessionData.NAMES:
+                del state[name]
+            state["_rebuild"] = True
         return state
 
     def __setstate__(self, state: dict) -> None:
+        if state.pop("_rebuild", False):  # the experiment's spec and scaler make the rest
+            self.__dict__.update(state)
+            self._build_data(self.experiment.data, scaler=self.scaler)
+            return
         if "_raw" not in state:  # sent by reference: the points are this process's own
             data = _SESSION_DATA.get(state["session_id"])
             if data is None:
@@ -373,11 +467,20 @@ class Session:
 
     # -- building -------------------------------------------------------------------------
 
-    def _build_data(self, spec: DataSpec) -> None:
+    def _build_data(self, spec: DataSpec, *, scaler: object = _FIT) -> None:
+        """Make the session's point tensors from ``spec`` (and its input scaler, fitted on the
+        training points unless given: a copy rebuilt elsewhere keeps the sender's)."""
+        regression = spec.task == REGRESSION
+        target_type = torch.float32 if regression else torch.int64
         empty_x, empty_i = torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64)
-        train_parts, test_parts = [(empty_x, empty_i, empty_i)], [(empty_x, empty_i, empty_i)]
+        empty_y = torch.zeros(0, dtype=target_type)
+        train_parts, test_parts = [(empty_x, empty_y, empty_i)], [(empty_x, empty_y, empty_i)]
         if not spec.is_custom:
-            x, y = mdata.make_dataset(spec.dataset, spec.points, seed=spec.seed, noise=spec.noise)
+            classes = spec.classes if spec.dataset in MULTICLASS_DATASETS else None
+            x, y = mdata.make_dataset(
+                spec.dataset, spec.points, seed=spec.seed, noise=spec.noise, classes=classes
+            )
+            y = y.to(target_type)
             ids = torch.arange(len(x))
             # the engine's seeded split, applied to the indices: the same points as splitting
             # (x, y) itself, and each point keeps its index for removal
@@ -389,18 +492,18 @@ class Session:
                 kept = chosen[~torch.isin(chosen, removed)]
                 part.append((x[kept], y[kept], kept))
         if spec.added:
-            xy, labels, is_test = point_arrays(spec.added)
+            xy, labels, is_test = point_arrays(spec.added, regression=regression)
             ids = -1 - np.arange(len(labels))
             for part, side in ((train_parts, ~is_test), (test_parts, is_test)):
                 part.append(
                     (
                         torch.from_numpy(xy[side].astype(np.float32)),
-                        torch.from_numpy(labels[side]),
+                        torch.from_numpy(labels[side]).to(target_type),
                         torch.from_numpy(ids[side]),
                     )
                 )
-        x_train, y_train, ids_train = (torch.cat(c) for c in zip(*train_parts, strict=True))
-        x_test, y_test, ids_test = (torch.cat(c) for c in zip(*test_parts, strict=True))
+        x_train, y_train, ids_train = _joined(train_parts)
+        x_test, y_test, ids_test = _joined(test_parts)
         if not len(x_train):
             raise ExperimentError(
                 "No training points are left: add points (click on the plot) or choose a "
@@ -409,8 +512,10 @@ class Session:
         self._raw = (x_train, y_train, x_test, y_test)
         self._ids = (ids_train.numpy(), ids_test.numpy())
         self._features = nn.Features(list(spec.features))
-        f_train = self._features(x_train).data
-        self.scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
+        if scaler is _FIT:
+            f_train = self._features(x_train).data
+            scaler = mdata.Standardizer().fit(f_train) if spec.standardize else None
+        self.scaler = scaler
         self._x_train = self._inputs(x_train)
         self._x_test = self._inputs(x_test)
         self._y_train = self._targets(y_train)
@@ -438,8 +543,23 @@ class Session:
         features = self._features(points).data
         return self.scaler.transform(features) if self.scaler is not None else features
 
+    @property
+    def is_regression(self) -> bool:
+        """Whether the session fits real-valued targets (its accuracy is R²)."""
+        return self.experiment.task == REGRESSION
+
+    @property
+    def metric_name(self) -> str:
+        """What the accuracy columns hold: "R²" for a regression, else "accuracy"."""
+        return "R²" if self.is_regression else "accuracy"
+
+    @property
+    def classes(self) -> int:
+        """How many classes the data have; 0 for a regression."""
+        return self.experiment.data.n_classes
+
     def _targets(self, labels: torch.Tensor) -> torch.Tensor:
-        if self.experiment.train.loss == "cross_entropy":
+        if self.experiment.train.loss == "cross_entropy" and not self.is_regression:
             return labels
         return labels.to(torch.float32)[:, None]
 
@@ -452,6 +572,7 @@ class Session:
             self.experiment.in_width,
             self.experiment.out_width,
             self._generator,
+            spec.init,
         )
         self.optimizer = _optimizer(self.model, spec)
         self.history = History()
@@ -498,6 +619,8 @@ class Session:
         found: list[Callback] = []
         if spec.target_test_loss is not None:
             found.append(StopAtLoss(spec.target_test_loss, monitor="test_loss"))
+        if spec.target_test_metric is not None:
+            found.append(_StopAtMetric(spec.target_test_metric, self.metric_name))
         if self._patience is not None:
             found.append(self._patience)
         return found
@@ -547,6 +670,7 @@ class Session:
             generator=self._generator,
             initial_epoch=self.epoch,
             history=self.history,
+            accuracy_fn=r2_score if self.is_regression else accuracy,
             callbacks=[
                 _RecordNorms(self),
                 *callbacks,
@@ -629,6 +753,12 @@ class Session:
                 f"The test loss ({self.history.test_loss[-1]:.4g}) is already at the target "
                 f"({spec.target_test_loss:g}): lower the target or turn it off to train on."
             )
+        metric = self.history.test_accuracy[-1] if self.history.test_accuracy else math.nan
+        if spec.target_test_metric is not None and metric >= spec.target_test_metric:
+            return (
+                f"The test {self.metric_name} ({metric:.4g}) is already at the target "
+                f"({spec.target_test_metric:g}): raise the target or turn it off to train on."
+            )
         if self._patience is not None:
             self._patience.wait = 0
         return None
@@ -657,9 +787,9 @@ class Session:
             return
         for group in self.optimizer.param_groups:
             group["lr"] = spec.learning_rate
-            group["weight_decay"] = spec.weight_decay
             if "momentum" in group and spec.optimizer == "sgd_momentum":
                 group["momentum"] = spec.momentum
+        _set_penalty(self.optimizer, self.model, spec)
 
     def reset(self, seed: int | None = None) -> None:
         """Start again with fresh weights (drawn with ``seed``, default the experiment's)."""
@@ -671,36 +801,55 @@ class Session:
     # -- looking at it -------------------------------------------------------------------------
 
     def probabilities(self, inputs: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
-        """P(class 1) for rows of already-transformed inputs (float32, shape (n,)), by the
-        session's model or the given one."""
+        """What the plot shows for rows of already-transformed inputs, by the session's model
+        or the given one: P(class 1), shape (n,), for two classes; each class's probability,
+        (n, K), for K > 2; the predicted value, (n,), for a regression. float32."""
         out = predict(self._forward_model(self.model if model is None else model), inputs).float()
+        if self.is_regression:
+            return out[:, 0]
+        if out.shape[1] > 2:
+            return torch.softmax(out, dim=1)
         if out.shape[1] == 2:
             return torch.softmax(out, dim=1)[:, 1]
         return out[:, 0].clamp(0.0, 1.0)  # a linear output under MSE can leave [0, 1]
 
     def predict_points(self, points: torch.Tensor | np.ndarray) -> np.ndarray:
-        """P(class 1) at raw (x1, x2) points, shape (n,)."""
+        """``probabilities`` at raw (x1, x2) points: (n,), or (n, K) for K > 2 classes."""
         points = torch.as_tensor(np.asarray(points, dtype=np.float32))
         return self.probabilities(self._inputs(points)).numpy()
 
     def decision_grid(self, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """P(class 1) over the data domain, (GRID_SIZE, GRID_SIZE) float32, ``grid[i2, i1]``.
+        """``probabilities`` over the data domain, float32, ``grid[i2, i1]``: (GRID_SIZE,
+        GRID_SIZE), or (K, GRID_SIZE, GRID_SIZE) for K > 2 classes (``grid[k, i2, i1]``).
 
         With ``weights`` (a Snapshot's), the grid of those weights, drawn by a copy of the
         model kept for this: the session's own weights stay as they are.
         """
         p = self.probabilities(self._grid_inputs, self._model_with(weights))
+        if p.dim() == 2:
+            return p.T.reshape(-1, GRID_SIZE, GRID_SIZE).numpy().copy()
         return p.numpy().reshape(GRID_SIZE, GRID_SIZE).copy()
 
     def confusion(self, split: str = "test") -> np.ndarray:
-        """The confusion matrix of the ``split`` ("test" or "train") set: rows are true classes,
-        columns predicted ones; predictions as the accuracy counts them."""
+        """The K×K confusion matrix of the ``split`` ("test" or "train") set: rows are true
+        classes, columns predicted ones; predictions as the accuracy counts them. A
+        regression has none (ExperimentError)."""
+        if self.is_regression:
+            raise ExperimentError("A regression has no classes, so no confusion matrix.")
+        classes = self.classes
         _, y_train, _, y_test = self._raw
         x, labels = (self._x_test, y_test) if split == "test" else (self._x_train, y_train)
         if not len(x):
-            return np.zeros((2, 2), dtype=np.int64)
-        predicted = mdata.labels_from_scores(predict(self._forward_model(self.model), x))
-        return confusion_matrix(labels.numpy(), predicted.numpy())
+            return np.zeros((classes, classes), dtype=np.int64)
+        scores = predict(self._forward_model(self.model), x)
+        return confusion_matrix(scores, labels, classes).numpy()
+
+    def _rmse(self, r2: np.ndarray, targets: torch.Tensor) -> np.ndarray:
+        """RMSE from R²: with SS_tot / n = Var(y), RMSE = sqrt((1 - R²) Var(y))."""
+        if not self.is_regression or not len(targets):
+            return np.zeros(0) if not self.is_regression else np.full(len(r2), math.nan)
+        variance = float(targets.double().var(unbiased=False))
+        return np.sqrt(np.clip(1.0 - r2, 0.0, None) * variance)
 
     def history_rows(self, start: int = 0) -> HistoryRows:
         """The per-epoch metrics from row ``start`` on, as numpy copies."""
@@ -714,15 +863,19 @@ class Session:
         both = (
             torch.stack(norms).double().numpy() if norms else np.zeros((0, 2, len(self._linears)))
         )
+        train_r2, test_r2 = col(h.train_accuracy), col(h.test_accuracy)
+        _, y_train, _, y_test = self._raw
         return HistoryRows(
             start,
             np.array(h.epoch[start:], dtype=np.int64),
             col(h.train_loss),
             col(h.test_loss),
-            col(h.train_accuracy),
-            col(h.test_accuracy),
+            train_r2,
+            test_r2,
             both[:, 0].copy(),
             both[:, 1].copy(),
+            self._rmse(train_r2, y_train),
+            self._rmse(test_r2, y_test) if len(test_r2) else np.zeros(0),
         )
 
     def snapshot(
@@ -736,6 +889,11 @@ class Session:
         """A copy of the run's state now; history rows from ``since``; the grid and a copy of
         the weights only if asked."""
         last = self.history.last()
+        _, y_train, _, y_test = self._raw
+        rmse = [
+            self._rmse(np.array([last.get(f"{part}_accuracy", math.nan)]), y)
+            for part, y in (("train", y_train), ("test", y_test))
+        ]
         return Snapshot(
             session_id=self.session_id,
             epoch=self.epoch,
@@ -749,6 +907,8 @@ class Session:
             steps_per_second=steps_per_second,
             weights={k: v.numpy() for k, v in self._weights_copy().items()} if weights else None,
             grads=self._grads_copy() if weights else None,
+            train_rmse=float(rmse[0][0]) if len(rmse[0]) else math.nan,
+            test_rmse=float(rmse[1][0]) if len(rmse[1]) else math.nan,
         )
 
     def _grads_copy(self) -> dict[str, np.ndarray] | None:
@@ -774,6 +934,7 @@ class Session:
             self.domain,
             self._ids[0].copy(),
             self._ids[1].copy(),
+            self.classes,
         )
 
     # -- inside the network (the network view's numbers; playground.insight) -------------------
@@ -861,13 +1022,20 @@ class Session:
     def point_gradients(
         self,
         point: tuple[float, float],
-        label: int,
+        label: int | float,
         weights: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
-        """dLoss/dparameter for one point of class ``label`` under the session's loss (eval
-        mode), per state-dict key; computed on a copy, so the model's own .grad stays."""
-        if label not in (0, 1):
-            raise ExperimentError(f"a point's class is 0 or 1, got {label!r}")
+        """dLoss/dparameter for one point of class (a regression: target) ``label`` under the
+        session's loss (eval mode), per state-dict key; computed on a copy, so the model's own
+        .grad stays."""
+        if self.is_regression:
+            if not math.isfinite(float(label)):
+                raise ExperimentError(f"a point's target is a finite number, got {label!r}")
+            target = torch.tensor([float(label)])
+        elif label in range(self.classes):
+            target = torch.tensor([int(label)])
+        else:
+            raise ExperimentError(f"a point's class is 0 to {self.classes - 1}, got {label!r}")
         probe = self.__dict__.get("_probe")
         if probe is None:
             probe = self._probe = copy.deepcopy(self.model)
@@ -880,7 +1048,7 @@ class Session:
         probe.eval()
         for p in probe.parameters():
             p.grad = None
-        target = self._targets(torch.tensor([int(label)]))
+        target = self._targets(target)
         loss = self._loss_fn(self._forward_model(probe)(self._point_inputs(point)), target)
         loss.backward()
         return {
@@ -1161,7 +1329,7 @@ def read_model(path: str | os.PathLike, current_loss: str = "mse") -> ImportedMo
     features: tuple[str, ...] = ("x1", "x2")
     if modules and isinstance(modules[0], nn.Features):
         features = tuple(modules.pop(0).features)
-    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+    simple = {layer: kind for kind, layer in ACTIVATION_LAYERS.items()}
     layers: list[LayerSpec] = []
     width = len(features)
     for i, module in enumerate(modules, start=1):
@@ -1195,16 +1363,16 @@ def read_model(path: str | os.PathLike, current_loss: str = "mse") -> ImportedMo
     if out is None:
         raise ModelFileError(path, "the model has no Linear layer")
     out_width = layers[out].units
-    if out_width not in (1, 2):
+    if not (out_width is not None and 1 <= out_width <= MAX_CLASSES):
         raise ModelFileError(
             path,
-            f"the model has {out_width} outputs; the playground trains "
-            "two-class models with 1 output (a probability) or 2 (scores)",
+            f"the model has {out_width} outputs; the playground trains models with 1 output "
+            f"(a probability or a value) or a score for each of 2 to {MAX_CLASSES} classes",
         )
     loss = metadata.get("playground.loss", current_loss)
     if loss not in LOSSES:
         loss = current_loss
-    if out_width == 2:
+    if out_width >= 2:
         loss = "cross_entropy"
     elif loss == "cross_entropy":
         loss = "mse"
@@ -1216,7 +1384,13 @@ def read_model(path: str | os.PathLike, current_loss: str = "mse") -> ImportedMo
 
 
 def experiment_with_model(experiment: Experiment, imported: ImportedModel) -> Experiment:
-    """The experiment with an imported model's stack, input features and loss."""
+    """The experiment with an imported model's stack, input features and loss (and, for a
+    model of K class scores, K classes where the data can have them)."""
     data = replace(experiment.data, features=tuple(imported.features))
+    out = imported.network.output_index()
+    scores = imported.network.layers[out].units if out is not None else None
+    takes_classes = data.is_custom or data.dataset in MULTICLASS_DATASETS
+    if imported.loss == "cross_entropy" and scores and data.task != REGRESSION and takes_classes:
+        data = replace(data, classes=scores)
     train = replace(experiment.train, loss=imported.loss)
     return experiment.replace(network=imported.network, data=data, train=train)

@@ -398,7 +398,7 @@ def test_the_class_example_opens_in_class_mode(window):
     action = next(
         a
         for a in window.findChildren(type(window.open_action))
-        if a.objectName() == "example_4-lesson-find-a-good-learning-rate"
+        if a.objectName() == "example_10-lesson-find-a-good-learning-rate"
     )
     action.trigger()
     assert window.class_mode.classroom is not None and window.file_path is None

@@ -18,8 +18,12 @@ from playground.app import build_parser, parse_args
 ROOT = Path(__file__).resolve().parent.parent
 
 BAD_VALUES = [
-    ("--dataset", "moons"),
+    ("--dataset", "swissroll"),
     ("--points-csv", "/no/such/points.csv"),
+    ("--classes", "11"),
+    ("--classes", "1"),
+    ("--regularization", "l3"),
+    ("--init", "ones"),
     ("--points", "many"),
     ("--points", "3"),
     ("--test-fraction", "1.5"),

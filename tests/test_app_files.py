@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import minidl
-from playground.widgets.icons import RESOURCES
 from playground.widgets.main_window import MainWindow
 
 
@@ -120,15 +121,20 @@ def test_bad_experiment_file_gets_a_dialog(window, monkeypatch, tmp_path):
     assert window.experiment == before and window.session is not None
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "playground" / "resources" / "examples"
+
+
 def test_every_example_opens_and_trains(window):
     actions = [
         a
         for a in window.findChildren(type(window.open_action))
         if a.objectName().startswith("example_")
     ]
-    # one menu entry per example file that ships (the class example among them)
-    shipped = sorted((RESOURCES / "examples").glob("*.json"))
-    assert len(actions) == len(shipped) >= 4
+    # one per file in resources/examples (the seeds', issue 13's regressions and classes, the
+    # class lesson)
+    assert len(actions) == len(list(EXAMPLES_DIR.glob("*.json"))) == 10
+    titles = {a.text() for a in actions}
+    assert {"Regression on the plane", "Three spiral arms"} <= titles
     for action in actions:
         action.trigger()
         assert window.session is not None, action.text()

@@ -5,10 +5,12 @@ Smoke tests only: tiny sizes, no timing assertions (timings live in benchmarks/R
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import seed000, seed002, seed004, stacked
+from benchmarks import bigdata, seed000, seed002, seed004, stacked
 
 
 def test_benchmark_table_runs_quick(capsys):
@@ -34,6 +36,17 @@ def test_seed_experiment_runs_quick(module, name, tmp_path, capsys):
     png = (tmp_path / f"{name}.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "|" in capsys.readouterr().out  # the markdown table is printed too
+
+
+def test_bigdata_runs_quick(capsys):
+    """The million-point benchmark end to end on 5,000 rows: parse, epoch, window, memory."""
+    assert bigdata.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "same numbers: yes" in out  # the app's reader and numpy.loadtxt read the same file
+    assert "5,000 rows" in out and "window: File > Import Points" in out
+    assert "GUI 10 ms timer lateness" in out and "worker memory growth" in out
+    epochs = re.search(r"\| window: training \| (\d+) epoch", out)
+    assert epochs and int(epochs.group(1)) >= 1  # trained through the worker process
 
 
 def test_stacked_benchmark_runs_quick(capsys):

@@ -108,8 +108,8 @@ def test_a_panel_names_all_its_controls_and_a_control_entry_wins():
 
 def test_the_summary_names_whole_panels_and_single_controls():
     assert LESSON.summary() == (
-        "Locked: playing (Play, Pause, Step), reset the weights, batch size, L2 decay, optimizer, "
-        "loss, stop conditions, the network, view options. "
+        "Locked: playing (Play, Pause, Step), reset the weights, batch size, regularisation, "
+        "initial weights, optimizer, loss, stop conditions, the network, view options. "
         "Hidden: the data panel, maths of a layer."
     )
     assert Classroom().summary() == "Nothing is locked or hidden."
@@ -150,7 +150,7 @@ def test_classroom_errors_are_value_errors_with_the_sentence():
 
 
 def test_the_example_lesson_is_a_class_file():
-    path = RESOURCES / "examples" / "4-lesson-find-a-good-learning-rate.json"
+    path = RESOURCES / "examples" / "10-lesson-find-a-good-learning-rate.json"
     experiment, weights = read_experiment(path)
     assert weights is None and experiment.classroom is not None
     assert experiment.classroom.changeable("training.learning_rate")
@@ -198,6 +198,10 @@ def changed(experiment: Experiment, path: str) -> Experiment:
         "noise": 0.1,
         "momentum": 0.5,
         "weight_decay": 0.01,
+        "regularization": "l1",
+        "init": "zeros",
+        "target_test_metric": 0.9,
+        "regression": True,
     }
     new = others[name] if name in others else value + 1 if isinstance(value, int) else value / 2
     assert new != value, path

@@ -91,7 +91,7 @@ def test_the_seed_network_with_five_learning_rates_equals_each_alone() -> None:
 
 def test_initialisations_draw_as_the_linear_layers_do() -> None:
     exp = small()
-    torch_model, _ = variant_model(exp, Variant(0.1, 0.0, 7, "torch"))
+    torch_model, _ = variant_model(exp, Variant(0.1, 0.0, 7, "pytorch"))
     g = torch.Generator().manual_seed(7)
     sizes = [(2, 8), (8, 8), (8, 1)]
     expected = [nn.Linear(a, b, init="torch", generator=g) for a, b in sizes]
@@ -109,7 +109,11 @@ def test_initialisations_draw_as_the_linear_layers_do() -> None:
 
 def test_an_initialisation_variant_equals_fit_of_that_model_alone() -> None:
     exp = small()
-    variants = [Variant(0.1, 0.0, 3, "torch"), Variant(0.1, 0.0, 3, "zeros"), Variant(0.1, 0.0, 3)]
+    variants = [
+        Variant(0.1, 0.0, 3, "pytorch"),
+        Variant(0.1, 0.0, 3, "zeros"),
+        Variant(0.1, 0.0, 3),
+    ]
     compare = CompareSession(exp, variants)
     compare.step(3)
     data = compare.data
@@ -200,7 +204,7 @@ def test_variant_weights_and_experiment_are_the_variants_own() -> None:
 
 def test_values_are_read_with_messages_that_name_the_bad_one() -> None:
     assert parse_values("learning_rate", "0.1, 0.3 1") == [0.1, 0.3, 1.0]
-    assert parse_values("init", "xavier, PyTorch, zeros") == ["xavier", "torch", "zeros"]
+    assert parse_values("init", "xavier, PyTorch, zeros") == ["xavier", "pytorch", "zeros"]
     assert parse_values("seed", "0 1 2") == [0, 1, 2]
     cases = [
         ("learning_rate", "0.1, abc", "Learning rate: 'abc' is not a number."),
@@ -221,7 +225,8 @@ def test_variants_that_cannot_train_are_refused_by_number() -> None:
     exp = small()
     with pytest.raises(CompareError, match=r"Variant 2: The learning rate must be above 0"):
         CompareSession(exp, [Variant(0.1, 0.0, 0), Variant(-1.0, 0.0, 0)])
-    with pytest.raises(CompareError, match="Variant 1: Weight decay must be between 0 and 10"):
+    rate = "Variant 1: The regularisation rate must be between 0 and 10"
+    with pytest.raises(CompareError, match=rate):
         CompareSession(exp, [Variant(0.1, 20.0, 0)])
     with pytest.raises(CompareError, match="at most 16"):
         CompareSession(exp, [Variant(0.1, 0.0, k) for k in range(MAX_VARIANTS + 1)])
@@ -275,7 +280,7 @@ def test_a_sweeps_csv_is_the_mean_and_sd_of_the_runs_alone(metric: str) -> None:
 
 def test_a_sweep_over_batch_sizes_stacks_each_batch_size_apart() -> None:
     exp = small()
-    plan = SweepPlan("batch_size", (10, 40), "init", ("xavier", "torch"), (0, 1), 2)
+    plan = SweepPlan("batch_size", (10, 40), "init", ("xavier", "pytorch"), (0, 1), 2)
     groups = SweepSession(exp, plan)._groups
     assert [(batch, len(group)) for batch, group in groups] == [(10, 4), (40, 4)]
     result = run_sweep(exp, plan).result()

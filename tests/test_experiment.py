@@ -33,6 +33,11 @@ def test_mirrors_of_the_engine_registries_agree():
     # the app offers the engine's datasets in the engine's order (maybe not all of them yet)
     assert tuple(name for name in ENGINE_DATASETS if name in DATASETS) == DATASETS
     assert {name: ENGINE_DOMAINS[name] for name in DATASETS} == DOMAINS
+    from minidl.data import MANY_CLASSES, REGRESSION
+    from playground.experiment import DEFAULT_CLASSES, REGRESSION_DATASETS
+
+    assert REGRESSION_DATASETS == REGRESSION
+    assert DEFAULT_CLASSES == MANY_CLASSES
     assert tuple(ENGINE_FEATURES) == FEATURES
 
 
@@ -93,8 +98,12 @@ def test_output_width_follows_the_loss_not_the_stored_units():
     assert [s.out_width for s in shapes] == [25, 25, 2]
     assert shapes[-1].is_output and not shapes[0].is_output
     assert shapes[0].parameters == 3 * 25 + 25
-    assert TrainSpec(loss="cross_entropy").out_width == 2
-    assert TrainSpec(loss="bce").out_width == 1
+    assert Experiment(train=TrainSpec(loss="cross_entropy")).out_width == 2
+    assert Experiment(train=TrainSpec(loss="bce")).out_width == 1
+    spiral3 = DataSpec(dataset="spiral", classes=3)
+    assert Experiment(data=spiral3, train=TrainSpec(loss="cross_entropy")).out_width == 3
+    plane = DataSpec(dataset="plane", classes=3)  # a regression: classes do not count
+    assert Experiment(data=plane, train=TrainSpec(loss="cross_entropy")).out_width == 1
 
 
 def test_deep_wide_networks_are_allowed():
@@ -279,7 +288,7 @@ def _doc() -> dict:
         (lambda: json.dumps({**_doc(), "data": {"features": "x1"}}), "must be a list"),
         (lambda: json.dumps({**_doc(), "data": {"added": [[1, 2]]}}), "data.added[0]"),
         (lambda: json.dumps({**_doc(), "data": {"added": [[1, "2", 1]]}}), "x2 must be"),
-        (lambda: json.dumps({**_doc(), "data": {"added": [[1, 2, 3]]}}), "label must be 0 or 1"),
+        (lambda: json.dumps({**_doc(), "data": {"added": [[1, 2, 3]]}}), "class 0 to 1"),
         (lambda: json.dumps({**_doc(), "data": {"added": [[1, 2, 1, "x"]]}}), "split must be"),
         (lambda: json.dumps({**_doc(), "data": {"removed": [-1]}}), "Removed points"),
         (lambda: json.dumps({**_doc(), "data": {"domain": [1, 0, 0, 1]}}), "is empty"),

@@ -162,7 +162,7 @@ def test_cross_entropy_model_imports_with_its_loss(tmp_path):
     ("model", "fragment"),
     [
         (nn.Sequential(nn.Linear(2, 4), nn.Softmax()), "Softmax"),
-        (nn.Sequential(nn.Linear(2, 3)), "3 outputs"),
+        (nn.Sequential(nn.Linear(2, 11)), "11 outputs"),
         (nn.Sequential(nn.Linear(3, 1)), "expects 3 inputs"),
         (nn.Sequential(nn.ReLU(), nn.Linear(2, 1)), "Start the network with a Linear"),
     ],
@@ -229,8 +229,9 @@ def test_stop_when_set_ends_an_epoch_early():
 
 from dataclasses import replace  # noqa: E402
 
+from minidl.train import confusion_matrix  # noqa: E402
 from playground.experiment import CUSTOM, DataPoint, dump_experiment, load_experiment  # noqa: E402
-from playground.session import confusion_matrix, nearest_point  # noqa: E402
+from playground.session import nearest_point  # noqa: E402
 
 
 def test_reopening_a_saved_experiment_gives_the_same_loss_curve():
@@ -341,10 +342,11 @@ def test_divergence_rolls_back_to_the_last_good_epoch():
 
 
 def test_confusion_matrix_counts_and_agrees_with_the_accuracy(trained):
-    m = confusion_matrix(np.array([0, 0, 1, 1, 1]), np.array([0, 1, 1, 1, 0]))
+    # the engine's counts: (predicted, true), rows true
+    m = confusion_matrix(torch.tensor([0, 1, 1, 1, 0]), torch.tensor([0, 0, 1, 1, 1]))
     assert m.tolist() == [[1, 1], [1, 2]]
     matrix = trained.confusion("test")
     assert matrix.sum() == 1000
     assert np.trace(matrix) / 1000 == pytest.approx(trained.history.test_accuracy[-1])
     with pytest.raises(ValueError):
-        confusion_matrix(np.array([0, 1]), np.array([1]))
+        confusion_matrix(torch.tensor([0, 1]), torch.tensor([1]))

@@ -26,7 +26,7 @@ from playground.widgets.classroom_dialog import SaveForClassDialog  # noqa: E402
 from playground.widgets.icons import RESOURCES  # noqa: E402
 from playground.widgets.main_window import MainWindow  # noqa: E402
 
-LESSON = RESOURCES / "examples" / "4-lesson-find-a-good-learning-rate.json"
+LESSON = RESOURCES / "examples" / "10-lesson-find-a-good-learning-rate.json"
 
 
 def main() -> None:

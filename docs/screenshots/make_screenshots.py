@@ -5,13 +5,16 @@ docs/screenshots/make_screenshots.py``. Each picture scripts the window the way 
 import a CSV, train, press Play at learning rate 10, open the confusion matrix, switch to the
 dark theme; then the inside views (issue 12): the network dock while training, a hovered unit on
 the boundary plot, the maths dock, the Gradients tab, and the README's main screenshot
-(docs/screenshot.png). ``--inside`` makes only the inside ones.
+(docs/screenshot.png); then issue 13's problems: a regression on the plane (its colour bar, R²
+and RMSE) and three spiral arms with their 3×3 confusion matrix. ``--inside`` makes only the
+inside ones, ``--problems`` only the last two.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,13 @@ OUT = Path(__file__).resolve().parent
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from playground.experiment import DataSpec, Experiment, NetworkSpec, TrainSpec  # noqa: E402
+from playground.experiment import (  # noqa: E402
+    DataSpec,
+    Experiment,
+    NetworkSpec,
+    TrainSpec,
+    load_experiment,
+)
 from playground.files import save_picture  # noqa: E402
 from playground.widgets.main_window import MainWindow  # noqa: E402
 from playground.widgets.theme import apply_theme  # noqa: E402
@@ -95,12 +104,33 @@ def inside_shots() -> None:
     window.close()
 
 
+def problem_shots() -> None:
+    """A regression and a 3-class run, from the examples of File > Examples (light theme)."""
+    examples = ROOT / "playground" / "resources" / "examples"
+    for example, epochs, name, confusion in (
+        ("4-regression-on-the-plane.json", 60, "regression.png", False),
+        ("6-three-spiral-arms.json", 60, "three-classes.png", True),
+    ):
+        experiment, _ = load_experiment((examples / example).read_text())
+        window = window_for(experiment.replace(train=replace(experiment.train, max_epochs=epochs)))
+        window.resize(1600, 1000)
+        train_until_stopped(window)
+        if confusion:
+            window.confusion_action.trigger()
+            wait(300)
+        shot(window, name)
+        window.close()
+
+
 def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("minidl playground (screenshots)")
     apply_theme(app, "light")
     if "--inside" in sys.argv:
         inside_shots()
+        return
+    if "--problems" in sys.argv:
+        problem_shots()
         return
 
     # 1. an imported dataset (two moons from a CSV), trained
@@ -142,6 +172,9 @@ def main() -> None:
 
     # 2b. the inside views, light
     inside_shots()
+
+    # 2c. regression and three classes
+    problem_shots()
 
     # 4. the same window in a dark theme
     apply_theme(app, "dark")

@@ -266,11 +266,13 @@ class ClassMode(QObject):
             "training.reset": _Targets(actions=[c.reset_action], buttons=buttons("reset")),
             "training.learning_rate": _Targets([c.learning_rate]),
             "training.batch_size": _Targets([c.batch_size]),
-            "training.weight_decay": _Targets([c.weight_decay]),
+            "training.weight_decay": _Targets([c.regularization, c.weight_decay]),
+            "training.init": _Targets([c.init]),
             "training.optimizer": _Targets([c.optimizer]),
             "training.loss": _Targets([c.loss]),
             "training.stop_conditions": _Targets([c.stop_box]),
             "data.dataset": _Targets([d.dataset]),
+            "data.classes": _Targets([d.classes]),
             "data.points": _Targets([d.points]),
             "data.split": _Targets([d.test_percent]),
             "data.noise": _Targets([d.noise]),
@@ -278,7 +280,7 @@ class ClassMode(QObject):
             "data.features": _Targets(list(d.feature_boxes.values())),
             "data.standardize": _Targets([d.standardize]),
             "data.your_points": _Targets(
-                [d.added_label], [w.import_points_action, w.clear_points_action]
+                [d.added_label, d.click_class], [w.import_points_action, w.clear_points_action]
             ),
             "network.layers": _Targets(
                 [b.palette_list, b.view], [b.view.remove_action, w.import_action]

@@ -46,7 +46,8 @@ from ..compare import (
 )
 from ..experiment import ExperimentError
 from ..worker import TrainingController
-from .plots import BOUNDARY_MAP, CLASS0, CLASS1, _Curve, _draw_once, _thin_pen, nice_ceiling
+from .colours import class_colours, class_image, value_colours
+from .plots import BOUNDARY_MAP, _Curve, _draw_once, _thin_pen, nice_ceiling
 
 __all__ = ["CompareWindow", "VARIANT_COLOURS"]
 
@@ -67,6 +68,8 @@ DEFAULT_VALUES = {
 }
 _COLUMNS = ("learning_rate", "weight_decay", "seed", "init")
 _LUT = BOUNDARY_MAP.getLookupTable(0.0, 1.0, 1024, alpha=False)
+MAX_TILE_POINTS = 2000
+"""A tile draws at most this many of the training points (a random subset, as the main plot)."""
 
 
 class _MetricRows:
@@ -116,6 +119,7 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.images: list[pg.ImageItem] = []
         self.notes: list[pg.TextItem] = []
         self._rect = QRectF(0, 0, 1, 1)
+        self._levels = (0.0, 1.0)
         self.text_colour = QColor(0, 0, 0)
         self._key: tuple | None = None
         self.scene().sigMouseClicked.connect(self._on_click)
@@ -134,8 +138,18 @@ class VariantTiles(pg.GraphicsLayoutWidget):
         self.labels, self.views, self.images, self.notes = [], [], [], []
         x0, x1, y0, y1 = arrays.domain
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
+        self._levels = arrays.value_range() if arrays.is_regression else (0.0, 1.0)
         columns = max(1, math.ceil(math.sqrt(len(names))))
-        classes = [arrays.x_train[arrays.y_train == c] for c in (0, 1)]
+        shown = arrays.shown(MAX_TILE_POINTS)  # a tile is small: a subset shows the data
+        if arrays.is_regression:  # one group, each point in its target's colour
+            brushes = [pg.mkBrush(c) for c in value_colours(shown.y_train, self._levels)]
+            groups = [(shown.x_train, brushes, None)]
+        else:  # a darker rim keeps a point visible on its own class's region
+            colours = class_colours(max(arrays.classes, 2))
+            groups = [
+                (shown.x_train[shown.y_train == c], pg.mkBrush(colour), colour.darker(170))
+                for c, colour in enumerate(colours)
+            ]
         for k, name in enumerate(names):
             row, col = divmod(k, columns)
             label = self.addLabel(name, row=2 * row, col=col, size="8pt", color=self.text_colour)
@@ -146,9 +160,10 @@ class VariantTiles(pg.GraphicsLayoutWidget):
             image = pg.ImageItem(axisOrder="row-major")
             image.setLookupTable(_LUT)
             view.addItem(image)
-            for points, colour in zip(classes, (CLASS0, CLASS1), strict=True):
+            for points, brush, rim in groups:
+                pen = None if rim is None else pg.mkPen(rim, width=0.6)
                 scatter = pg.ScatterPlotItem(
-                    x=points[:, 0], y=points[:, 1], size=2, pen=None, brush=pg.mkBrush(colour)
+                    x=points[:, 0], y=points[:, 1], size=3, pen=pen, brush=brush
                 )
                 view.addItem(scatter)
                 _draw_once(scatter)
@@ -164,10 +179,19 @@ class VariantTiles(pg.GraphicsLayoutWidget):
             self.notes.append(note)
 
     def set_grids(self, grids: np.ndarray) -> None:
-        """Each tile's P(class 1) grid, (M, n, n) rows along x₂."""
-        clean = np.nan_to_num(grids.astype(np.float32), nan=0.5, posinf=1.0, neginf=0.0)
+        """Each tile's grid, rows along x₂: P(class 1) or a regression's value (M, n, n), in
+        the main plot's colours, or K class probabilities (M, K, n, n) as its class regions."""
+        if grids.ndim == 4:
+            for image, grid in zip(self.images, grids, strict=False):
+                rgb = class_image(grid)
+                image.setImage(rgb, levels=(0, 255), rect=self._rect, autoLevels=False)
+            return
+        low, high = self._levels
+        clean = np.nan_to_num(
+            grids.astype(np.float32), nan=0.5 * (low + high), posinf=high, neginf=low
+        )
         for image, grid in zip(self.images, clean, strict=False):
-            image.setImage(grid, levels=(0.0, 1.0), rect=self._rect, autoLevels=False)
+            image.setImage(grid, levels=self._levels, rect=self._rect, autoLevels=False)
 
     def set_caption(self, k: int, text: str) -> None:
         """The text above tile k (re-laid out only when it changes)."""
@@ -231,6 +255,7 @@ class CompareWindow(QWidget):
         self.rows: _MetricRows | None = None
         self.last_snapshot: Any = None
         self._names: list[str] = []
+        self._metric = "acc"  # what the captions call the test metric: "R²" for a regression
         self._dirty = True  # the table changed since the run was made
         self._run_experiment: Any = None
         self._loss_name = "test_loss"
@@ -477,6 +502,7 @@ class CompareWindow(QWidget):
         self._run_experiment = experiment
         self._names = [v.label(self._shown_parameters(variants)) for v in variants]
         self.rows = _MetricRows(len(variants))
+        self._metric = "R²" if session.data.is_regression else "acc"
         self.tiles.set_variants(self._names, session.data.data_arrays())
         self._make_curves(session.data.has_test_points)
         self.controller.start(session)
@@ -534,7 +560,7 @@ class CompareWindow(QWidget):
                 acc, loss = snap.test_accuracy[k], snap.test_loss[k]
                 caption = name
                 if math.isfinite(acc):
-                    caption += f" · acc {acc:.3f} · loss {loss:.3g}"
+                    caption += f" · {self._metric} {acc:.3f} · loss {loss:.3g}"
                 self.tiles.set_caption(k, caption)
         for k, diverged in enumerate(snap.diverged):
             note = "" if diverged is None else f"diverged at epoch {diverged[0]}"

@@ -22,7 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..experiment import CUSTOM, DATASET_CHOICES, FEATURE_LABELS, FEATURES, MAX_POINTS, DataSpec
+from ..experiment import (
+    CUSTOM,
+    DATASET_CHOICES,
+    DEFAULT_CLASSES,
+    FEATURE_LABELS,
+    FEATURES,
+    MAX_CLASSES,
+    MAX_POINTS,
+    MULTICLASS_DATASETS,
+    REGRESSION,
+    DataSpec,
+)
 from ..pointset import point_arrays
 
 __all__ = ["DataPanel"]
@@ -32,7 +43,13 @@ DATASET_HELP = {
     "circle": "A blob (class 1) inside a ring (class 0).",
     "xor": "Four quadrants: class 1 where x₁ and x₂ have the same sign.",
     "gaussians": "Two Gaussian clouds; noise makes them overlap.",
-    "spiral": "Two interleaved spiral arms: needs depth or sine features.",
+    "spiral": "Interleaved spiral arms, one per class: needs depth or sine features.",
+    "plane": "Regression: the target rises evenly across the plane, from -1 to 1.",
+    "multigauss": "Regression: six Gaussian bumps, targets between -1 and 1.",
+    "blobs": "K Gaussian clusters, one per class.",
+    "moons": "Two interleaving half circles.",
+    "checkerboard": "A checkerboard of two classes: a classic for sine features.",
+    "rings": "K concentric rings, one class each.",
     CUSTOM: "Only your own points: click on the plot to add them, or File > Import Points….",
 }
 
@@ -51,7 +68,18 @@ class DataPanel(QWidget):
         for i, name in enumerate(DATASET_CHOICES):
             self.dataset.addItem(name.capitalize(), name)
             self.dataset.setItemData(i, DATASET_HELP[name], Qt.ItemDataRole.ToolTipRole)
-        self.dataset.setToolTip("Which two-class dataset to learn; Custom is only your own points")
+        self.dataset.setToolTip(
+            "Which dataset to learn: classes, or a regression (plane, multigauss); Custom is "
+            "only your own points"
+        )
+        self.classes = QSpinBox(self)
+        self.classes.setObjectName("classes")
+        self.classes.setRange(2, MAX_CLASSES)
+        self.classes.setKeyboardTracking(False)
+        self.classes.setToolTip(
+            f"How many classes ({', '.join(MULTICLASS_DATASETS)} and your own points): more "
+            "than two need categorical cross-entropy"
+        )
 
         self.points = QSpinBox(self)
         self.points.setObjectName("points")
@@ -105,11 +133,22 @@ class DataPanel(QWidget):
 
         form = QFormLayout()
         form.addRow("&Dataset", self.dataset)
+        form.addRow("Cl&asses", self.classes)
         form.addRow("&Points", self.points)
         form.addRow("Spl&it", self.test_percent)
         form.addRow("&Noise", self.noise)
         form.addRow("S&eed", self.seed)
         form.addRow("", self.regenerate)
+        self.click_class = QSpinBox(self)
+        self.click_class.setObjectName("click_class")
+        self.click_class.setPrefix("class ")
+        self.click_class.setRange(0, 1)
+        self.click_class.setValue(1)
+        self.click_class.setToolTip(
+            "The class a click on the plot adds (Shift+click adds class 0); with more than two "
+            "classes pick any of them here"
+        )
+        form.addRow("C&lick adds", self.click_class)
         form.addRow(self.added_label)
 
         self.feature_boxes: dict[str, QCheckBox] = {}
@@ -134,7 +173,7 @@ class DataPanel(QWidget):
 
         self.set_spec(self._spec)
         self.dataset.currentIndexChanged.connect(self._commit)
-        for spin in (self.points, self.test_percent, self.noise, self.seed):
+        for spin in (self.classes, self.points, self.test_percent, self.noise, self.seed):
             spin.valueChanged.connect(self._commit)
         self.standardize.toggled.connect(self._commit)
         self.regenerate.clicked.connect(lambda: self.seed.setValue(self.seed.value() + 1))
@@ -148,6 +187,7 @@ class DataPanel(QWidget):
         self._spec = spec
         widgets = [
             self.dataset,
+            self.classes,
             self.points,
             self.test_percent,
             self.noise,
@@ -159,6 +199,7 @@ class DataPanel(QWidget):
             w.blockSignals(True)
         try:
             self.dataset.setCurrentIndex(max(0, self.dataset.findData(spec.dataset)))
+            self.classes.setValue(spec.classes)
             self.points.setValue(spec.points)
             self.test_percent.setValue(round(spec.test_fraction * 100))
             self.noise.setValue(round(spec.noise * 100))
@@ -171,6 +212,11 @@ class DataPanel(QWidget):
                 w.blockSignals(False)
         for w in (self.points, self.test_percent, self.noise, self.seed, self.regenerate):
             w.setEnabled(not spec.is_custom)
+        self.classes.setEnabled(
+            spec.task != REGRESSION and (spec.is_custom or spec.dataset in MULTICLASS_DATASETS)
+        )
+        self.click_class.setMaximum(spec.classes - 1)
+        self.click_class.setEnabled(spec.task != REGRESSION)
         n_test = int(point_arrays(spec.added)[2].sum()) if spec.added else 0
         added = (
             f"Your points: {len(spec.added):,} ({len(spec.added) - n_test:,} train, "
@@ -184,9 +230,16 @@ class DataPanel(QWidget):
 
     def _commit(self) -> None:
         features = tuple(name for name, box in self.feature_boxes.items() if box.isChecked())
+        dataset = self.dataset.currentData()
+        classes = self.classes.value()
+        if dataset != self._spec.dataset and dataset != CUSTOM:
+            # blobs and rings start with three classes; the other datasets have two (or are
+            # regressions)
+            classes = DEFAULT_CLASSES.get(dataset, 2)
         spec = replace(
             self._spec,
-            dataset=self.dataset.currentData(),
+            dataset=dataset,
+            classes=classes,
             points=self.points.value(),
             test_fraction=self.test_percent.value() / 100,
             noise=self.noise.value() / 100,
@@ -195,7 +248,7 @@ class DataPanel(QWidget):
             standardize=self.standardize.isChecked(),
         )
         old = self._spec
-        generated = ("dataset", "points", "test_fraction", "noise", "seed")
+        generated = ("dataset", "classes", "points", "test_fraction", "noise", "seed")
         if any(getattr(spec, k) != getattr(old, k) for k in generated):
             spec = replace(spec, removed=())  # removed indices belong to the old points
         if spec != old:

@@ -20,7 +20,11 @@ from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .plots import CLASS0, CLASS1, _ThemedPlot
+from .colours import REGRESSION_MAP, class_colours
+from .plots import _ThemedPlot
+
+REGRESSION_BANDS = 9
+"""A regression's targets are drawn in this many colour bands (one scatter each)."""
 
 __all__ = ["HiddenSpaceView", "polyline_arrays"]
 
@@ -86,22 +90,12 @@ class HiddenSpaceView(QWidget):
         grey = QColor(128, 128, 128, 150)
         self.grid_x1 = pg.PlotCurveItem(pen=pg.mkPen(grey, width=0))  # lines of constant x1
         self.grid_x2 = pg.PlotCurveItem(pen=pg.mkPen(grey, width=0))  # lines of constant x2
-        # one scatter per class and split, each with one pen and brush: moving the points is
-        # then a plain setData of positions (per-point brushes cost pyqtgraph ~4 ms a frame)
-        outline = pg.mkPen(255, 255, 255, 220, width=0.8)
-        self.train_points = tuple(
-            pg.ScatterPlotItem(size=5, pxMode=True, pen=outline, brush=pg.mkBrush(colour))
-            for colour in (CLASS0, CLASS1)
-        )
-        # darker rings than the fills, as on the main plot
-        self.test_points = tuple(
-            pg.ScatterPlotItem(size=6, pxMode=True, pen=pg.mkPen(ring, width=1.5), brush=None)
-            for ring in (CLASS0.darker(150), CLASS1.darker(170))
-        )
-        for part in (self.grid_x1, self.grid_x2, *self.train_points, *self.test_points):
+        for part in (self.grid_x1, self.grid_x2):
             item.addItem(part)
-        for scatter in self.test_points:
-            scatter.setZValue(1)
+        self.train_points: tuple[pg.ScatterPlotItem, ...] = ()
+        self.test_points: tuple[pg.ScatterPlotItem, ...] = ()
+        self._colours: tuple[QColor, ...] = ()
+        self._set_colours(class_colours(2))
         self.empty = pg.TextItem("", anchor=(0.5, 0.5))
         item.addItem(self.empty, ignoreBounds=True)
 
@@ -119,6 +113,50 @@ class HiddenSpaceView(QWidget):
         self.pca.toggled.connect(self._pca_toggled)
         self.plot.apply_palette()
         self.set_columns([])
+
+    def _set_colours(self, colours: tuple[QColor, ...]) -> None:
+        """One scatter per colour (a class, or a band of a regression's targets) and split,
+        each with one pen and brush: moving the points is then a plain setData of positions
+        (per-point brushes cost pyqtgraph ~4 ms a frame)."""
+        if colours == self._colours:
+            return
+        item = self.plot.getPlotItem()
+        for scatter in (*self.train_points, *self.test_points):
+            item.removeItem(scatter)
+        self._colours = colours
+        outline = pg.mkPen(255, 255, 255, 220, width=0.8)
+        self.train_points = tuple(
+            pg.ScatterPlotItem(size=5, pxMode=True, pen=outline, brush=pg.mkBrush(colour))
+            for colour in colours
+        )
+        # darker rings than the fills, as on the main plot
+        self.test_points = tuple(
+            pg.ScatterPlotItem(
+                size=6, pxMode=True, pen=pg.mkPen(colour.darker(160), width=1.5), brush=None
+            )
+            for colour in colours
+        )
+        for scatter in (*self.train_points, *self.test_points):
+            item.addItem(scatter)
+        for scatter in self.test_points:
+            scatter.setZValue(1)
+
+    def _groups(self, labels: np.ndarray) -> np.ndarray:
+        """Each point's scatter: its class, or for a regression's float targets one of
+        REGRESSION_BANDS bands of their range (coloured on the regression map)."""
+        if np.issubdtype(labels.dtype, np.integer):
+            classes = max(2, int(labels.max()) + 1 if len(labels) else 2)
+            self._set_colours(class_colours(classes))
+            return labels.astype(np.int64)
+        finite = labels[np.isfinite(labels)]
+        top = float(np.abs(finite).max()) if len(finite) else 1.0
+        low, high = (-top, top) if len(finite) and finite.min() < 0 else (0.0, max(top, 1e-6))
+        bands = REGRESSION_BANDS
+        centres = (np.arange(bands) + 0.5) / bands
+        self._set_colours(tuple(REGRESSION_MAP.map(centres, mode=pg.ColorMap.QCOLOR)))
+        values = np.nan_to_num(labels, nan=0.5 * (low + high))
+        where = np.floor((values - low) / (high - low) * bands)
+        return np.clip(where, 0, bands - 1).astype(np.int64)
 
     # -- choice ---------------------------------------------------------------------------
 
@@ -206,7 +244,7 @@ class HiddenSpaceView(QWidget):
             super().show()
             return
         points = np.asarray(hidden.points, dtype=np.float64)
-        labels = np.asarray(hidden.labels).astype(np.int64).reshape(-1)
+        labels = np.asarray(hidden.labels).reshape(-1)
         is_test = np.asarray(hidden.is_test, dtype=bool).reshape(-1)
         if (
             points.ndim != 2
@@ -217,9 +255,10 @@ class HiddenSpaceView(QWidget):
                 f"hidden space: points (n, 2), labels (n,) and is_test (n,) expected, got "
                 f"{points.shape}, {labels.shape} and {is_test.shape}"
             )
+        groups = self._groups(labels)
         for test, scatters in ((False, self.train_points), (True, self.test_points)):
-            for cls, scatter in enumerate(scatters):
-                chosen = points[(is_test == test) & ((labels > 0) == bool(cls))]
+            for group, scatter in enumerate(scatters):
+                chosen = points[(is_test == test) & (groups == group)]
                 scatter.setData(x=chosen[:, 0], y=chosen[:, 1])
         grid = np.asarray(hidden.grid, dtype=np.float64)
         for curve, family in ((self.grid_x1, grid[0]), (self.grid_x2, grid[1])):

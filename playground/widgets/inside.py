@@ -418,9 +418,10 @@ class InsideViews(QObject):
         self._last_point_time = time.perf_counter()
         self.point_seconds = self._last_point_time - start
 
-    def _label_at(self, point: tuple[float, float], output: np.ndarray) -> int:
-        """The class of a data point near ``point``, else the class the ``output`` unit(s)
-        predict there (P > 0.5 of one output, the larger of two)."""
+    def _label_at(self, point: tuple[float, float], output: np.ndarray) -> int | float:
+        """The class (a regression: target) of a data point near ``point``, else what the
+        ``output`` unit(s) predict there (P > 0.5 of one output, the largest score of several,
+        a regression's value itself)."""
         arrays = self._window._arrays
         if arrays is not None:
             xy = np.concatenate([arrays.x_train, arrays.x_test]).reshape(-1, 2)
@@ -429,9 +430,11 @@ class InsideViews(QObject):
                 distance = np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1])
                 best = int(np.argmin(distance))
                 if distance[best] <= NEAR_PX * self._window.plots.boundary.pixel_size():
-                    return int(labels[best])
-        if len(output) == 2:
-            return int(output[1] > output[0])
+                    return float(labels[best]) if arrays.is_regression else int(labels[best])
+            if arrays.is_regression:
+                return float(output[0])
+        if len(output) >= 2:
+            return int(np.argmax(output))
         return int(output[0] > 0.5)
 
     # -- maths and hidden space --------------------------------------------------------------

@@ -50,6 +50,7 @@ from ..document import (
     recent_without,
 )
 from ..experiment import (
+    REGRESSION,
     DataSpec,
     Experiment,
     ExperimentError,
@@ -59,7 +60,7 @@ from ..experiment import (
     TrainSpec,
 )
 from ..files import save_picture, write_text
-from ..pointfile import PointsFileError, points_to_csv, read_points_file
+from ..pointfile import PointsFileError, is_regression, points_to_csv, read_points_file
 from ..pointset import PointSet, point_arrays
 from ..worker import TrainingController
 from .class_mode import ClassMode
@@ -314,7 +315,8 @@ class MainWindow(QMainWindow):
         examples = file_menu.addMenu("E&xamples")
         examples.menuAction().setObjectName("examples")
         examples.menuAction().setToolTip("Ready-made experiments")
-        for path in sorted((RESOURCES / "examples").glob("*.json")):
+        numbered = (RESOURCES / "examples").glob("*.json")  # "10-…" after "9-…"
+        for path in sorted(numbered, key=lambda p: (len(p.stem.split("-")[0]), p.stem)):
             title = path.stem.split("-", 1)[-1].replace("-", " ").capitalize()
             action = self._action(f"example_{path.stem}", title, f"Open the example {path.name}")
             action.triggered.connect(lambda _=False, p=path: self.open_experiment(p, example=True))
@@ -472,6 +474,7 @@ class MainWindow(QMainWindow):
     def _update_builder_context(self) -> None:
         exp = self.experiment
         self.builder.set_context(exp.data.features, exp.train.loss, exp.out_width)
+        self.controls.set_regression(exp.task == REGRESSION)
 
     def rebuild_session(
         self,
@@ -548,11 +551,17 @@ class MainWindow(QMainWindow):
         data = self.experiment.data
         if not data.is_custom or points_key(self.experiment) == self._shown_points:
             return
+        regression = data.task == REGRESSION
         valid = data.added
         if not isinstance(valid, PointSet):  # a PointSet's rows are all valid
-            valid = tuple(p for p in data.added if p.problem() is None)
-        xy, labels, test = point_arrays(valid)
+            valid = tuple(
+                p
+                for p in data.added
+                if p.problem() is None and p.label_problem(data.task, data.classes) is None
+            )
+        xy, labels, test = point_arrays(valid, regression=regression)
         xy = xy.astype(np.float32)
+        labels = labels.astype(np.float32 if regression else np.int64)
         ids = -1 - np.arange(len(labels))
         self._arrays = DataArrays(
             xy[~test],
@@ -562,6 +571,7 @@ class MainWindow(QMainWindow):
             data.plot_domain(),
             ids[~test],
             ids[test],
+            data.n_classes,
         )
         self.plots.set_dataset(self._arrays)
         self._shown_points = points_key(self.experiment)
@@ -634,7 +644,9 @@ class MainWindow(QMainWindow):
 
     @Slot(float, float, object)
     def _on_plot_clicked(self, x1: float, x2: float, modifiers: Any) -> None:
-        """Click: a class-1 point; Shift+click: class 0; Ctrl+click: remove the nearest."""
+        """Click: a point of the data panel's "click adds" class (1 unless you chose another;
+        a regression: target +1); Shift+click: class 0 (target -1); Ctrl+click: remove the
+        nearest."""
         from ..session import nearest_point
 
         mods = Qt.KeyboardModifier(modifiers)
@@ -651,12 +663,17 @@ class MainWindow(QMainWindow):
                 "Removed a point: the weights were reset.",
             )
             return
-        label = 0 if mods & Qt.KeyboardModifier.ShiftModifier else 1
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if data.task == REGRESSION:  # TF Playground's targets run from -1 to 1
+            label: int | float = -1.0 if shift else 1.0
+            what = f"target {label:+g}"
+        else:
+            label = 0 if shift else self.data_panel.click_class.value()
+            what = f"class-{label}"
         self._edit_data(
             data.with_point(x1, x2, label),
-            f"Add class-{label} point",
-            f"Added a class-{label} training point at ({x1:.3g}, {x2:.3g}): "
-            "the weights were reset.",
+            f"Add {what} point",
+            f"Added a {what} training point at ({x1:.3g}, {x2:.3g}): the weights were reset.",
         )
 
     @Slot()
@@ -685,7 +702,7 @@ class MainWindow(QMainWindow):
             return False
         n_test = points.n_test
         self._edit_data(
-            data.with_imported(points),
+            data.with_imported(points, regression=is_regression(points)),
             f"Import {name}",
             f"Imported {len(points):,} points from {name} ({len(points) - n_test:,} train, "
             f"{n_test:,} test) as the Custom dataset: the weights were reset.",
@@ -701,7 +718,8 @@ class MainWindow(QMainWindow):
         if not path:
             return False
         try:
-            write_text(path, points_to_csv(self._arrays.rows()))
+            rows = self._arrays.rows()
+            write_text(path, points_to_csv(rows, regression=self._arrays.is_regression))
         except OSError as e:
             QMessageBox.warning(
                 self, "Export Points", f"Could not write {path}:\n\n{problem_text(e)}"
@@ -792,8 +810,13 @@ class MainWindow(QMainWindow):
         self.last_snapshot = snap
         self.plots.show_snapshot(snap)
         self.inside.show_snapshot(snap)
+        regression = self.experiment.task == REGRESSION
         self.controls.show_progress(
-            snap.epoch, snap.steps_per_second, snap.test_loss, snap.test_accuracy
+            snap.epoch,
+            snap.steps_per_second,
+            snap.test_loss,
+            snap.test_accuracy,
+            test_rmse=snap.test_rmse if regression else None,
         )
         if self.include_weights_action.isChecked():
             self._update_title()
@@ -858,6 +881,9 @@ class MainWindow(QMainWindow):
             self.confusion.caption.setText("Nothing to show: the network cannot be built yet.")
             return
         with self.controller.locked_session() as session:
+            if session.is_regression:
+                self.confusion.show_regression()
+                return
             matrix, epoch = session.confusion("test"), session.epoch
         self.confusion.show_matrix(matrix, epoch)
 

@@ -85,6 +85,12 @@ KIND_COLOURS = {
     "leaky_relu": QColor(46, 160, 67),
     "tanh": QColor(120, 90, 200),
     "sigmoid": QColor(120, 90, 200),
+    # the ReLU family (their icons' green) and Sine (its icon's orange)
+    "elu": QColor(46, 160, 67),
+    "gelu": QColor(46, 160, 67),
+    "silu": QColor(46, 160, 67),
+    "softplus": QColor(46, 160, 67),
+    "sine": QColor(212, 118, 44),
     "dropout": QColor(128, 128, 128),
 }
 
@@ -94,6 +100,12 @@ LAYER_HELP = {
     "leaky_relu": "LeakyReLU: x, or slope·x below zero, so units never go fully silent.",
     "tanh": "Tanh: squashes to (-1, 1), centred on zero.",
     "sigmoid": "Sigmoid: squashes to (0, 1); after the output layer it gives a probability.",
+    "elu": "ELU: x above zero, eˣ - 1 below (α = 1): smooth, and negative outputs are allowed.",
+    "gelu": "GELU: x·Φ(x), Φ the normal distribution's CDF (exact, with erf); transformers' "
+    "choice.",
+    "silu": "SiLU (swish): x·sigmoid(x), a smooth ReLU that dips slightly below zero.",
+    "softplus": "Softplus: log(1 + eˣ), a smooth ReLU that is never quite zero.",
+    "sine": "Sine: sin(x); periodic, a favourite for periodic data (checkerboard, spiral).",
     "dropout": "Dropout: while training, zeroes each value with probability p (a regulariser).",
 }
 

@@ -31,18 +31,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .colours import CLASS0, CLASS1, class_colours, class_image, value_colours
+
 __all__ = ["AccuracyPlot", "DecisionBoundaryPlot", "LossPlot", "MetricHistory", "PlotsPanel"]
 
 pg.setConfigOptions(antialias=True)
 
-# TensorFlow Playground's colours: orange for class 0, blue for class 1
-CLASS0 = QColor(245, 147, 34)
-CLASS1 = QColor(8, 119, 189)
 BOUNDARY_MAP = pg.ColorMap(
     [0.0, 0.5, 1.0],
     [(245, 190, 130), (240, 240, 240), (120, 175, 215)],
 )
 TEST_COLOUR = QColor(214, 39, 40)
+RMSE_COLOUR = QColor(44, 160, 44)
 
 
 def _draw_once(*items: QGraphicsItem) -> None:
@@ -107,6 +107,12 @@ class _ThemedPlot(pg.PlotWidget):
 class DecisionBoundaryPlot(_ThemedPlot):
     """The model's P(class 1) as a heatmap over the data domain, with the points on top.
 
+    What it shows follows the data's task (``set_dataset``'s ``classes``): for two classes
+    P(class 1) in orange and blue; for K > 2 each region in its most probable class's colour
+    (colours.class_image), with a legend of the classes instead of the colour bar; for a
+    regression (``classes`` 0) the predicted value on a diverging map with its colour bar,
+    the points coloured by their targets on the same map.
+
     Training points are filled discs; test points are rings in their class colour. A left click
     emits ``clicked(x1, x2, modifiers)`` at the clicked data coordinates; moving the mouse over
     the data emits ``hovered((x1, x2))``, and ``hovered(None)`` when it leaves them.
@@ -169,6 +175,18 @@ class DecisionBoundaryPlot(_ThemedPlot):
         self._points = 0
         self._note: pg.TextItem | None = None
         self._overlay: tuple[np.ndarray, tuple[float, float]] | None = None
+        self._classes = 2
+        self._levels = (0.0, 1.0)
+        self.class_legend = pg.LegendItem(
+            offset=(-6, 6),
+            labelTextSize="8pt",
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen(160, 160, 160),
+            labelTextColor=(30, 30, 30),
+        )
+        self.class_legend.setObjectName("class_legend")
+        self.class_legend.setParentItem(plot.getViewBox())
+        self.class_legend.setVisible(False)
         self._inside = False
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self.scene().sigMouseMoved.connect(self._on_scene_moved)
@@ -215,16 +233,36 @@ class DecisionBoundaryPlot(_ThemedPlot):
         x_test: np.ndarray,
         y_test: np.ndarray,
         domain: tuple[float, float, float, float],
+        classes: int = 2,
+        levels: tuple[float, float] | None = None,
     ) -> None:
-        """Show a new set of points over ``domain`` (x_min, x_max, y_min, y_max)."""
+        """Show a new set of points over ``domain`` (x_min, x_max, y_min, y_max).
+
+        ``classes`` is how many classes the labels have, 0 for a regression, whose targets
+        and predictions are coloured over ``levels`` (low, high; default -1 to 1).
+        """
         x0, x1, y0, y1 = domain
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        brushes = [self._brushes[int(c)] for c in y_train]
+        self._set_task(classes, levels)
+        if classes == 0:
+            brushes = [pg.mkBrush(c) for c in value_colours(y_train, self._levels)]
+            pens = [pg.mkPen(c, width=1.5) for c in value_colours(y_test, self._levels)]
+            test_brush, outline = None, self._outline
+        else:
+            fills, rings = self._class_brushes()
+            brushes = [fills[int(c)] for c in y_train]
+            pens = [rings[int(c)] for c in y_test]
+            test_brush, outline = None, self._outline
+        # thousands of points would cover the regions: smaller, the more there are (5 and 6
+        # pixels up to 2,000, 2 and 3 for 20,000)
+        scale = min(1.0, math.sqrt(2000 / max(1, len(x_train) + len(x_test))))
+        train_size, test_size = max(2.0, 5 * scale), max(3.0, 6 * scale)
         self.train_points.setData(
-            x=x_train[:, 0], y=x_train[:, 1], brush=brushes, pen=self._outline
+            x=x_train[:, 0], y=x_train[:, 1], brush=brushes, pen=outline, size=train_size
         )
-        pens = [self._ring_pens[int(c)] for c in y_test]
-        self.test_points.setData(x=x_test[:, 0], y=x_test[:, 1], pen=pens, brush=None)
+        self.test_points.setData(
+            x=x_test[:, 0], y=x_test[:, 1], pen=pens, brush=test_brush, size=test_size
+        )
         self._points = len(x_train) + len(x_test)
         self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         if self._grid is not None:
@@ -245,6 +283,51 @@ class DecisionBoundaryPlot(_ThemedPlot):
     def note(self) -> str:
         """The line over the plot ("" when there is none)."""
         return self._note.toPlainText() if self._note is not None and self._note.isVisible() else ""
+
+    def _class_brushes(self) -> tuple[list[Any], list[Any]]:
+        """Fill brushes and test-ring pens, one per class."""
+        if self._classes == 2:
+            return list(self._brushes), list(self._ring_pens)
+        colours = class_colours(self._classes)
+        rings = [pg.mkPen(c.darker(160), width=1.5) for c in colours]
+        return [pg.mkBrush(c) for c in colours], rings
+
+    @property
+    def classes(self) -> int:
+        """How many classes the plot shows (0: a regression)."""
+        return self._classes
+
+    def _set_task(self, classes: int, levels: tuple[float, float] | None) -> None:
+        """Colours for two classes, K classes or a regression (``classes`` 0)."""
+        self._classes = classes
+        self._levels = (levels or (-1.0, 1.0)) if classes == 0 else (0.0, 1.0)
+        self.class_legend.clear()
+        if classes > 2:
+            for k, colour in enumerate(class_colours(classes)):
+                sample = pg.ScatterPlotItem(symbol="s", size=10, brush=colour, pen=None)
+                self.class_legend.addItem(sample, f"class {k}")
+        self.class_legend.setVisible(classes > 2)
+        self.colorbar.setVisible(classes <= 2 or self._overlay is not None)
+        # a regression's heatmap in the same light colours as P(class 1): its points, in the
+        # full colours of colours.REGRESSION_MAP, stand out on it
+        self._use_levels(self._levels, self._title())
+        tip = (
+            "Click to add a point of target +1 (blue), Shift+click for -1 (orange)"
+            if classes == 0
+            else "Click to add a point of class 1, Shift+click for class 0"
+        )
+        self.setToolTip(
+            f"{tip}, Ctrl+click to remove the nearest point. Adding or removing resets the "
+            "weights."
+        )
+
+    def _title(self) -> str:
+        return "predicted value" if self._classes == 0 else "P(class 1)"
+
+    def _use_levels(self, levels: tuple[float, float], label: str) -> None:
+        """Stretch the heatmap's colours over ``levels``, the colour bar labelled ``label``."""
+        self.colorbar.setLevels(levels, update_items=False)
+        self.colorbar.getAxis("left").setLabel(label)
 
     def set_grid(self, grid: np.ndarray) -> None:
         """Show P(class 1) on the grid (rows along x₂); NaN shows as the undecided colour."""
@@ -275,16 +358,15 @@ class DecisionBoundaryPlot(_ThemedPlot):
                 return
             self._overlay = None
             plot.setTitle(None)
-            self.colorbar.setLevels((0.0, 1.0), update_items=False)
-            self.colorbar.getAxis("left").setLabel("P(class 1)")
+            self._set_task(self._classes, self._levels)
             if self._grid is not None:
                 self._show_grid()
             return
         self._overlay = (np.asarray(values, dtype=np.float32), levels)
         text = self.palette().color(QPalette.ColorRole.Text)
         plot.setTitle(title, size="10pt", color=text)
-        self.colorbar.setLevels(levels, update_items=False)
-        self.colorbar.getAxis("left").setLabel("unit output")
+        self.colorbar.setVisible(True)
+        self._use_levels(levels, "unit output")
         clean = np.nan_to_num(self._overlay[0], nan=0.5 * (levels[0] + levels[1]))
         self.image.setImage(clean, levels=levels, rect=self._rect, autoLevels=False)
 
@@ -297,16 +379,34 @@ class DecisionBoundaryPlot(_ThemedPlot):
         assert self._grid is not None
         if self._overlay is not None:
             return  # the hovered unit's map stays until the mouse leaves it
-        grid = np.nan_to_num(self._grid.astype(np.float32), nan=0.5, posinf=1.0, neginf=0.0)
+        if self._grid.ndim == 3:
+            if self._grid.shape[0] != self._classes:
+                return  # a snapshot of the previous data's classes: the next one will fit
+            rgb = class_image(self._grid, discretize=self._discretize)
+            self.image.setImage(rgb, levels=(0, 255), rect=self._rect, autoLevels=False)
+            return
+        if self._classes > 2:
+            return
+        low, high = self._levels
+        middle = 0.5 * (low + high)
+        grid = np.nan_to_num(self._grid.astype(np.float32), nan=middle, posinf=high, neginf=low)
         if self._discretize:
-            grid = np.where(grid > 0.5, 1.0, 0.0).astype(np.float32)
-        self.image.setImage(grid, levels=(0.0, 1.0), rect=self._rect, autoLevels=False)
+            grid = np.where(grid > middle, high, low).astype(np.float32)
+        self.image.setImage(grid, levels=self._levels, rect=self._rect, autoLevels=False)
 
 
 class MetricHistory:
     """Per-epoch metrics gathered from snapshots' history rows, in growing numpy arrays."""
 
-    COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+    COLUMNS = (
+        "epoch",
+        "train_loss",
+        "test_loss",
+        "train_accuracy",
+        "test_accuracy",
+        "train_rmse",
+        "test_rmse",
+    )
 
     def __init__(self) -> None:
         self._data = {name: np.empty(1024) for name in self.COLUMNS}
@@ -504,21 +604,71 @@ class LossPlot(_CurvePlot):
 
 
 class AccuracyPlot(_CurvePlot):
-    """Training and test accuracy per epoch, 0 to 1."""
+    """Training and test accuracy per epoch, 0 to 1; for a regression R² and the RMSE.
+
+    A regression's R² (1 is a perfect fit, below 0 worse than predicting the mean) shares
+    the axis with the root mean squared error, drawn in RMSE_COLOUR (train solid, test
+    dashed); the axis runs from 0 to 1, or to a step above the largest RMSE.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Accuracy", "accuracy", parent)
         self.setObjectName("accuracy_plot")
         self.getPlotItem().setYRange(0.4, 1.0, padding=0.02)
         self.getPlotItem().enableAutoRange(axis="y", enable=False)
+        self.train_rmse_curve = _Curve(_thin_pen(RMSE_COLOUR))
+        self.test_rmse_curve = _Curve(_thin_pen(RMSE_COLOUR, Qt.PenStyle.DashLine))
+        for curve in (self.train_rmse_curve, self.test_rmse_curve):
+            curve.setVisible(False)
+            self.getPlotItem().addItem(curve)
+        self.regression = False
+        self._y_top = 1.0
+
+    def set_task(self, classes: int) -> None:
+        """Show R² and RMSE (``classes`` 0: a regression) or the accuracy of ``classes``
+        classes (from 0.4 for two, from 0 for more: chance is 1/K)."""
+        regression = classes == 0
+        bottom = 0.4 if classes == 2 else 0.0
+        if regression == self.regression:
+            if not regression:
+                self.getPlotItem().setYRange(bottom, 1.0, padding=0.02)
+            return
+        self.regression = regression
+        plot = self.getPlotItem()
+        plot.setTitle("R² and RMSE" if regression else "Accuracy", size="9pt")
+        plot.setLabel("left", "R², RMSE" if regression else "accuracy")
+        legend = plot.legend
+        names = ("train R²", "test R²") if regression else ("train", "test")
+        for curve in (self.train_curve, self.test_curve):
+            legend.removeItem(curve)
+        for curve in (self.train_rmse_curve, self.test_rmse_curve):
+            legend.removeItem(curve)
+            curve.setVisible(regression)
+        for curve, name in zip((self.train_curve, self.test_curve), names, strict=True):
+            legend.addItem(curve, name)
+        if regression:
+            legend.addItem(self.train_rmse_curve, "train RMSE")
+            legend.addItem(self.test_rmse_curve, "test RMSE")
+        _draw_once(*(part for entry in legend.items for part in entry))
+        self._y_top = 1.0
+        plot.setYRange(bottom, 1.0, padding=0.02)
+        self.apply_palette()
 
     def show_history(self, history: MetricHistory) -> None:
         """Draw the curves from ``history``."""
-        self._set(
-            history.column("epoch"),
-            history.column("train_accuracy"),
-            history.column("test_accuracy"),
-        )
+        epochs = history.column("epoch")
+        self._set(epochs, history.column("train_accuracy"), history.column("test_accuracy"))
+        if not self.regression:
+            return
+        train, test = (_drawable(history.column(n)) for n in ("train_rmse", "test_rmse"))
+        self.train_rmse_curve.set_data(epochs, train)
+        self.test_rmse_curve.set_data(epochs, test)
+        values = np.concatenate([train, test])
+        values = values[np.isfinite(values)]
+        top = nice_ceiling(max(1.0, float(values.max()) * 1.1)) if len(values) else 1.0
+        if top != self._y_top:
+            self._y_top = top
+            self.getPlotItem().setYRange(0.0, top, padding=0.02)
 
 
 class PlotsPanel(QWidget):
@@ -601,15 +751,24 @@ class PlotsPanel(QWidget):
         self.loss.show_history(self.history)
 
     def set_dataset(self, arrays: Any) -> None:
-        """Show a new dataset (DataArrays): at most MAX_SHOWN of its points, saying so."""
+        """Show a new dataset (DataArrays): at most MAX_SHOWN of its points, saying so, and
+        the colours and metrics its task (two classes, K classes, a regression) asks for."""
         from ..session import MAX_SHOWN
 
         shown = arrays.shown(MAX_SHOWN)
         self.boundary.set_dataset(
-            shown.x_train, shown.y_train, shown.x_test, shown.y_test, shown.domain
+            shown.x_train,
+            shown.y_train,
+            shown.x_test,
+            shown.y_test,
+            shown.domain,
+            arrays.classes,
+            arrays.value_range() if arrays.is_regression else None,
         )
         shown_note = f"showing {len(shown):,} of {len(arrays):,} points"
         self.boundary.set_note(shown_note if len(shown) < len(arrays) else "")
+        self.accuracy.set_task(arrays.classes)
+        self.tabs.setTabText(0, "Loss && R²" if arrays.is_regression else "Loss && Accuracy")
 
     def clear_history(self) -> None:
         """Forget the curves (a new run)."""

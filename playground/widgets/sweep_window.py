@@ -40,6 +40,7 @@ from ..compare import (
     SweepPlan,
     SweepResult,
     describe,
+    metric_title,
     parse_values,
     sweep_csv,
 )
@@ -80,8 +81,9 @@ class SweepHeatmap(pg.PlotWidget):
         self.texts: list[pg.TextItem] = []
         self.result: SweepResult | None = None
 
-    def show_result(self, result: SweepResult) -> None:
-        """Draw every cell of ``result``: colour by mean, text "mean ± sd"."""
+    def show_result(self, result: SweepResult, metric: str | None = None) -> None:
+        """Draw every cell of ``result``: colour by mean, text "mean ± sd"; ``metric`` names
+        the metric in the title (default: its METRICS name)."""
         self.result = result
         plan = result.plan
         plot = self.getPlotItem()
@@ -119,7 +121,7 @@ class SweepHeatmap(pg.PlotWidget):
             np.nan_to_num(means, nan=low), levels=(low, high), rect=QRectF(0, 0, cols, rows)
         )
         plot.setTitle(
-            f"{METRICS[plan.metric]} after {plan.epochs:,} epochs, mean ± sd of "
+            f"{metric or METRICS[plan.metric]} after {plan.epochs:,} epochs, mean ± sd of "
             f"{len(plan.seeds)} seed{'s' if len(plan.seeds) > 1 else ''}",
             size="10pt",
         )
@@ -266,6 +268,14 @@ class SweepWindow(QWidget):
             self.metric_box.currentData(),
         )
 
+    def showEvent(self, event: Any) -> None:
+        """Name the metrics for the main experiment's task (R² for a regression) when shown."""
+        regression = self.main.experiment.task == "regression"
+        for index in range(self.metric_box.count()):
+            key = self.metric_box.itemData(index)
+            self.metric_box.setItemText(index, metric_title(key, regression))
+        super().showEvent(event)
+
     @Slot()
     def run(self) -> bool:
         """Start the sweep in the worker; False (with the reason shown) if it cannot run."""
@@ -324,7 +334,8 @@ class SweepWindow(QWidget):
         self.result = session.result()
         self.finished = True
         self.progress.setValue(1000)
-        self.heatmap.show_result(self.result)
+        regression = self.main.experiment.task == "regression"
+        self.heatmap.show_result(self.result, metric_title(self.result.plan.metric, regression))
         self._set_exportable(True)
         diverged = int(self.result.diverged.sum())
         extra = f"; {diverged} runs diverged (left out of their cells)" if diverged else ""

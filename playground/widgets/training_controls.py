@@ -1,6 +1,7 @@
 """The training bar: Play/Pause, Step, Reset, the optimisation settings and the run's counters.
 
-The stop conditions (epoch limit, target test loss, patience) are edited here too, in
+The stop conditions (epoch limit, target test loss, target test accuracy or R², patience)
+are edited here too, in
 ``stop_box``, which the window places in its left column.
 """
 
@@ -27,7 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..experiment import LOSSES, MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainSpec
+from ..experiment import (
+    INITS,
+    LOSSES,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    OPTIMIZERS,
+    REGULARIZATIONS,
+    TrainSpec,
+)
 from .icons import icon
 
 __all__ = ["LogSpinBox", "TrainingControls"]
@@ -158,20 +167,47 @@ class TrainingControls(QWidget):
         for key, title in LOSSES.items():
             self.loss.addItem(title, key)
         self.loss.setToolTip(
-            "What training minimises; categorical cross-entropy makes the output layer two "
-            "scores (a change resets the weights)"
+            "What training minimises; categorical cross-entropy makes the output layer a "
+            "score per class; a regression takes MSE, MAE or Huber (a change resets the "
+            "weights)"
+        )
+        self.regularization = QComboBox(self)
+        self.regularization.setObjectName("regularization")
+        for key, title in REGULARIZATIONS.items():
+            self.regularization.addItem(title, key)
+        self.regularization.setToolTip(
+            "Penalty on the weights (not the biases), as TF Playground applies it: L2 shrinks "
+            "every weight in proportion to its size, L1 by a constant step and sets a weight "
+            "that would cross zero to zero; applies at once"
         )
         self.weight_decay = LogSpinBox(0.0, 10.0, self)
         self.weight_decay.setObjectName("weight_decay")
-        self.weight_decay.setToolTip("L2 weight decay: pulls the weights towards zero")
+        self.weight_decay.setToolTip("Regularisation rate: how hard the penalty pulls to zero")
+        rate_text = self.weight_decay.fontMetrics().horizontalAdvance("0.0003")
+        self.weight_decay.setMinimumWidth(rate_text + 40)  # room for its arrows too
+        self.init = QComboBox(self)
+        self.init.setObjectName("init")
+        for key, title in INITS.items():
+            self.init.addItem(title, key)
+        self.init.setToolTip(
+            "How the first weights are drawn (a change resets the weights); with Zeros every "
+            "unit of a layer stays the same: nothing breaks the symmetry"
+        )
+        regularization = QHBoxLayout()
+        regularization.setSpacing(4)
+        regularization.addWidget(self.regularization)
+        regularization.addWidget(self.weight_decay)
 
         left = QFormLayout()
         left.addRow("&Learning rate", self.learning_rate)
         left.addRow("&Batch size", self.batch_size)
-        left.addRow("L&2 decay", self.weight_decay)
+        label = QLabel("Re&gularisation", self)  # a row of two widgets: the label needs a buddy
+        label.setBuddy(self.regularization)
+        left.addRow(label, regularization)
         right = QFormLayout()
         right.addRow("&Optimizer", self.optimizer)
         right.addRow("Lo&ss", self.loss)
+        right.addRow("&Initial weights", self.init)
         self.stop_box = self._make_stop_box()
 
         row = QHBoxLayout(self)
@@ -191,9 +227,11 @@ class TrainingControls(QWidget):
         self.weight_decay.valueChanged.connect(self._commit)
         self.optimizer.currentIndexChanged.connect(self._commit)
         self.loss.currentIndexChanged.connect(self._commit)
-        for box in (self.stop_epochs, self.stop_loss, self.stop_patience):
+        self.regularization.currentIndexChanged.connect(self._commit)
+        self.init.currentIndexChanged.connect(self._commit)
+        for box in (self.stop_epochs, self.stop_loss, self.stop_metric, self.stop_patience):
             box.toggled.connect(self._commit)
-        for spin in (self.max_epochs, self.target_loss, self.patience):
+        for spin in (self.max_epochs, self.target_loss, self.target_metric, self.patience):
             spin.valueChanged.connect(self._commit)
 
     def _make_stop_box(self) -> QGroupBox:
@@ -216,6 +254,19 @@ class TrainingControls(QWidget):
         self.target_loss.setObjectName("target_test_loss")
         self.target_loss.setValue(0.01)
         self.target_loss.setToolTip("The target test loss")
+        self.stop_metric = QCheckBox("At test accuracy ≥", box)
+        self.stop_metric.setObjectName("stop_metric")
+        self.stop_metric.setToolTip(
+            "Pause once the test accuracy (for a regression: the test R²) is at or above a target"
+        )
+        self.target_metric = QDoubleSpinBox(box)
+        self.target_metric.setObjectName("target_test_metric")
+        self.target_metric.setRange(0.01, 1.0)
+        self.target_metric.setDecimals(3)
+        self.target_metric.setSingleStep(0.01)
+        self.target_metric.setValue(0.95)
+        self.target_metric.setKeyboardTracking(False)
+        self.target_metric.setToolTip("The target test accuracy or R² (1 is perfect)")
         self.stop_patience = QCheckBox("No better for", box)
         self.stop_patience.setObjectName("stop_patience")
         self.stop_patience.setToolTip(
@@ -235,6 +286,7 @@ class TrainingControls(QWidget):
             (
                 (self.stop_epochs, self.max_epochs),
                 (self.stop_loss, self.target_loss),
+                (self.stop_metric, self.target_metric),
                 (self.stop_patience, self.patience),
             )
         ):
@@ -256,11 +308,15 @@ class TrainingControls(QWidget):
             self.weight_decay,
             self.optimizer,
             self.loss,
+            self.regularization,
+            self.init,
             self.stop_epochs,
             self.stop_loss,
             self.stop_patience,
+            self.stop_metric,
             self.max_epochs,
             self.target_loss,
+            self.target_metric,
             self.patience,
         ]
         for w in widgets:
@@ -271,9 +327,15 @@ class TrainingControls(QWidget):
             self.weight_decay.setValue(spec.weight_decay)
             self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(spec.optimizer)))
             self.loss.setCurrentIndex(max(0, self.loss.findData(spec.loss)))
+            self.regularization.setCurrentIndex(
+                max(0, self.regularization.findData(spec.regularization))
+            )
+            self.weight_decay.setEnabled(spec.regularization != "none")
+            self.init.setCurrentIndex(max(0, self.init.findData(spec.init)))
             for check, spin, value in (
                 (self.stop_epochs, self.max_epochs, spec.max_epochs),
                 (self.stop_loss, self.target_loss, spec.target_test_loss),
+                (self.stop_metric, self.target_metric, spec.target_test_metric),
                 (self.stop_patience, self.patience, spec.patience),
             ):
                 check.setChecked(value is not None)
@@ -294,25 +356,41 @@ class TrainingControls(QWidget):
         )
         self.step_action.setEnabled(not playing)
 
+    def set_regression(self, regression: bool) -> None:
+        """Name the metric the stop condition watches: R² for a regression, else accuracy."""
+        self.stop_metric.setText("At test R² ≥" if regression else "At test accuracy ≥")
+
     def set_trainable(self, trainable: bool) -> None:
         """Enable Play and Step only when the experiment can train."""
         self.play_action.setEnabled(trainable or self._playing)
         self.step_action.setEnabled(trainable and not self._playing)
 
     def show_progress(
-        self, epoch: int, steps_per_second: float, test_loss: float, test_accuracy: float
+        self,
+        epoch: int,
+        steps_per_second: float,
+        test_loss: float,
+        test_accuracy: float,
+        *,
+        test_rmse: float | None = None,
     ) -> None:
-        """Show the epoch counter, the speed and the latest test metrics."""
+        """Show the epoch counter, the speed and the latest test metrics: the accuracy, or
+        for a regression (``test_rmse`` given) R² (in ``test_accuracy``) and the RMSE."""
         self.epoch_label.setText(f"Epoch {epoch:07,d}")
         known = math.isfinite(steps_per_second) and steps_per_second > 0
         rate = f"{steps_per_second:,.0f}" if known else "–"
         self.rate_label.setText(f"{rate} steps/s")
-        if math.isfinite(test_loss) or math.isfinite(test_accuracy):
-            self.metrics_label.setText(
-                f"test loss {test_loss:.4f} · accuracy {100 * test_accuracy:.1f} %"
-            )
+
+        def shown(value: float, form: str) -> str:
+            return form.format(value) if math.isfinite(value) else "–"
+
+        loss = shown(test_loss, "{:.4f}")
+        if test_rmse is not None:
+            r2, rmse = shown(test_accuracy, "{:.3f}"), shown(test_rmse, "{:.4f}")
+            self.metrics_label.setText(f"test loss {loss} · R² {r2} · RMSE {rmse}")
         else:
-            self.metrics_label.setText("test loss – · accuracy –")
+            accuracy = shown(100 * test_accuracy, "{:.1f} %")
+            self.metrics_label.setText(f"test loss {loss} · accuracy {accuracy}")
 
     def _commit(self) -> None:
         spec = replace(
@@ -322,10 +400,16 @@ class TrainingControls(QWidget):
             weight_decay=self.weight_decay.value(),
             optimizer=self.optimizer.currentData(),
             loss=self.loss.currentData(),
+            regularization=self.regularization.currentData(),
+            init=self.init.currentData(),
             max_epochs=self.max_epochs.value() if self.stop_epochs.isChecked() else None,
             target_test_loss=self.target_loss.value() if self.stop_loss.isChecked() else None,
             patience=self.patience.value() if self.stop_patience.isChecked() else None,
+            target_test_metric=(
+                self.target_metric.value() if self.stop_metric.isChecked() else None
+            ),
         )
+        self.weight_decay.setEnabled(spec.regularization != "none")
         if spec != self._spec:
             self._spec = spec
             self.spec_changed.emit(spec)
