@@ -717,3 +717,28 @@ def test_a_stacks_step_shares_its_buffers():
     (ws,) = step._plan._workspaces.values()
     used = [t for t in ws if t is not None]
     assert len({id(t) for t in used}) < len(used)
+
+
+def test_weights_replaced_by_others_of_another_width_get_buffers_of_their_own():
+    """p.data = ... of another shape (no module change the plan would see): the workspace is
+    keyed on the weights' shapes, so no buffer of the old width is written into."""
+    torch.manual_seed(3)
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    eager = copy.deepcopy(model)
+    loss_fn = nn.PerModelLoss(nn.MSELoss(), M)
+    opt, eager_opt = (optim.SGD(m.parameters(), lr=0.1) for m in (model, eager))
+    step = TrainStep(model, loss_fn, opt)
+    batches = _stacked_batches(False, False, count=4)
+    for i, (x, y) in enumerate(batches):
+        if i == 2:  # hidden width 5 -> 7 in both copies
+            for m in (model, eager):
+                g = torch.Generator().manual_seed(4)
+                m[0].weight.data = torch.randn(M, 7, 2, generator=g)
+                m[0].bias.data = torch.randn(M, 7, generator=g)
+                m[2].weight.data = torch.randn(M, 4, 7, generator=g)
+                m[0].out_features = m[2].in_features = 7
+        expected = _eager_step(eager, loss_fn, eager_opt, x, y)
+        assert torch.equal(step(x, y).data, expected.data), f"step {i}"
+        assert all(torch.equal(p.data, q.data)
+                   for p, q in zip(model.parameters(), eager.parameters(), strict=True))
+    assert len(step._plan._workspaces) == 2

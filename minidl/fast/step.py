@@ -292,7 +292,8 @@ class _Plan:
     def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One step on an accepted batch: the loss (a torch tensor); the gradients are set."""
         kernels, head = self._prepare()
-        loss, grads = self._forward_backward(kernels, x, y, head, self._workspace(kernels, x, y))
+        ws = self._workspace(kernels, head, x, y)
+        loss, grads = self._forward_backward(kernels, x, y, head, ws)
         group = self._direct_group()
         if group is None:
             self.optimizer.zero_grad()
@@ -322,10 +323,10 @@ class _Plan:
         for i in range(0, x.shape[0], batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
             if xb.shape != shape:  # the first batch, and a smaller last one
-                shape, ws = xb.shape, self._workspace(kernels, xb, yb)
+                shape, ws = xb.shape, self._workspace(kernels, head, xb, yb)
             loss, grads = self._forward_backward(kernels, xb, yb, head, ws)
             if ws is None:
-                ws = self._workspace(kernels, xb, yb)  # made by that first step
+                ws = self._workspace(kernels, head, xb, yb)  # made by that first step
             self._update(group, grads, lr, data, validate=not losses)  # once an epoch
             losses.append(loss)
         return losses
@@ -343,9 +344,11 @@ class _Plan:
                              self._check)
         return kernels, (self._operands(readers), self.models, self._check)
 
-    def _workspace(self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor) -> list | None:
+    def _workspace(
+        self, kernels: Kernels, head: tuple, x: torch.Tensor, y: torch.Tensor
+    ) -> list | None:
         """The buffers of this chain for batches of this shape, None before its first step."""
-        return self._workspaces.get((kernels, x.shape, x.dtype, y.shape, y.dtype))
+        return self._workspaces.get(_workspace_key(kernels, head, x, y))
 
     def _forward_backward(
         self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor, head: tuple, ws: list | None
@@ -360,7 +363,7 @@ class _Plan:
         else:
             if len(self._workspaces) >= WORKSPACES:
                 del self._workspaces[next(iter(self._workspaces))]  # the oldest
-            ws = self._workspaces[(kernels, x.shape, x.dtype, y.shape, y.dtype)] = (
+            ws = self._workspaces[_workspace_key(kernels, head, x, y)] = (
                 [None] * kernels.buffers)
             loss, grads = kernels.keep(x, y, *head, ws)
             workspace.share(ws, kernels.lives, kernels.in_place)  # fewer buffers, in cache
@@ -470,6 +473,14 @@ def _reader(m: Module) -> tuple[str, Any, Any]:
     if kind in _OPTIONS:
         return (_OPTION, m, _OPTIONS[kind])
     return (_NONE, None, None)
+
+
+def _workspace_key(kernels: Kernels, head: tuple, x: torch.Tensor, y: torch.Tensor) -> tuple:
+    """What the buffers' shapes depend on: the chain, the batch and the weights' shapes (a
+    parameter's data may be replaced by one of another shape; a buffer is never resized)."""
+    weights = tuple(pair[0].shape for pair in head[0] if len(pair) == 2 and pair[0] is not None
+                    and type(pair[0]) is torch.Tensor)
+    return (kernels, x.shape, x.dtype, y.shape, y.dtype, weights)
 
 
 class _ShapeCheck:
