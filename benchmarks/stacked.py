@@ -3,8 +3,10 @@ torch.func's ensembling; and seed 000's Table I as a stacked sweep against the r
 
 Every contender takes the same steps: the seeds' 2-25-25-25-1 network (ReLU, Sigmoid, MSE, plain
 SGD), batches of 50 points of the disk, one batch per model per step (the stacked models each
-their own). Times are interleaved round-robin in one process (``common.interleaved``) with one
-torch thread; a model-step is one model's forward, loss, backward and update.
+their own). Times are CPU seconds of this process, interleaved round-robin (``common.interleaved``)
+with one torch thread, and each ratio is the median over rounds of the ratio within a round (the
+machine is shared: its speed drifts within seconds); a model-step is one model's forward, loss,
+backward and update.
 
 - minidl, one model: ``fit``'s step (``minidl.fast.TrainStep``) and the eager step
 - minidl, M stacked: ``fit``'s step on ``nn.stack`` of M models (per-model learning rates)
@@ -80,10 +82,10 @@ def minidl_single(steps: int, data, fast: bool) -> Callable[[], float]:
     pool = [(x[0].contiguous(), y[0].contiguous()) for x, y in data]
 
     def run() -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for i in range(steps):
             step(*pool[i % POOL])
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     return run
 
@@ -101,10 +103,10 @@ def minidl_stacked(steps: int, data, models: int, fast: bool) -> Callable[[], fl
             return eager_step(stacked, loss_fn, opt, x, y)
 
     def run() -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for i in range(steps):
             step(*data[i % POOL])
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     return run
 
@@ -126,7 +128,7 @@ def torch_loop(steps: int, data, models: int) -> Callable[[], float]:
     pool = [([x[k] for k in range(models)], [y[k] for k in range(models)]) for x, y in data]
 
     def run() -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for i in range(steps):
             xs, ys = pool[i % POOL]
             for net, opt, x, y in zip(nets, opts, xs, ys, strict=True):
@@ -134,7 +136,7 @@ def torch_loop(steps: int, data, models: int) -> Callable[[], float]:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     return run
 
@@ -155,7 +157,7 @@ def torch_func(steps: int, data, models: int) -> Callable[[], float]:
     opt = torch.optim.SGD(list(params.values()), lr=0.1)
 
     def run() -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for i in range(steps):
             x, y = data[i % POOL]
             out = ensemble(params, buffers, x)
@@ -164,7 +166,7 @@ def torch_func(steps: int, data, models: int) -> Callable[[], float]:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     return run
 
@@ -185,21 +187,26 @@ def speed(models: int, steps: int, repeats: int) -> tuple[str, dict[str, float]]
     times = interleaved({name: run for name, (_, run) in runs.items()}, repeats)
     step_us = {name: median(t) / steps * 1e6 for name, t in times.items()}
     rate = {name: runs[name][0] / (step_us[name] * 1e-6) for name in runs}
+
+    def faster(a: str, b: str) -> float:
+        """How many times a's model-steps per second b's are: the median over rounds."""
+        return median([runs[a][0] / ta * tb / runs[b][0]
+                       for ta, tb in zip(times[a], times[b], strict=True)])
+
     rows = []
     for name in runs:
         spread = statistics.pstdev(times[name]) / median(times[name]) if repeats > 1 else 0.0
         rows.append([name, f"{step_us[name]:,.0f} µs", f"±{spread:.0%}", f"{rate[name]:,.0f}"])
     table = markdown_table(["contender", "step (median)", "spread", "model-steps/s"], rows)
     stacked = f"minidl, {models} stacked (fit's step)"
+    single, func = "minidl, 1 model (fit's step)", f"PyTorch, torch.func ensemble of {models}"
     ratios = {
-        "stacked / one model (fit's step)": rate[stacked] / rate["minidl, 1 model (fit's step)"],
-        "stacked / one model (eager step)": rate[stacked] / rate["minidl, 1 model (eager step)"],
-        "stacked step / single step (fit's)": step_us[stacked]
-        / step_us["minidl, 1 model (fit's step)"],
-        "stacked / PyTorch loop": rate[stacked] / rate[f"PyTorch, loop of {models} models"],
-        "stacked / torch.func": rate[stacked] / rate[f"PyTorch, torch.func ensemble of {models}"],
-        "eager stacked / torch.func": rate[f"minidl, {models} stacked (eager step)"]
-        / rate[f"PyTorch, torch.func ensemble of {models}"],
+        "stacked / one model (fit's step)": faster(stacked, single),
+        "stacked / one model (eager step)": faster(stacked, "minidl, 1 model (eager step)"),
+        "stacked step / single step (fit's)": models / faster(stacked, single),
+        "stacked / PyTorch loop": faster(stacked, f"PyTorch, loop of {models} models"),
+        "stacked / torch.func": faster(stacked, func),
+        "eager stacked / torch.func": faster(f"minidl, {models} stacked (eager step)", func),
     }
     return table, ratios
 

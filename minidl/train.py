@@ -363,17 +363,32 @@ def fit(
     step = TrainStep(model, loss_fn, optimizer) if fast else _EagerStep(model, loss_fn, optimizer)
     for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
         state.epoch = epoch
-        losses: list[torch.Tensor] = []
-        sizes: list[int] = []
-        for xb, yb in batches(x_train, y_train, batch_size, shuffle=shuffle, generator=generator):
-            loss = step(xb, yb)
-            losses.append(loss.data)
-            sizes.append(xb.shape[0])  # not len(xb): torch's __len__ is Python, per step
-            state.step += 1
-            for cb in batch_hooks:
-                cb.on_batch_end(state, loss)
-            if state.stop_training:
-                break
+        losses: list[torch.Tensor] | None = None
+        if fast and not batch_hooks:  # nothing between steps: the fast step takes the epoch
+            batches(x_train, y_train, batch_size, shuffle=False)  # checks batch_size, no draw
+            # the epoch's one (shuffled) copy, drawn as batches() draws it for these batches
+            xs, ys = next(batches(x_train, y_train, len(x_train), shuffle=shuffle,
+                                  generator=generator))
+            losses = step.epoch(xs, ys, batch_size)
+            if losses is not None:
+                n = len(x_train)
+                sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
+                state.step += len(losses)
+            else:
+                pairs = batches(xs, ys, batch_size, shuffle=False)
+        else:
+            pairs = batches(x_train, y_train, batch_size, shuffle=shuffle, generator=generator)
+        if losses is None:
+            losses, sizes = [], []
+            for xb, yb in pairs:
+                loss = step(xb, yb)
+                losses.append(loss.data)
+                sizes.append(xb.shape[0])  # not len(xb): torch's __len__ is Python, per step
+                state.step += 1
+                for cb in batch_hooks:
+                    cb.on_batch_end(state, loss)
+                if state.stop_training:
+                    break
         # the weighted mean in Python floats (double precision): torch.tensor(sizes), stack and
         # dot here once an epoch cost the next steps ~2 % of the seed experiment (cold caches
         # after ops used nowhere else), where .item() of a CPU scalar is ~0.15 µs

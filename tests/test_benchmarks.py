@@ -10,7 +10,7 @@ import re
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import bigdata, seed000, seed002, seed004
+from benchmarks import bigdata, seed000, seed002, seed004, stacked
 
 
 def test_benchmark_table_runs_quick(capsys):
@@ -47,3 +47,14 @@ def test_bigdata_runs_quick(capsys):
     assert "GUI 10 ms timer lateness" in out and "worker memory growth" in out
     epochs = re.search(r"\| window: training \| (\d+) epoch", out)
     assert epochs and int(epochs.group(1)) >= 1  # trained through the worker process
+
+
+def test_stacked_benchmark_runs_quick(capsys):
+    assert stacked.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| contender" in out
+    for contender in ("3 stacked (fit's step)", "loop of 3 models", "torch.func ensemble of 3"):
+        assert contender in out
+    for ratio in ("stacked step / single step (fit's)", "stacked / PyTorch loop",
+                  "stacked / torch.func"):
+        assert f"{ratio}: " in out

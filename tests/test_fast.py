@@ -433,8 +433,8 @@ def test_an_op_that_cannot_be_inlined_is_called_with_a_ctx_and_gives_the_same_bi
     inlined = kernels_module._write(chain, (True, True), minidl.ops.MSELoss)
     monkeypatch.setattr(kernels_module, "inline", refuse_tanh)
     called = kernels_module._write(chain, (True, True), minidl.ops.MSELoss)
-    assert "h = Tanh.forward(ctx_1, h)" in called.source
-    assert "back1 = Tanh.backward(ctx_1, g)" in called.source
+    assert "h1 = Tanh.forward(ctx_1, h0)" in called.source
+    assert "back1 = Tanh.backward(ctx_1, g2)" in called.source
     assert "Tanh.forward(ctx" not in inlined.source
     torch.manual_seed(0)
     x, y = torch.randn(8, 3), torch.randn(8, 2)
@@ -515,6 +515,10 @@ def test_every_per_model_loss_matches_the_eager_step(loss):
                         weight_decay=[0.0, 0.01, 0.1]),
     lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True,
                         weight_decay=[0.0, 0.0, 0.0]),
+    # the fast step's own per-model SGD update (no momentum): with and without weight decay
+    lambda m: optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2], weight_decay=[0.0, 0.01, 0.1]),
+    lambda m: optim.SGD(m.parameters(), lr=(0.05, 0.1, 0.2), weight_decay=0.01,
+                        momentum=[0.0, 0.0, 0.0]),
     lambda m: optim.Adam(m.parameters(), lr=[0.001, 0.01, 0.1], weight_decay=[0.0, 0.1, 0.0]),
 ])
 def test_every_per_model_optimiser_matches_the_eager_step(make_opt):
@@ -564,3 +568,177 @@ def test_fit_on_a_stack_gives_the_eager_histories_to_the_bit():
         assert fast_history == eager_history
     for p, q in zip(stacked.parameters(), twin.parameters(), strict=True):
         assert torch.equal(p.data, q.data)
+
+
+# --- a stack's intermediates in buffers kept between steps (minidl/fast/workspace.py) ---
+
+
+@pytest.mark.parametrize("name", list(STACKED_CHAINS))
+def test_a_stack_takes_batches_of_changing_sizes_to_the_eager_steps_bits(name):
+    """Each batch shape has its workspace; going back to a shape reuses its buffers."""
+    sizes = [12, 7, 12, 7, 3, 12]
+    g = torch.Generator().manual_seed(2)
+    batches = [(torch.randn(M, n, 2, generator=g), torch.rand(M, n, 1, generator=g))
+               for n in sizes]
+    _, step = _compare(_stack(*STACKED_CHAINS[name]), nn.PerModelLoss(nn.MSELoss(), M),
+                       lambda m: optim.SGD(m.parameters(), lr=[0.05, 0.1, 0.2]), batches)
+    assert step._plan.buffered
+
+
+def test_a_stacks_gradients_and_losses_are_fresh_tensors_at_every_step():
+    """Only what stays inside a step is written into a buffer: a gradient or loss kept from one
+    step is not overwritten by the next, as with the eager step."""
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    step = TrainStep(model, nn.PerModelLoss(nn.MSELoss(), M),
+                     optim.SGD(model.parameters(), lr=0.1))
+    (x, y), (x2, y2), (x3, y3) = _stacked_batches(False, False, count=3)
+    step(x, y)
+    loss = step(x2, y2)
+    kept = [(p.grad, p.grad.clone()) for p in model.parameters()]
+    kept_loss = loss.data.clone()
+    step(x3, y3)
+    for (grad, copy_of_it), p in zip(kept, model.parameters(), strict=True):
+        assert torch.equal(grad, copy_of_it)
+        assert p.grad is not grad
+    assert torch.equal(loss.data, kept_loss)
+
+
+def test_the_buffers_take_only_values_that_stay_inside_the_function():
+    from minidl.fast import workspace
+
+    source = (
+        "def f(a, b, keep):\n"
+        "    c = torch.mul(a, b)\n"          # returned through a view: escapes
+        "    d = c.transpose(0, 1)\n"
+        "    e = torch.add(a, b)\n"          # passed to an unknown call: escapes
+        "    keep(e)\n"
+        "    s = torch.sign(a)\n"            # used up inside: a buffer
+        "    t = a * s\n"                    # used up by .sum(): a buffer
+        "    pair = (t.sum(), s)\n"
+        "    u, v = pair\n"                  # v is s; only u is returned
+        "    return d, u\n"
+    )
+    buffered = workspace.with_buffers(source, "f")
+    keep_source, reuse_source, count = buffered.keep, buffered.reuse, buffered.count
+    assert count == 2
+    assert "torch.sign(a, out=ws[0])" in reuse_source
+    assert "torch.mul(a, s, out=ws[1])" in reuse_source
+    assert "torch.mul(a, b)" in reuse_source and "torch.add(a, b)" in reuse_source
+    namespace = dict(workspace.NAMESPACE)
+    exec(keep_source + reuse_source, namespace)  # noqa: S102 - the test's own source
+    a, b = torch.randn(3, 3), torch.randn(3, 3)
+    ws = [None] * count
+    kept = []
+    first = namespace["f_keep"](a, b, kept.append, ws)
+    buffers = list(ws)
+    again = namespace["f_reuse"](a, b, kept.append, ws)
+    assert all(x is y for x, y in zip(ws, buffers, strict=True))  # written into, not replaced
+    assert all(torch.equal(x, y) for x, y in zip(first, again, strict=True))
+    assert torch.equal(first[0], (a * b).t()) and kept[0] is not kept[1]
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda m: optim.SGD(m.parameters(), lr=0.2),
+    lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01),
+    lambda m: optim.SGD(m.parameters(), lr=0.1, l1=0.001),
+    lambda m: optim.Adam(m.parameters(), lr=0.01),
+])
+def test_fit_gives_the_same_run_whether_it_steps_a_whole_epoch_or_batch_by_batch(make_opt):
+    """Without a per-batch callback fit hands the fast step whole epochs (TrainStep.epoch); with
+    one it steps batch by batch. Same batches, same bits, same step count; and a model the fast
+    step does not take (a frozen weight: the eager step) steps the same batches."""
+
+    class Count(minidl.train.Callback):
+        def __init__(self):
+            self.batches = 0
+
+        def on_batch_end(self, state, loss):
+            self.batches += 1
+
+    class Steps(minidl.train.Callback):
+        def on_train_end(self, state):
+            self.steps = state.step
+
+    x, y = minidl.data.disk(230, seed=4)
+    y = y.float().unsqueeze(1)
+    runs = []
+    for frozen in (False, True):
+        for hooks in ([], [Count()]):
+            torch.manual_seed(2)
+            model = MODELS["seed"]()
+            opt = make_opt(model)
+            model[0].weight.requires_grad = not frozen
+            steps = Steps()
+            history = minidl.train.fit(model, nn.MSELoss(), opt, (x, y), epochs=3,
+                                       batch_size=50, callbacks=[*hooks, steps],
+                                       generator=torch.Generator().manual_seed(5),
+                                       metrics=False)
+            runs.append((history.train_loss, [p.data for p in model.parameters()], steps.steps))
+            if hooks:
+                assert hooks[0].batches == 15  # 5 batches (the last of 30 rows) in 3 epochs
+    for (loss, params, steps), (hooked_loss, hooked_params, hooked_steps) in (runs[:2],
+                                                                              runs[2:]):
+        assert loss == hooked_loss and steps == hooked_steps == 15
+        assert all(torch.equal(a, b) for a, b in zip(params, hooked_params, strict=True))
+    assert runs[0][0] != runs[2][0]  # the frozen weight trained differently
+
+
+def test_results_share_a_buffer_only_when_their_lives_do_not_overlap():
+    from minidl.fast import workspace
+
+    source = (
+        "def f(a):\n"
+        "    p = torch.sign(a)\n"          # read again through the tuple, at the end
+        "    q = torch.exp(a)\n"           # last read in the next line
+        "    pair = (p, q.sum())\n"
+        "    r = torch.sin(a)\n"           # may take q's buffer, not p's
+        "    u, v = pair\n"
+        "    return u * r\n"
+    )
+    buffered = workspace.with_buffers(source, "f")
+    assert buffered.count == 3
+    assert buffered.lives == ((1, 6), (2, 3), (4, 6))
+    namespace = dict(workspace.NAMESPACE)
+    exec(buffered.keep + buffered.reuse, namespace)  # noqa: S102 - the test's own source
+    a = torch.randn(4, 3)
+    ws = [None] * buffered.count
+    expected = namespace["f_keep"](a, ws)
+    workspace.share(ws, buffered.lives, buffered.in_place)
+    assert ws[2] is ws[1] and ws[0] is not ws[1]
+    assert torch.equal(namespace["f_reuse"](a, ws), expected)
+    assert torch.equal(expected, torch.sign(a) * torch.sin(a))
+
+
+def test_a_stacks_step_shares_its_buffers():
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    step = TrainStep(model, nn.PerModelLoss(nn.MSELoss(), M),
+                     optim.SGD(model.parameters(), lr=0.1))
+    step(*_stacked_batches(False, False, count=1)[0])
+    (ws,) = step._plan._workspaces.values()
+    used = [t for t in ws if t is not None]
+    assert len({id(t) for t in used}) < len(used)
+
+
+def test_weights_replaced_by_others_of_another_width_get_buffers_of_their_own():
+    """p.data = ... of another shape (no module change the plan would see): the workspace is
+    keyed on the weights' shapes, so no buffer of the old width is written into."""
+    torch.manual_seed(3)
+    model = _stack(*STACKED_CHAINS["relu, sigmoid"])()
+    eager = copy.deepcopy(model)
+    loss_fn = nn.PerModelLoss(nn.MSELoss(), M)
+    opt, eager_opt = (optim.SGD(m.parameters(), lr=0.1) for m in (model, eager))
+    step = TrainStep(model, loss_fn, opt)
+    batches = _stacked_batches(False, False, count=4)
+    for i, (x, y) in enumerate(batches):
+        if i == 2:  # hidden width 5 -> 7 in both copies
+            for m in (model, eager):
+                g = torch.Generator().manual_seed(4)
+                m[0].weight.data = torch.randn(M, 7, 2, generator=g)
+                m[0].bias.data = torch.randn(M, 7, generator=g)
+                m[2].weight.data = torch.randn(M, 4, 7, generator=g)
+                m[0].out_features = m[2].in_features = 7
+        expected = _eager_step(eager, loss_fn, eager_opt, x, y)
+        assert torch.equal(step(x, y).data, expected.data), f"step {i}"
+        assert all(torch.equal(p.data, q.data)
+                   for p, q in zip(model.parameters(), eager.parameters(), strict=True))
+    assert len(step._plan._workspaces) == 2

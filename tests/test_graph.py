@@ -95,7 +95,7 @@ def test_the_fast_steps_source_is_printable_and_in_linecache():
     assert text == step.source == minidl.fast.source(model)
     # the ops' own lines, their locals tagged with the op's place in the chain
     assert "# Linear.forward (minidl.ops.arithmetic)" in text
-    assert "h = torch.addmm(bias_0, x_0, weight_0.t())" in text
+    assert "h0 = torch.addmm(bias_0, x_0, weight_0.t())" in text
     assert "# Tanh.backward (minidl.ops.activations)" in text
     assert "back3 = (g_3 - g_3 * y_3 * y_3,)" in text
     assert "return (g - g * y * y,)" in inspect.getsource(minidl.ops.Tanh.backward)
@@ -118,7 +118,7 @@ def test_an_error_inside_a_kernel_shows_the_kernels_line():
         kernels.run(torch.randn(4, 3), torch.randn(4, 25), args, "mean", {}, check)
     text = "".join(traceback.format_exception(info.value))
     assert kernels.filename in text
-    assert "h = torch.addmm(bias_0, x_0, weight_0.t())" in text
+    assert "h0 = torch.addmm(bias_0, x_0, weight_0.t())" in text
 
 
 def test_fit_eager_and_fast_give_the_same_bits():

@@ -13,8 +13,12 @@ This package is the one place that trades that bookkeeping for speed, opt in:
   would, their lines copied in by ``inline.py`` (renamed locals, the ctx made plain names). No
   formula is restated here: change an op in ``minidl/ops`` and the fast step changes with it.
 - ``TrainStep(model, loss_fn, optimizer)`` runs those kernels, the loss op and the optimiser
-  for one batch; for any other model, loss, optimiser set-up or batch it runs the eager step as
+  for one batch (``TrainStep.epoch``: for a pass over the batches, what every step reads read
+  once); for any other model, loss, optimiser set-up or batch it runs the eager step as
   written. ``minidl.train.fit`` uses it (``fit(..., fast=False)`` runs the eager step).
+- ``workspace.with_buffers`` rewrites the kernels so that their intermediates are written
+  (``out=``, the same torch calls) into buffers kept between steps, shared where their lives do
+  not overlap; gradients and losses stay fresh tensors, as the eager step makes them.
 
 How it is held to the eager path: the same ops, called with the same tensors in the same
 order, give the same bits. tests/test_fast.py trains models both ways and compares losses,
@@ -38,7 +42,8 @@ __all__ = ["TrainStep", "chain_kernels", "chain_of", "source", "Kernels"]
 
 def source(obj: Any, loss: type | None = None) -> str:
     """The generated kernels' source for a TrainStep, a Kernels, or a model TrainStep takes
-    (trained with the loss op ``loss``: ``ops.MSELoss`` unless given).
+    (trained with the loss op ``loss``: ``ops.MSELoss`` unless given; for a stack, taken per
+    model with the mean).
 
     Raises TypeError for a model (or step) that the fast step does not run.
     """
@@ -53,6 +58,7 @@ def source(obj: Any, loss: type | None = None) -> str:
     if layers is None:
         raise TypeError(f"{type(obj).__name__} is not a chain the fast step runs")
     from .. import ops
+    from ..nn.stack import Stacked
     from .step import LAYER_OPS
 
     linears = [m for m in layers if hasattr(m, "in_features")]
@@ -60,4 +66,5 @@ def source(obj: Any, loss: type | None = None) -> str:
         tuple(LAYER_OPS[type(m)] for m in layers),
         tuple(m.bias is not None for m in linears),
         ops.MSELoss if loss is None else loss,
+        "mean" if isinstance(obj, Stacked) else None,  # a stack's loss: a mean per model
     ).source

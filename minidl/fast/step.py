@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .. import ops
+from .. import ops, optim
 from ..nn import layers as L
 from ..nn import losses
 from ..nn import module as modules
@@ -31,7 +31,8 @@ from ..nn.module import Module
 from ..nn.stack import PerModelLoss, Stacked, StackedLinear
 from ..optim import Optimizer
 from ..tensor import Tensor, is_grad_enabled
-from .kernels import Ctx, Kernels, chain_kernels
+from . import workspace
+from .kernels import Kernels, chain_kernels
 
 __all__ = ["TrainStep", "chain_of", "eager_step"]
 
@@ -55,6 +56,10 @@ LAYER_OPS: dict[type, type] = {
 LINEAR_LAYERS = (L.Linear, StackedLinear)
 # a stack's per-model loss takes these losses (elementwise: the same shape as the output)
 PER_MODEL_LOSSES = (losses.MSELoss, losses.L1Loss, losses.BCELoss)
+# losses whose check reads only the shapes, dtypes, reduction and options (not the values)
+SHAPE_CHECKS = (ops.MSELoss, ops.L1Loss, ops.HuberLoss)
+# workspaces a plan keeps (per chain of active Dropouts and batch shape), the oldest dropped
+WORKSPACES = 4
 
 
 def chain_of(model: Module) -> list[Module] | None:
@@ -127,6 +132,21 @@ class TrainStep:
             return plan.step(x, y)
         return eager_step(self.model, self.loss_fn, self.optimizer, x, y)
 
+    def epoch(self, x: Any, y: Any, batch_size: int) -> list[torch.Tensor] | None:
+        """The steps of one pass over (x, y) in order, ``batch_size`` rows a step (the last
+        step takes the rest), with nothing run between them: each step's loss, as torch
+        tensors. What ``fit`` runs when no callback looks at every batch. None, with no step
+        taken, for a stack or if the fast step does not take these batches (then step them
+        one by one).
+
+        The batches are slices of x and y, so what ``accepts`` checks (type, dtype, width,
+        gradients) is checked once for them all.
+        """
+        plan = self._current_plan()
+        if plan is None or plan.models is not None or not plan.accepts(x, y):
+            return None  # (a stack's batches are not rows of x: fit_stacked steps them)
+        return plan.epoch(x, y, batch_size)
+
     def _current_plan(self) -> _Plan | None:
         if self._generation != modules._generation:
             self._generation = modules._generation
@@ -177,8 +197,18 @@ class _Plan:
         self.loss_op = loss_op
         self.models = loss_fn.models if type(loss_fn) is PerModelLoss else None
         self.first = linears[0]
+        # the loss's check, run once per set of shapes when it reads nothing but them
+        self._check = loss_op.check
+        if loss_op in SHAPE_CHECKS:
+            self._check = _ShapeCheck(loss_op.check)
         self.dropouts = [m for m in layers if type(m) is L.Dropout]
-        self._kernels: dict[tuple[bool, ...], tuple[Kernels, list]] = {}
+        self._kernels: dict[tuple, tuple[Kernels, list]] = {}
+        # the intermediates go into buffers kept between steps, one workspace per chain and
+        # batch shape (the last batch of an epoch may be smaller): for a stack they are big
+        # (M times a model's), and fresh ones cost page faults; for one model, torch's
+        # bookkeeping of a fresh tensor is ~2 % of the seed step
+        self.buffered = True
+        self._workspaces: dict[tuple, list] = {}
         # the update: the optimiser's own rule on the lists the step holds, when its one group
         # is exactly these parameters and its step() is Optimizer's (every .grad is then set
         # by the step, so zero_grad() would clear nothing that stays cleared); else
@@ -186,6 +216,9 @@ class _Plan:
         # group's "params" may be replaced or changed in place
         self._plain_step = type(optimizer).step is Optimizer.step
         self._validated: tuple = ()  # the (lr, weight_decay, l1) last validated
+        # SGD's own rule (not a subclass's): its per-model update can run on the lists
+        self._plain_sgd = type(optimizer) is optim.SGD
+        self._columns: dict[tuple, tuple] = {}
 
     def _direct_group(self) -> dict | None:
         """The optimiser's one group if it holds exactly these parameters, in order."""
@@ -206,16 +239,16 @@ class _Plan:
     def _chain(self, active: tuple[bool, ...]) -> tuple[Kernels, list]:
         """The kernels for this pattern of active Dropouts (an inactive one is no op), and
         what ``_operands`` reads for each of their ops."""
-        found = self._kernels.get(active)
+        # a stack's loss is taken per model, reduced as its PerModelLoss says now
+        per_model = None if self.models is None else self.loss_fn.reduction
+        found = self._kernels.get((active, per_model))
         if found is None:
             on = dict(zip(map(id, self.dropouts), active, strict=True))
             layers = [m for m in self.layers if on.get(id(m), True)]
             chain = tuple(LAYER_OPS[type(m)] for m in layers)
             biases = tuple(m.bias is not None for m in self.linears)
-            # a stack's per-model loss is computed outside the kernels (``_stacked_loss``)
-            loss = self.loss_op if self.models is None else None
-            kernels = chain_kernels(chain, biases, loss)
-            found = self._kernels[active] = (kernels, [_reader(m) for m in layers])
+            kernels = chain_kernels(chain, biases, self.loss_op, per_model)
+            found = self._kernels[(active, per_model)] = (kernels, [_reader(m) for m in layers])
         return found
 
     def accepts(self, x: Any, y: Any) -> bool:
@@ -254,64 +287,171 @@ class _Plan:
         return args
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Tensor:
+        return Tensor(self.run(x, y))
+
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step on an accepted batch: the loss (a torch tensor); the gradients are set."""
+        kernels, head = self._prepare()
+        ws = self._workspace(kernels, head, x, y)
+        loss, grads = self._forward_backward(kernels, x, y, head, ws)
+        group = self._direct_group()
+        if group is None:
+            self.optimizer.zero_grad()
+            # as backward() does: a gradient nobody cleared (a parameter the optimiser no
+            # longer holds) accumulates
+            for p, dg in zip(self.params, grads, strict=True):
+                p.grad = dg if p.grad is None else p.grad + dg
+            self.optimizer.step()
+        else:
+            self._update(group, grads, self._plain_lr(group), [p.data for p in self.params],
+                         validate=True)
+        return loss
+
+    def epoch(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+        """``run`` on each batch_size rows of x and y in turn (TrainStep.epoch): what every step
+        reads (operands, options, the optimiser's group and values) is read once, as nothing
+        runs between the steps that could change it."""
+        group = self._direct_group()
+        if group is None:
+            return [self.run(x[i:i + batch_size], y[i:i + batch_size])
+                    for i in range(0, x.shape[0], batch_size)]
+        kernels, head = self._prepare()
+        lr = self._plain_lr(group)
+        data = [p.data for p in self.params]
+        losses = []
+        shape = ws = None
+        for i in range(0, x.shape[0], batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            if xb.shape != shape:  # the first batch, and a smaller last one
+                shape, ws = xb.shape, self._workspace(kernels, head, xb, yb)
+            loss, grads = self._forward_backward(kernels, xb, yb, head, ws)
+            if ws is None:
+                ws = self._workspace(kernels, head, xb, yb)  # made by that first step
+            self._update(group, grads, lr, data, validate=not losses)  # once an epoch
+            losses.append(loss)
+        return losses
+
+    def _prepare(self) -> tuple[Kernels, tuple]:
+        """The kernels for the Dropouts active now, and the arguments they take after the
+        batch: the operands and options read now (a parameter's data may have been replaced,
+        an option changed) and the loss."""
         dropouts = self.dropouts
         active = tuple(m.training and m.p > 0 for m in dropouts) if dropouts else ()
         kernels, readers = self._chain(active)
         if self.models is None:
-            options = self.loss_fn.options()  # read now: e.g. Huber's delta may change
-            loss, grads = kernels.run(
-                x, y, self._operands(readers), self.loss_fn.reduction, options,
-                self.loss_op.check,
-            )
-        else:
-            loss, grads = kernels.run(x, y, self._operands(readers), self._stacked_loss)
-        group = self._direct_group()
-        if group is None:
-            self.optimizer.zero_grad()
-        params = self.params
-        if len(grads) != len(params):  # a Linear without bias: its db is None
-            grads = [dg for dg in grads if dg is not None]
-        if group is None:
-            # as backward() does: a gradient nobody cleared (a parameter the optimiser no
-            # longer holds) accumulates
-            for p, dg in zip(params, grads, strict=True):
-                p.grad = dg if p.grad is None else p.grad + dg
-            self.optimizer.step()
-        else:
-            for p, dg in zip(params, grads, strict=True):
-                p.grad = dg
-            self._validate(group)
-            self.optimizer._apply(group, params, [p.data for p in params], grads)
-        return Tensor(loss)
+            options = self.loss_fn.options()  # e.g. Huber's delta may change
+            return kernels, (self._operands(readers), self.loss_fn.reduction, options,
+                             self._check)
+        return kernels, (self._operands(readers), self.models, self._check)
 
-    def _stacked_loss(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A stack's (M,) losses of output h and dL/dh, by the ops PerModelLoss records (the
-        loss per element, a reshape to (M, elements), a mean or sum per model), then the sum
-        backward starts from, all as the eager step."""
-        loss_op = self.loss_op
-        if y.dim() == h.dim() - 1:
-            y = y.expand(h.shape)
-        loss_op.check(h, y, "none")
-        per_model = ops.Mean if self.loss_fn.reduction == "mean" else ops.Sum
-        c_loss, c_shape, c_model, c_sum = (
-            Ctx((True, False)), Ctx((True,)), Ctx((True,)), Ctx((True,))
-        )
-        per_element = loss_op.forward(c_loss, h, y, "none")
-        shaped = ops.Reshape.forward(c_shape, per_element, (self.models, -1))
-        losses = per_model.forward(c_model, shaped, 1)
-        total = ops.Sum.forward(c_sum, losses)
-        (g,) = ops.Sum.backward(c_sum, torch.ones_like(total))
-        (g,) = per_model.backward(c_model, g)
-        (g,) = ops.Reshape.backward(c_shape, g)
-        return losses, loss_op.backward(c_loss, g)[0]
+    def _workspace(
+        self, kernels: Kernels, head: tuple, x: torch.Tensor, y: torch.Tensor
+    ) -> list | None:
+        """The buffers of this chain for batches of this shape, None before its first step."""
+        return self._workspaces.get(_workspace_key(kernels, head, x, y))
+
+    def _forward_backward(
+        self, kernels: Kernels, x: torch.Tensor, y: torch.Tensor, head: tuple, ws: list | None
+    ) -> tuple[torch.Tensor, list]:
+        """The kernels on one batch, their intermediates in the workspace ``ws`` (made and
+        shared out at the first step of a shape, ``ws`` None): the loss and the gradients of
+        the parameters, in order."""
+        if not self.buffered:
+            loss, grads = kernels.run(x, y, *head)
+        elif ws is not None:
+            loss, grads = kernels.reuse(x, y, *head, ws)
+        else:
+            if len(self._workspaces) >= WORKSPACES:
+                del self._workspaces[next(iter(self._workspaces))]  # the oldest
+            ws = self._workspaces[_workspace_key(kernels, head, x, y)] = (
+                [None] * kernels.buffers)
+            loss, grads = kernels.keep(x, y, *head, ws)
+            workspace.share(ws, kernels.lives, kernels.in_place)  # fewer buffers, in cache
+        if len(grads) != len(self.params):  # a Linear without bias: its db is None
+            grads = [dg for dg in grads if dg is not None]
+        return loss, grads
+
+    def _update(self, group: dict, grads: list, lr: float | None, data: list,
+                validate: bool = False) -> None:
+        """Set each parameter's gradient and take the optimiser's step (raising where its
+        step() would, with ``validate``): plain SGD with the number ``lr`` (``_plain_lr``) as
+        SGD's one foreach call, else ``_sgd_per_model`` or the optimiser's own ``_apply``."""
+        params = self.params
+        for p, dg in zip(params, grads, strict=True):
+            p.grad = dg
+        if validate:
+            self._validate(group)
+        if lr is not None:
+            torch._foreach_add_(data, grads, alpha=-lr)
+        elif not (self._plain_sgd and self._sgd_per_model(group, grads)):
+            self.optimizer._apply(group, params, data, grads)
+
+    def _plain_lr(self, group: dict) -> float | None:
+        """The learning rate when the update is plain SGD's p ← p - lr·g (``SGD._update``
+        without momentum, weight decay or L1, one foreach call), else None."""
+        lr = group["lr"]
+        if (self._plain_sgd and (type(lr) is float or type(lr) is int) and group["momentum"] == 0
+                and group["weight_decay"] == 0 and group.get("l1", 0) == 0):
+            return lr
+        return None
+
+    def _sgd_per_model(self, group: dict, grads: list) -> bool:
+        """SGD's per-model rule (``SGD._update_per_model``) without momentum or L1, for every
+        parameter in one ``torch._foreach_`` call per term (on the CPU a loop in C++ of the same
+        in-place ops): g ← g + wd·p, then p ← p - lr·g with each model's lr as a (M, 1, …)
+        column, the columns made once per set of values. False (nothing done) for what it does
+        not take: a learning rate that is a number or a tensor, momentum, L1."""
+        lr = group["lr"]
+        if type(lr) not in (list, tuple):
+            return False
+        weight_decay = group["weight_decay"]
+        if not (optim._all_zero(group["momentum"]) and optim._all_zero(group.get("l1", 0))):
+            return False
+        key = (tuple(lr), tuple(weight_decay) if type(weight_decay) in (list, tuple)
+               else weight_decay)
+        columns = self._columns.get(key)
+        if columns is None:
+            columns = self._make_columns(*key)
+            if columns is None:
+                return False  # the optimiser raises the error
+            self._columns[key] = columns
+        lrs, decays = columns
+        data = [p.data for p in self.params]
+        if decays is not None:  # as torch, no 0·p added when every model's decay is 0
+            decayed = (torch._foreach_mul(data, decays) if type(decays) is not list
+                       else torch._foreach_mul(decays, data))  # wd·p, a number or columns
+            grads = torch._foreach_add(grads, decayed)
+        torch._foreach_addcmul_(data, grads, lrs, value=-1)
+        return True
+
+    def _make_columns(self, lr: tuple, weight_decay: Any) -> tuple | None:
+        """The (M, 1, …) columns of each model's lr and weight decay for every parameter, as
+        ``optim._for_models`` makes them (None if a count is not the models')."""
+        lrs, decays = [], []
+        for p in self.params:
+            d = p.data
+            if d.dim() == 0 or len(lr) != d.shape[0]:
+                return None
+            lrs.append(optim._model_column(lr, d.dtype, d.dim()))
+            if isinstance(weight_decay, tuple):
+                if len(weight_decay) != d.shape[0]:
+                    return None
+                decays.append(optim._model_column(weight_decay, d.dtype, d.dim()))
+        if optim._all_zero(weight_decay):
+            return lrs, None
+        return lrs, (decays if isinstance(weight_decay, tuple) else weight_decay)
 
     def _validate(self, group: dict) -> None:
         """Raise where the optimiser's step() would; the check is run again only when the
         group's learning rate, weight decay or l1 is a different value (a number is immutable)."""
-        key = (group["lr"], group.get("weight_decay", 0), group.get("l1", 0))
+        lr, weight_decay, l1 = group["lr"], group.get("weight_decay", 0), group.get("l1", 0)
+        if type(lr) is float and (lr, weight_decay, l1) == self._validated:
+            return  # the numbers checked last time
+        # a list (one value per model) is compared as a tuple of its values: it can change
+        key = tuple(tuple(v) if type(v) is list else v for v in (lr, weight_decay, l1))
         if key != self._validated:
             self.optimizer._validate(group)
-            if all(isinstance(v, (int, float)) for v in key):  # not a list: it can change
+            if all(isinstance(v, (int, float, tuple)) for v in key):  # not a tensor
                 self._validated = key
 
 
@@ -333,3 +473,25 @@ def _reader(m: Module) -> tuple[str, Any, Any]:
     if kind in _OPTIONS:
         return (_OPTION, m, _OPTIONS[kind])
     return (_NONE, None, None)
+
+
+def _workspace_key(kernels: Kernels, head: tuple, x: torch.Tensor, y: torch.Tensor) -> tuple:
+    """What the buffers' shapes depend on: the chain, the batch and the weights' shapes (a
+    parameter's data may be replaced by one of another shape; a buffer is never resized)."""
+    weights = tuple(pair[0].shape for pair in head[0] if len(pair) == 2 and pair[0] is not None
+                    and type(pair[0]) is torch.Tensor)
+    return (kernels, x.shape, x.dtype, y.shape, y.dtype, weights)
+
+
+class _ShapeCheck:
+    """A loss check that reads only shapes, dtypes and options, run once for each of them."""
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+        self.passed: set[tuple] = set()
+
+    def __call__(self, h: torch.Tensor, y: torch.Tensor, reduction: str, **options: Any) -> None:
+        key = (h.shape, y.shape, h.dtype, y.dtype, reduction, *options.items())
+        if key not in self.passed:
+            self.check(h, y, reduction, **options)  # raises, or passes for these shapes
+            self.passed.add(key)
