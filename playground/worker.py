@@ -22,7 +22,9 @@ import contextlib
 import dataclasses
 import itertools
 import multiprocessing
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,6 +84,37 @@ def warm_up() -> None:
         forkserver.ensure_running()
 
 
+class _PipeWriter:
+    """Writes the window's messages to the worker's pipe from a thread of its own, in order.
+
+    A session is bigger than a pipe's buffer (~180 kB for the seed network, ~370 kB for 16
+    Compare variants), so writing it blocks until the worker reads; a worker still starting
+    (its fork, its imports) read nothing for 160-300 ms, and the window stalled that long at
+    Play. The message is pickled on the caller's thread (it is the session as it is now); only
+    the write waits here.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="minidl-pipe-writer", daemon=True)
+        self._thread.start()
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the pipe; returns at once."""
+        self._queue.put(data)
+
+    def close(self, timeout: float) -> None:
+        """Write what is queued (for up to ``timeout`` seconds), then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            with contextlib.suppress(OSError, ValueError):  # the worker is gone, or the pipe
+                self._conn.send_bytes(data)  # closed: the reading side says so
+
+
 class TrainingController(QObject):
     """The GUI thread's handle on training: one worker process, the session handed back and forth.
 
@@ -103,6 +136,7 @@ class TrainingController(QObject):
         self._train_spec: TrainSpec | None = None  # the newest settings asked for
         self._process: Any = None
         self._conn: Any = None
+        self._writer: _PipeWriter | None = None
         self._notifier: QSocketNotifier | QTimer | None = None
         self._tokens = itertools.count()
         self._points_sent: tuple[int, int] | None = None  # (worker pid, session id)
@@ -303,6 +337,7 @@ class TrainingController(QObject):
         process.start()
         there.close()
         self._process, self._conn = process, here
+        self._writer = _PipeWriter(here)
         if sys.platform == "win32":  # pipes are not sockets there: look every 10 ms
             notifier: QSocketNotifier | QTimer = QTimer(self)
             notifier.timeout.connect(self._on_readable)
@@ -320,15 +355,17 @@ class TrainingController(QObject):
                 self._notifier.stop()
             self._notifier.deleteLater()
             self._notifier = None
+        if self._writer is not None:  # a Quit on its way is written first
+            self._writer.close(timeout=1.0)
+            self._writer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def _send(self, message: Any, *, by_reference: bool = False) -> None:
-        if self._conn is None:
+        if self._writer is None:
             return
-        with contextlib.suppress(OSError):  # the worker is gone: the next read says so
-            self._conn.send_bytes(dumps(message, by_reference=by_reference))
+        self._writer.send(dumps(message, by_reference=by_reference))
 
     def _receive(self, timeout: float) -> Any:
         """The next message, or None after ``timeout`` seconds; WorkerGoneError if it died."""
