@@ -24,7 +24,8 @@ import statistics
 import sys
 import time
 
-TIMER_MS = 10
+from .gui import TimerLateness, run_events
+
 NETWORKS = {
     "seed": None,  # Experiment()'s own: 2-25-25-25-1
     "8x25": ",".join(["linear:25,relu"] * 8 + ["linear:1,sigmoid"]),
@@ -73,7 +74,6 @@ def window_run(seconds: float, network: str = "seed", inside: bool = True) -> di
     """Train in the shown window for ``seconds``; steps/s, snapshot rate and timer lateness.
 
     ``inside``: the network dock shown (as the window opens) or hidden."""
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from playground.widgets.main_window import MainWindow
@@ -92,16 +92,7 @@ def window_run(seconds: float, network: str = "seed", inside: bool = True) -> di
         snapshots += 1
 
     window.controller.snapshot.connect(count)
-    clock = QElapsedTimer()
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(TIMER_MS)
-    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
-
-    def run_events(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()  # the GUI thread as in the app: an event loop, not a busy loop
+    timer = TimerLateness()
 
     def steps_now() -> int:
         with window.controller.locked_session() as session:  # the worker's, between epochs
@@ -112,24 +103,19 @@ def window_run(seconds: float, network: str = "seed", inside: bool = True) -> di
     pid = window.controller.worker_pid
     start, steps0, snapshots = time.perf_counter(), steps_now(), 0
     cpu0, worker0 = time.process_time(), _cpu_seconds(pid)
-    clock.start()
     timer.start()
     run_events(int(seconds * 1000))
     steps, elapsed = steps_now() - steps0, time.perf_counter() - start
     window_cpu = (time.process_time() - cpu0) / elapsed
     worker_seconds = _cpu_seconds(pid) - worker0
     worker_cpu = worker_seconds / elapsed
-    timer.stop()
+    lateness = timer.stop()
     window.toggle_play()
     window.close()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    lateness = sorted(max(0.0, g - TIMER_MS) for g in gaps)
     return {
         "steps_per_second": steps / elapsed,
         "snapshots_per_second": snapshots / elapsed,
-        "late_max_ms": lateness[-1] if lateness else float("nan"),
-        "late_p99_ms": lateness[int(0.99 * (len(lateness) - 1))] if lateness else float("nan"),
-        "ticks": len(ticks),
+        **lateness,
         "steps_per_cpu_second": steps / worker_seconds,
         "window_cpu": window_cpu,
         "worker_cpu": worker_cpu,

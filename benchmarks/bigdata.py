@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-TIMER_MS = 10
+from .gui import TimerLateness, run_events
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -146,7 +147,6 @@ def _reset_peak(pid: int | None) -> None:
 
 def window_child(path: Path, seconds: float) -> dict[str, object]:
     """In this process: import ``path`` in the window, train ``seconds``, pause; measure."""
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from playground.experiment import Experiment
@@ -157,11 +157,6 @@ def window_child(path: Path, seconds: float) -> dict[str, object]:
     window.ask_before_closing = False
     window.show()
     window.start()
-
-    def run_events(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
 
     def until(condition: object, limit_s: float = 120.0) -> None:
         deadline = time.monotonic() + limit_s
@@ -184,12 +179,7 @@ def window_child(path: Path, seconds: float) -> dict[str, object]:
     window_rss_imported = _memory_kb(None, "VmRSS")
     window_peak_imported = _memory_kb(None, "VmHWM")
 
-    clock = QElapsedTimer()
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(TIMER_MS)
-    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
-    clock.start()
+    timer = TimerLateness()
     timer.start()
     run_events(200)
     window.toggle_play()  # Play: the session and its points go to the worker
@@ -198,9 +188,7 @@ def window_child(path: Path, seconds: float) -> dict[str, object]:
     window.toggle_play()  # Pause: the session comes back after the current epoch
     until(lambda: window.controller.is_idle)
     run_events(200)
-    timer.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    lateness = sorted(max(0.0, g - TIMER_MS) for g in gaps)
+    lateness = timer.stop()
     snap = window.last_snapshot
     result = {
         "imported": imported,
@@ -211,9 +199,7 @@ def window_child(path: Path, seconds: float) -> dict[str, object]:
         "steps": snap.steps,
         "train_loss": snap.train_loss,
         "test_accuracy": snap.test_accuracy,
-        "late_max_ms": lateness[-1] if lateness else float("nan"),
-        "late_p99_ms": lateness[int(0.99 * (len(lateness) - 1))] if lateness else float("nan"),
-        "ticks": len(ticks),
+        **lateness,
         "window_rss0_mb": window_rss0 / 1024,
         "window_rss_imported_mb": window_rss_imported / 1024,
         "window_peak_imported_mb": window_peak_imported / 1024,

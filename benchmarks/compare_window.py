@@ -27,41 +27,22 @@ import sys
 import time
 from typing import Any
 
-TIMER_MS = 10
+from .gui import TimerLateness, run_events
+
 RATES = "0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2, 3"
-
-
-def _run_events(ms: int) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()  # the GUI thread as in the app: an event loop, not a busy loop
 
 
 def _lateness(seconds: float, during: Any = None) -> dict[str, float]:
     """Run the event loop ``seconds`` with a 10 ms timer; its ticks' lateness. ``during``, if
     given, is called from the event loop 200 ms in (what it holds up is measured with it)."""
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QTimer
 
-    clock = QElapsedTimer()
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(TIMER_MS)
-    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
-    clock.start()
+    timer = TimerLateness()
     timer.start()
     if during is not None:
         QTimer.singleShot(200, during)
-    _run_events(int(seconds * 1000))
-    timer.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    late = sorted(max(0.0, g - TIMER_MS) for g in gaps)
-    return {
-        "late_max_ms": late[-1] if late else float("nan"),
-        "late_p99_ms": late[int(0.99 * (len(late) - 1))] if late else float("nan"),
-        "ticks": len(ticks),
-    }
+    run_events(int(seconds * 1000))
+    return timer.stop()
 
 
 def _steps(controller: Any) -> int:
@@ -80,7 +61,7 @@ def compare_run(seconds: float, with_main: bool) -> dict[str, float]:
     window = MainWindow(Experiment())
     window.ask_before_closing = False
     window.show()
-    _run_events(500)
+    run_events(500)
     started = time.perf_counter()
     window.findChild(QAction, "compare").trigger()  # imports, builds and shows the window
     open_ms = (time.perf_counter() - started) * 1000
@@ -94,7 +75,7 @@ def compare_run(seconds: float, with_main: bool) -> dict[str, float]:
         snapshots += 1
 
     compare.controller.snapshot.connect(count)
-    _run_events(1500)  # the window's worker has started, as in a window open for a while
+    run_events(1500)  # the window's worker has started, as in a window open for a while
     play_ms = 0.0
 
     def play() -> None:
@@ -107,7 +88,7 @@ def compare_run(seconds: float, with_main: bool) -> dict[str, float]:
     play_late = _lateness(1.2, during=play)["late_max_ms"]
     if with_main:
         window.toggle_play()
-    _run_events(1000)  # both workers going before the clock starts
+    run_events(1000)  # both workers going before the clock starts
     steps0, main0, start, snapshots = _steps(compare.controller), 0, time.perf_counter(), 0
     if with_main:
         main0 = _steps(window.controller)
@@ -133,9 +114,9 @@ def main_run(seconds: float) -> float:
     window.ask_before_closing = False
     window.show()
     window.toggle_play()
-    _run_events(1000)
+    run_events(1000)
     steps0, start = _steps(window.controller), time.perf_counter()
-    _run_events(int(seconds * 1000))
+    run_events(int(seconds * 1000))
     rate = (_steps(window.controller) - steps0) / (time.perf_counter() - start)
     window.close()
     return rate
@@ -157,14 +138,14 @@ def sweep_run(seconds: float, epochs: int) -> dict[str, float]:
     sweep.row_values.setText("0.01, 0.03, 0.1, 0.3")
     sweep.column_values.setText("0, 0.0001, 0.001, 0.01")
     sweep.epochs.setValue(epochs)
-    _run_events(1500)  # the fork server has loaded torch, as in a window open for a while
+    run_events(1500)  # the fork server has loaded torch, as in a window open for a while
     start = time.perf_counter()
     sweep.run()  # checks the plan, builds the sweep, hands it to a new worker
     run_ms = (time.perf_counter() - start) * 1000
     result = _lateness(seconds)
     result["run_ms"] = run_ms
     while not sweep.finished and time.perf_counter() - start < 600:
-        _run_events(100)
+        run_events(100)
     result["sweep_seconds"] = time.perf_counter() - start if sweep.finished else float("nan")
     window.close()
     return result
