@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from minidl import nn, optim
-from minidl.train import History, accuracy, fit, predict, r2_score
+from minidl.train import History, fit, predict
 
 from .experiment import Experiment, ExperimentError, SavedWeights, TrainSpec
 from .session import Session, build_network
@@ -325,7 +325,7 @@ class StackedRuns:
             generator=self.generators,
             initial_epoch=self.epoch,
             history=self.histories,
-            accuracy_fn=r2_score if d.is_regression else accuracy,  # as the Session's
+            accuracy_fn=d.metric_fn,  # as the Session's
         )
         done = len(self.histories[0].epoch) - before
         self.steps += done * math.ceil(len(d._x_train) / self.batch_size)

@@ -23,7 +23,7 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -549,6 +549,12 @@ class Session:
         return self.experiment.task == REGRESSION
 
     @property
+    def metric_fn(self) -> Callable[[torch.Tensor, torch.Tensor], float]:
+        """What the accuracy columns measure, (output, target) -> float: R² (``r2_score``)
+        for a regression, else ``accuracy``."""
+        return r2_score if self.is_regression else accuracy
+
+    @property
     def metric_name(self) -> str:
         """What the accuracy columns hold: "R²" for a regression, else "accuracy"."""
         return "R²" if self.is_regression else "accuracy"
@@ -670,7 +676,7 @@ class Session:
             generator=self._generator,
             initial_epoch=self.epoch,
             history=self.history,
-            accuracy_fn=r2_score if self.is_regression else accuracy,
+            accuracy_fn=self.metric_fn,
             callbacks=[
                 _RecordNorms(self),
                 *callbacks,
