@@ -57,8 +57,6 @@ from ..compare import (
     tile_image,
     variants_varying,
 )
-from ..experiment import ExperimentError
-from ..worker import TrainingController
 from .colours import class_colours, class_image, value_colours
 from .plots import (
     BOUNDARY_MAP,
@@ -67,6 +65,7 @@ from .plots import (
     _ThemedPlot,
     nice_ceiling,
 )
+from .side_window import SideWindow
 
 __all__ = ["CompareWindow", "VARIANT_COLOURS"]
 
@@ -537,15 +536,11 @@ class _AdoptVariant(QUndoCommand):
         self._window.adopt_model(experiment, weights, f"Undone: {self.text().lower()}.")
 
 
-class CompareWindow(QWidget):
+class CompareWindow(SideWindow):
     """The Compare window of a main window (``main``), with its own training process."""
 
     def __init__(self, main: Any) -> None:
-        super().__init__(main, Qt.WindowType.Window)
-        self.setObjectName("compare_window")
-        self.setWindowTitle("Compare — minidl playground")
-        self.main = main
-        self.controller = TrainingController(self)
+        super().__init__(main, "compare", "Compare")
         self.rows: _MetricRows | None = None
         self.last_snapshot: Any = None
         self._names: list[str] = []
@@ -584,9 +579,6 @@ class CompareWindow(QWidget):
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setObjectName("compare_stop")
         self.stop_button.setToolTip("End this run; Play then starts the variants afresh")
-        self.message = QLabel(self)
-        self.message.setObjectName("compare_message")
-        self.message.setWordWrap(True)
         self.progress = QLabel("", self)
         self.progress.setObjectName("compare_progress")
         self.tiles = VariantTiles(self)
@@ -765,11 +757,6 @@ class CompareWindow(QWidget):
 
     # -- training ---------------------------------------------------------------------------
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        """Show a sentence under the table (in red for a problem)."""
-        self.message.setStyleSheet("color: #c00000;" if error else "")
-        self.message.setText(text)
-
     @Slot()
     def toggle_play(self) -> None:
         """Pause if training; else train (a new run if the variants or the experiment changed)."""
@@ -792,21 +779,14 @@ class CompareWindow(QWidget):
 
     def start_run(self) -> bool:
         """Build a CompareSession of the table's variants (paused); False with a message."""
-        experiment = self.main.experiment
-        problems = experiment.problems()
-        if problems:
-            self.say(f"The main experiment cannot train yet: {problems[0]}", error=True)
-            return False
-        try:
-            variants = self.variants()
-            from ..compare import CompareSession
+        from ..compare import CompareSession
 
-            session = CompareSession(experiment, variants)
-        except (ExperimentError, ValueError) as e:
-            self.say(str(e), error=True)
+        session = self.session_of(lambda experiment: CompareSession(experiment, self.variants()))
+        if session is None:
             return False
+        variants = list(session.variants)
         self._dirty = False
-        self._run_experiment = experiment
+        self._run_experiment = self.main.experiment
         self._names = [v.label(self._shown_parameters(variants)) for v in variants]
         self.rows = _MetricRows(len(variants))
         self._metric = "R²" if session.data.is_regression else "acc"
@@ -945,18 +925,4 @@ class CompareWindow(QWidget):
                  "Edit > Undo brings the previous one back.")
         return True
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        # its worker starts while the learner sets things up, once the window is drawn
-        QTimer.singleShot(100, self._prepare)
-
-    @Slot()
-    def _prepare(self) -> None:
-        # not for a window (or a main window) closed meanwhile: its close ended the worker
-        if self.isVisible() and self.main.isVisible():
-            self.controller.prepare()
-
-    def closeEvent(self, event: Any) -> None:
-        self.controller.shutdown()
-        super().closeEvent(event)
 

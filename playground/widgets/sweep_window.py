@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Slot
+from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -47,10 +47,9 @@ from ..compare import (
     sweep_csv,
 )
 from ..document import problem_text
-from ..experiment import ExperimentError
 from ..files import save_picture, write_text
-from ..worker import TrainingController
 from .plots import _ThemedPlot
+from .side_window import SideWindow
 
 __all__ = ["SweepHeatmap", "SweepWindow"]
 
@@ -196,15 +195,11 @@ class SweepHeatmap(_ThemedPlot):
         return self.grab()
 
 
-class SweepWindow(QWidget):
+class SweepWindow(SideWindow):
     """The Sweep window of a main window (``main``), with its own training process."""
 
     def __init__(self, main: Any) -> None:
-        super().__init__(main, Qt.WindowType.Window)
-        self.setObjectName("sweep_window")
-        self.setWindowTitle("Sweep — minidl playground")
-        self.main = main
-        self.controller = TrainingController(self)
+        super().__init__(main, "sweep", "Sweep")
         self.result: SweepResult | None = None
         self.finished = False
 
@@ -249,9 +244,6 @@ class SweepWindow(QWidget):
         self.progress.setObjectName("sweep_progress")
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.message = QLabel(self)
-        self.message.setObjectName("sweep_message")
-        self.message.setWordWrap(True)
         self.heatmap = SweepHeatmap(self)
 
         form = QFormLayout()
@@ -299,11 +291,6 @@ class SweepWindow(QWidget):
         box.setCurrentIndex(list(SWEEP_PARAMETERS).index(chosen))
         return box
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        """Show a sentence above the heatmap (in red for a problem)."""
-        self.message.setStyleSheet("color: #c00000;" if error else "")
-        self.message.setText(text)
-
     def _set_exportable(self, exportable: bool) -> None:
         self.csv_button.setEnabled(exportable)
         self.png_button.setEnabled(exportable)
@@ -333,25 +320,16 @@ class SweepWindow(QWidget):
             key = self.metric_box.itemData(index)
             self.metric_box.setItemText(index, metric_title(key, regression))
         super().showEvent(event)
-        # its worker starts while the learner sets things up, once the window is drawn
-        QTimer.singleShot(100, self._prepare)
 
     @Slot()
     def run(self) -> bool:
         """Start the sweep in the worker; False (with the reason shown) if it cannot run."""
-        experiment = self.main.experiment
-        problems = experiment.problems()
-        if problems:
-            self.say(f"The main experiment cannot train yet: {problems[0]}", error=True)
-            return False
-        try:
-            plan = self.plan()
-            from ..compare import SweepSession
+        from ..compare import SweepSession
 
-            session = SweepSession(experiment, plan)
-        except (ExperimentError, ValueError) as e:
-            self.say(str(e), error=True)
+        session = self.session_of(lambda experiment: SweepSession(experiment, self.plan()))
+        if session is None:
             return False
+        plan = session.plan
         self.finished = False
         self.result = None
         self._set_exportable(False)
@@ -440,12 +418,3 @@ class SweepWindow(QWidget):
         self.say(f"Wrote {path}.")
         return True
 
-    @Slot()
-    def _prepare(self) -> None:
-        # not for a window (or a main window) closed meanwhile: its close ended the worker
-        if self.isVisible() and self.main.isVisible():
-            self.controller.prepare()
-
-    def closeEvent(self, event: Any) -> None:
-        self.controller.shutdown()
-        super().closeEvent(event)
